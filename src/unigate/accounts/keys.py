@@ -1,0 +1,33 @@
+"""API key material: generation, hashing and the visible prefix.
+
+Keys are 32 lowercase hex characters (128 random bits) as in the seeds' examples; the prefix, the
+first 8 characters, names a key afterwards (seed-survey §2.6). Only the SHA-256 of a key is
+stored: keys are high-entropy, so a fast hash is enough, and lookups go by prefix with a
+constant-time comparison of the hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+__all__ = ["PREFIX_LENGTH", "digest", "matches", "new_key", "prefix_of"]
+
+PREFIX_LENGTH = 8
+
+
+def new_key() -> str:
+    return secrets.token_hex(16)
+
+
+def prefix_of(key: str) -> str:
+    return key[:PREFIX_LENGTH]
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def matches(key: str, stored_digest: str) -> bool:
+    return hmac.compare_digest(digest(key), stored_digest)

@@ -1,0 +1,55 @@
+"""The one place errors become HTTP responses: ``{"error": {"message", "type", "param", "code"}}``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from unigate.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge
+
+__all__ = ["error_middleware", "error_response"]
+
+log = logging.getLogger("unigate.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(err: GatewayError) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(err.body()), status=err.status, content_type="application/json", headers=err.headers
+    )
+
+
+def _from_http(exc: web.HTTPException, request: web.Request) -> GatewayError:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge("The request body is larger than this server accepts.")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}; use {allowed}.", headers={"Allow": allowed}
+        )
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound(f"There is no endpoint {request.method} {request.path}.", code="unknown_url")
+    err = GatewayError(exc.reason or "HTTP error", code=None)
+    err.status = exc.status
+    err.type = "invalid_request_error" if exc.status < 500 else "api_error"
+    return err
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as err:
+        return error_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(_from_http(exc, request))
+    except Exception:
+        # A bug. The client gets a generic error without internals; the log gets the traceback.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(GatewayError("The server had an error while processing your request."))

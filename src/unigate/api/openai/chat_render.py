@@ -1,0 +1,188 @@
+"""Canonical results to the OpenAI wire: ``chat.completion`` bodies and ``chat.completion.chunk``
+server-sent events, each with ``meta.usage`` (seed-survey §2.3, §2.3a)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import orjson
+
+from unigate.core.gateway import Charge
+from unigate.core.results import ChatResult, Choice, ChoiceDelta, TokenLogprob, Usage
+
+__all__ = ["ChunkRenderer", "completion_body", "new_completion_id"]
+
+DONE = b"data: [DONE]\n\n"
+
+
+def new_completion_id() -> str:
+    return "chatcmpl-" + secrets.token_urlsafe(18)
+
+
+def _meta(charge: Charge) -> dict[str, Any]:
+    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total(),
+        "completion_tokens_details": {
+            "accepted_prediction_tokens": 0,
+            "audio_tokens": 0,
+            "reasoning_tokens": u.reasoning_tokens,
+            "rejected_prediction_tokens": 0,
+        },
+        "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": u.cached_tokens},
+    }
+
+
+def _logprobs(items: tuple[TokenLogprob, ...] | None) -> dict[str, Any] | None:
+    if items is None:
+        return None
+    return {
+        "content": [
+            {
+                "token": t.token,
+                "logprob": t.logprob,
+                "bytes": None if t.bytes is None else list(t.bytes),
+                "top_logprobs": [
+                    {
+                        "token": a.token,
+                        "logprob": a.logprob,
+                        "bytes": None if a.bytes is None else list(a.bytes),
+                    }
+                    for a in t.top_logprobs
+                ],
+            }
+            for t in items
+        ],
+        "refusal": None,
+    }
+
+
+def _choice(c: Choice) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": c.content,
+        "refusal": c.refusal,
+        "annotations": None,
+        "audio": None,
+        "tool_calls": [
+            {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
+            for t in c.tool_calls
+        ]
+        or None,
+    }
+    if c.reasoning is not None:
+        message["reasoning_content"] = c.reasoning
+    return {
+        "index": c.index,
+        "message": message,
+        "finish_reason": c.finish_reason,
+        "logprobs": _logprobs(c.logprobs),
+    }
+
+
+def completion_body(result: ChatResult, charge: Charge, *, completion_id: str, created: int) -> bytes:
+    return orjson.dumps(
+        {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": result.model,
+            "choices": [_choice(c) for c in result.choices],
+            "usage": _usage(result.usage),
+            "system_fingerprint": result.system_fingerprint,
+            "meta": _meta(charge),
+        }
+    )
+
+
+class ChunkRenderer:
+    """Renders one stream's events as SSE ``data:`` frames.
+
+    The first delta of each choice carries ``role``. The frame that finishes the last choice is
+    held back until the charge is known, so that a stream without ``include_usage`` still reports
+    ``meta.usage`` (on that frame); with ``include_usage`` the final ``choices: []`` frame carries
+    both ``usage`` and ``meta``.
+    """
+
+    def __init__(self, *, model: str, include_usage: bool) -> None:
+        self.id = new_completion_id()
+        self.created = int(time.time())
+        self.model = model
+        self.include_usage = include_usage
+        self._started: set[int] = set()
+        self._held: dict[str, Any] | None = None
+
+    def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+            "choices": choices,
+            **extra,
+        }
+
+    @staticmethod
+    def _encode(frame: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps(frame) + b"\n\n"
+
+    def delta(self, d: ChoiceDelta) -> bytes:
+        out = b""
+        if self._held is not None:
+            out, self._held = self._encode(self._held), None
+        body: dict[str, Any] = {}
+        if d.index not in self._started:
+            self._started.add(d.index)
+            body["role"] = "assistant"
+            if d.content is None and not d.tool_calls:
+                body["content"] = ""
+        if d.content is not None:
+            body["content"] = d.content
+        if d.reasoning is not None:
+            body["reasoning_content"] = d.reasoning
+        if d.tool_calls:
+            body["tool_calls"] = [_tool_call_delta(t.index, t.id, t.name, t.arguments) for t in d.tool_calls]
+        frame = self._frame(
+            [
+                {
+                    "index": d.index,
+                    "delta": body,
+                    "logprobs": _logprobs(d.logprobs),
+                    "finish_reason": d.finish_reason,
+                }
+            ]
+        )
+        if d.finish_reason is not None:
+            self._held = frame
+            return out
+        return out + self._encode(frame)
+
+    def end(self, usage: Usage | None, charge: Charge) -> bytes:
+        held, self._held = self._held, None
+        if self.include_usage:
+            tail = self._frame([], usage=_usage(usage or Usage()), meta=_meta(charge))
+            return (self._encode(held) if held else b"") + self._encode(tail) + DONE
+        if held is None:
+            held = self._frame([])
+        held["meta"] = _meta(charge)
+        return self._encode(held) + DONE
+
+
+def _tool_call_delta(index: int, call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": index}
+    if call_id is not None:
+        out["id"] = call_id
+        out["type"] = "function"
+    function: dict[str, Any] = {"arguments": arguments}
+    if name is not None:
+        function["name"] = name
+    out["function"] = function
+    return out

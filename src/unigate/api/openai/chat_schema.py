@@ -1,0 +1,343 @@
+"""Wire schema of ``POST /v1/chat/completions`` (OpenAI style) and its translation to the canonical
+request.
+
+Fields follow the seeds' schema (seed-survey §2.1; the OpenAPI JSON at ``seeds/001_*.txt`` line 52)
+in the order the docs give them. Unknown fields are rejected with a 400 naming them, except a few
+that OpenAI clients send routinely and that do not change the result (``IGNORED_FIELDS``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from unigate.core.chat import (
+    ChatRequest,
+    ContentPart,
+    FilePart,
+    FunctionTool,
+    ImagePart,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    Message,
+    NamedToolChoice,
+    ResponseFormat,
+    Sampling,
+    TextFormat,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+)
+from unigate.errors import InvalidRequest
+
+__all__ = ["IGNORED_FIELDS", "ChatCompletionRequest"]
+
+IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier", "prediction", "safety_identifier"})
+"""Accepted and not forwarded to local models: identification and hints that leave the result
+unchanged. ``prediction`` is a latency hint: the output is the same with or without it."""
+
+_Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- content parts ---------------------------------------------------------------------------
+
+
+class TextContent(_Wire):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Wire):
+    url: str = Field(min_length=1)
+    """A URL or a ``data:image/...;base64,`` URI. JPG/JPEG, PNG, GIF and WEBP."""
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImageContent(_Wire):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class FileData(_Wire):
+    file_data: str | None = None
+    """The base64 encoded file data, used when passing the file to the model as a string."""
+    filename: str | None = None
+    file_id: str | None = None
+
+
+class FileContent(_Wire):
+    type: Literal["file"]
+    file: FileData
+
+
+UserPart = Annotated[TextContent | ImageContent | FileContent, Field(discriminator="type")]
+
+
+# ---- messages --------------------------------------------------------------------------------
+
+
+class SystemMessage(_Wire):
+    role: Literal["system"]
+    content: str | list[TextContent]
+    name: str | None = None
+
+
+class DeveloperMessage(_Wire):
+    role: Literal["developer"]
+    content: str | list[TextContent]
+    name: str | None = None
+
+
+class UserMessage(_Wire):
+    role: Literal["user"]
+    content: str | list[UserPart]
+    name: str | None = None
+
+
+class FunctionCall(_Wire):
+    name: str
+    arguments: str
+    """The arguments as JSON text, exactly as the model generated them."""
+
+
+class MessageToolCall(_Wire):
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class AssistantMessage(_Wire):
+    role: Literal["assistant"]
+    content: str | list[TextContent] | None = None
+    name: str | None = None
+    refusal: str | None = None
+    tool_calls: list[MessageToolCall] | None = None
+
+    @model_validator(mode="after")
+    def _content_or_calls(self) -> AssistantMessage:
+        if self.content is None and not self.tool_calls:
+            raise ValueError("an assistant message needs content or tool_calls")
+        return self
+
+
+class ToolMessage(_Wire):
+    role: Literal["tool"]
+    content: str | list[TextContent]
+    tool_call_id: str
+
+
+WireMessage = Annotated[
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
+    Field(discriminator="role"),
+]
+
+
+# ---- tools and formats -----------------------------------------------------------------------
+
+
+class FunctionDefinition(_Wire):
+    name: _Name
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    """The parameters the function accepts, described as a JSON Schema object."""
+    strict: bool | None = None
+
+
+class Tool(_Wire):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(_Wire):
+    name: str
+
+
+class NamedToolChoiceWire(_Wire):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class StreamOptions(_Wire):
+    include_usage: bool = False
+
+
+class JsonSchemaSpec(_Wire):
+    name: _Name
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class TextResponseFormat(_Wire):
+    type: Literal["text"]
+
+
+class JsonObjectResponseFormat(_Wire):
+    type: Literal["json_object"]
+
+
+class JsonSchemaResponseFormat(_Wire):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+WireResponseFormat = Annotated[
+    TextResponseFormat | JsonObjectResponseFormat | JsonSchemaResponseFormat, Field(discriminator="type")
+]
+
+
+# ---- the request -----------------------------------------------------------------------------
+
+
+class ChatCompletionRequest(_Wire):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    model: str = Field(min_length=1)
+    messages: list[WireMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    """Upper bound for generated tokens, visible output and reasoning tokens included."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Older name of the same bound; ``max_completion_tokens`` wins when both are given."""
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=128)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceWire | None = None
+    parallel_tool_calls: bool | None = None
+    n: int | None = Field(default=None, ge=1, le=16)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0.01, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    min_p: float | None = Field(default=None, ge=0.001, le=0.999)
+    repetition_penalty: float | None = Field(default=None, gt=0)
+    stop: str | list[str] | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    seed: int | None = None
+    response_format: WireResponseFormat | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    # Accepted, see IGNORED_FIELDS.
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    prediction: dict[str, Any] | None = None
+    safety_identifier: str | None = None
+
+    def to_canonical(self) -> ChatRequest:
+        """The canonical request; raises ``InvalidRequest`` naming the ``param`` on cross-field errors."""
+        self._check_cross_fields()
+        stops = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        bias = {int(k): v for k, v in self.logit_bias.items()} if self.logit_bias else None
+        requested = frozenset(self.model_fields_set - IGNORED_FIELDS - {"model", "messages", "stream"})
+        return ChatRequest(
+            model=self.model,
+            messages=tuple(_message(m) for m in self.messages),
+            max_tokens=self.max_completion_tokens or self.max_tokens,
+            n=self.n or 1,
+            sampling=Sampling(
+                temperature=self.temperature,
+                top_p=self.top_p,
+                top_k=self.top_k,
+                min_p=self.min_p,
+                repetition_penalty=self.repetition_penalty,
+                frequency_penalty=self.frequency_penalty,
+                presence_penalty=self.presence_penalty,
+                seed=self.seed,
+                stop=stops,
+                logit_bias=bias,
+            ),
+            logprobs=bool(self.logprobs),
+            top_logprobs=self.top_logprobs,
+            response_format=_response_format(self.response_format),
+            tools=tuple(_tool(t) for t in self.tools or ()),
+            tool_choice=_tool_choice(self.tool_choice),
+            parallel_tool_calls=self.parallel_tool_calls,
+            reasoning_effort=self.reasoning_effort,
+            stream=self.stream,
+            include_usage=bool(self.stream_options and self.stream_options.include_usage),
+            user=self.user,
+            requested=requested,
+        )
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias_keys(cls, bias: dict[str, float] | None) -> dict[str, float] | None:
+        for key, value in (bias or {}).items():
+            if not key.lstrip("-").isdigit():
+                raise ValueError("keys must be token ids")
+            if not -100 <= value <= 100:
+                raise ValueError("values must be from -100 to 100")
+        return bias
+
+    def _check_cross_fields(self) -> None:
+        stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
+        if len(stops) > 4:
+            raise InvalidRequest("Up to 4 stop sequences are allowed.", param="stop")
+        if any(s == "" for s in stops):
+            raise InvalidRequest("Stop sequences must not be empty.", param="stop")
+        if self.top_logprobs is not None and not self.logprobs:
+            raise InvalidRequest("logprobs must be true when top_logprobs is used.", param="top_logprobs")
+        if self.stream_options is not None and not self.stream:
+            raise InvalidRequest("stream_options is only allowed when stream is true.", param="stream_options")
+        choice = self.tool_choice
+        if isinstance(choice, NamedToolChoiceWire) or choice == "required":
+            names = {t.function.name for t in self.tools or []}
+            if not names:
+                raise InvalidRequest("tool_choice requires tools.", param="tool_choice")
+            if isinstance(choice, NamedToolChoiceWire) and choice.function.name not in names:
+                raise InvalidRequest(
+                    f"tool_choice names {choice.function.name!r}, which is not in tools.", param="tool_choice"
+                )
+
+
+def _parts(content: str | list[TextContent] | list[UserPart] | None) -> tuple[ContentPart, ...]:
+    if content is None:
+        return ()
+    if isinstance(content, str):
+        return (TextPart(content),)
+    out: list[ContentPart] = []
+    for part in content:
+        if isinstance(part, TextContent):
+            out.append(TextPart(part.text))
+        elif isinstance(part, ImageContent):
+            out.append(ImagePart(part.image_url.url, part.image_url.detail))
+        else:
+            out.append(FilePart(part.file.file_data, part.file.filename, part.file.file_id))
+    return tuple(out)
+
+
+def _message(m: SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage) -> Message:
+    if isinstance(m, AssistantMessage):
+        calls = tuple(ToolCall(c.id, c.function.name, c.function.arguments) for c in m.tool_calls or ())
+        return Message("assistant", _parts(m.content), name=m.name, tool_calls=calls)
+    if isinstance(m, ToolMessage):
+        return Message("tool", _parts(m.content), tool_call_id=m.tool_call_id)
+    return Message(m.role, _parts(m.content), name=m.name)
+
+
+def _tool(t: Tool) -> FunctionTool:
+    f = t.function
+    return FunctionTool(f.name, f.description, f.parameters, f.strict)
+
+
+def _tool_choice(c: Literal["none", "auto", "required"] | NamedToolChoiceWire | None) -> ToolChoice | None:
+    if isinstance(c, NamedToolChoiceWire):
+        return NamedToolChoice(c.function.name)
+    return c
+
+
+def _response_format(f: WireResponseFormat | None) -> ResponseFormat:
+    if isinstance(f, JsonObjectResponseFormat):
+        return JsonObjectFormat()
+    if isinstance(f, JsonSchemaResponseFormat):
+        s = f.json_schema
+        return JsonSchemaFormat(s.name, s.schema_, s.strict, s.description)
+    return TextFormat()

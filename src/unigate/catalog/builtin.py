@@ -1,0 +1,92 @@
+"""Models that ship with the gateway: the embedded local model and the deterministic test models."""
+
+from __future__ import annotations
+
+from unigate.catalog.spec import ModelSpec, Price
+from unigate.settings import LocalModelSettings
+
+__all__ = ["CHAT_FEATURES", "FAKE_MODEL_ID", "LOCAL_CHAT_MODEL_ID", "fake_spec", "local_chat_spec"]
+
+LOCAL_CHAT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+FAKE_MODEL_ID = "fake/echo"
+
+_SAMPLING = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "repetition_penalty",
+        "frequency_penalty",
+        "presence_penalty",
+        "seed",
+        "stop",
+        "logit_bias",
+    }
+)
+_CHAT_PARAMS = _SAMPLING | {
+    "max_completion_tokens",
+    "max_tokens",
+    "stream_options",
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+}
+
+CHAT_FEATURES = (
+    "openai/chat-completion",
+    "openai/chat-completion.function",
+    "openai/chat-completion.message.system",
+    "openai/chat-completion.message.developer",
+    "openai/chat-completion.message.assistant",
+    "openai/chat-completion.stream",
+    "openai/chat-completion.max-completion-tokens",
+    "openai/chat-completion.number-of-messages",
+    "openai/chat-completion.stop",
+    "openai/chat-completion.seed",
+    "openai/chat-completion.response-format",
+)
+"""The seeds' feature strings (seed-survey §2.7) that a full-featured chat model without reasoning has."""
+
+
+def local_chat_spec(settings: LocalModelSettings) -> ModelSpec:
+    return ModelSpec(
+        id=LOCAL_CHAT_MODEL_ID,
+        provider="local",
+        upstream_model=LOCAL_CHAT_MODEL_ID,
+        price=Price(settings.input_price_per_mtok, settings.output_price_per_mtok),
+        name="SmolLM2 135M Instruct (embedded)",
+        developer="Hugging Face",
+        description="A 135M-parameter instruction-tuned model that runs inside the gateway on the CPU, "
+        "with no key and no network: for trying the API, tests and structured output.",
+        context_length=settings.n_ctx,
+        max_output=settings.n_ctx,
+        url="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
+        docs_url="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
+        features=CHAT_FEATURES,
+        params=_CHAT_PARAMS,
+        aliases=("smollm2-135m-instruct", "smollm2"),
+    )
+
+
+def fake_spec() -> ModelSpec:
+    """A deterministic echo model for tests: costs 1,000,000 credits per 1M tokens each way."""
+    return ModelSpec(
+        id=FAKE_MODEL_ID,
+        provider="fake",
+        upstream_model="echo-1",
+        price=Price(1_000_000, 1_000_000),
+        name="Fake echo model",
+        developer="unigate",
+        description="Deterministic test model: answers with the last user message.",
+        context_length=8192,
+        max_output=1024,
+        url="https://example.invalid/fake",
+        docs_url="https://example.invalid/fake",
+        features=CHAT_FEATURES,
+        params=_CHAT_PARAMS - {"logprobs", "top_logprobs"},
+    )

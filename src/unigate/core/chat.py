@@ -1,0 +1,163 @@
+"""The canonical chat request: one internal shape that every inbound API translates into.
+
+Wire schemas (``api/openai/chat_schema.py``, later Anthropic and Responses) convert into these
+types at the edge; providers convert out of them. Nothing past the edge sees a wire dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "ChatRequest",
+    "ContentPart",
+    "FilePart",
+    "FunctionTool",
+    "ImagePart",
+    "JsonObjectFormat",
+    "JsonSchemaFormat",
+    "Message",
+    "NamedToolChoice",
+    "ResponseFormat",
+    "Role",
+    "Sampling",
+    "TextFormat",
+    "TextPart",
+    "ToolCall",
+    "ToolChoice",
+]
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image given by URL or ``data:`` URI; fetched only by a provider that needs the bytes."""
+
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """A document (PDF, text) as base64 ``file_data`` or a previously uploaded ``file_id``."""
+
+    file_data: str | None = None
+    filename: str | None = None
+    file_id: str | None = None
+
+
+ContentPart = TextPart | ImagePart | FilePart
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call made by the assistant; ``arguments`` is the JSON text as generated."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: tuple[ContentPart, ...] = ()
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def text(self) -> str:
+        """The concatenated text parts (what a text-only model reads)."""
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionTool:
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NamedToolChoice:
+    """Force a call to this function."""
+
+    name: str
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
+@dataclass(frozen=True, slots=True)
+class TextFormat:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class JsonObjectFormat:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class JsonSchemaFormat:
+    name: str
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+    description: str | None = None
+
+
+ResponseFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Decoding controls. ``None`` means "the model's default"."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    logit_bias: dict[int, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat completion request after validation, independent of the API it arrived through."""
+
+    model: str
+    messages: tuple[Message, ...]
+    max_tokens: int | None = None
+    """Upper bound on generated tokens per choice (``max_completion_tokens`` or ``max_tokens``)."""
+    n: int = 1
+    sampling: Sampling = field(default_factory=Sampling)
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    response_format: ResponseFormat = field(default_factory=TextFormat)
+    tools: tuple[FunctionTool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    """``None`` means the API default: ``auto`` when tools are present, else ``none``."""
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: Literal["low", "medium", "high"] | None = None
+    stream: bool = False
+    include_usage: bool = False
+    user: str | None = None
+    requested: frozenset[str] = frozenset()
+    """Names of the optional wire parameters the client set, for capability checks."""
+
+    def effective_tool_choice(self) -> ToolChoice:
+        if self.tool_choice is not None:
+            return self.tool_choice
+        return "auto" if self.tools else "none"

@@ -1,0 +1,108 @@
+"""The canonical chat result and stream events that providers return.
+
+``finish_reason`` keeps the OpenAI vocabulary; a provider that sees a value it cannot map says
+``"unknown"`` (rendered as-is) instead of guessing ``"stop"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from unigate.core.chat import ToolCall
+
+__all__ = [
+    "ChatResult",
+    "Choice",
+    "ChoiceDelta",
+    "FinishReason",
+    "StreamEvent",
+    "StreamStart",
+    "TokenLogprob",
+    "ToolCallDelta",
+    "TopLogprob",
+    "Usage",
+]
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] | None
+    top_logprobs: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the model reports them. ``total_tokens`` is kept as reported: some
+    upstreams do not report ``prompt + completion`` (seed-survey §7.4)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int | None = None
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+
+    def total(self) -> int:
+        return self.total_tokens if self.total_tokens is not None else self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class Choice:
+    index: int
+    content: str | None
+    finish_reason: FinishReason
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+    refusal: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+@dataclass(slots=True)
+class ChatResult:
+    model: str
+    """The model name as the upstream reports it (may differ from the requested id)."""
+    choices: list[Choice]
+    usage: Usage
+    system_fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """First event of every stream: the model name as the upstream reports it."""
+
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceDelta:
+    """An increment of one choice. The last delta of a choice carries ``finish_reason``."""
+
+    index: int
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    finish_reason: FinishReason | None = None
+
+
+StreamEvent = StreamStart | ChoiceDelta | Usage
+"""A provider stream yields one ``StreamStart``, then ``ChoiceDelta``s, and ends with ``Usage``."""

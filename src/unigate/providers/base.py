@@ -1,0 +1,44 @@
+"""The one interface every upstream implements, local engines and remote APIs alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from unigate.catalog.spec import ModelSpec
+from unigate.core.chat import ChatRequest
+from unigate.core.results import ChatResult, StreamEvent
+
+__all__ = ["Provider"]
+
+
+class Provider(Protocol):
+    """A source of chat completions.
+
+    ``check`` runs before any credit is reserved and raises ``InvalidRequest`` subclasses for
+    what this provider cannot honour beyond the model's declared ``params`` (for example a JSON
+    schema its grammar compiler does not support). ``complete`` and ``stream`` raise
+    ``GatewayError`` subclasses (``Overloaded``, ``UpstreamError``, ...). Cancelling the task
+    that awaits ``complete`` or iterates ``stream`` (or closing the iterator) must stop the
+    upstream work promptly.
+    """
+
+    name: str
+
+    async def start(self) -> None:
+        """Acquire resources (load weights, open connection pools). Called once at app start."""
+
+    async def close(self) -> None:
+        """Release everything ``start`` acquired."""
+
+    def check(self, request: ChatRequest, model: ModelSpec) -> None:
+        """Raise if this request cannot be served exactly as asked."""
+
+    def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
+        """An upper bound on the prompt tokens, for the credit reservation made before the call."""
+
+    async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
+        """Run the request to the end and return every choice."""
+
+    def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
+        """Yield one ``StreamStart``, the ``ChoiceDelta``s as they are generated, then ``Usage``."""
