@@ -2,7 +2,7 @@
 
 It sits beside the real providers (enabled with ``UNIGATE_FAKE_MODELS=1``), never instead of them.
 Special user messages drive failure paths: ``FAIL`` raises an upstream error before any output,
-``FAIL-MIDSTREAM`` fails after the first token. ``token_delay_s`` paces tokens so that tests can
+``FAIL-MIDSTREAM`` fails after the first token, ``OVERLOADED`` is refused as a full queue would be. ``token_delay_s`` paces tokens so that tests can
 disconnect mid-stream.
 """
 
@@ -23,7 +23,7 @@ from unigate.core.results import (
     ToolCallDelta,
     Usage,
 )
-from unigate.errors import UpstreamError
+from unigate.errors import Overloaded, UpstreamError
 
 __all__ = ["FakeProvider"]
 
@@ -72,10 +72,17 @@ class FakeProvider:
             return ToolCall("call_fake0", choice.name, "{}")
         return None
 
+    @staticmethod
+    def _refuse(request: ChatRequest) -> None:
+        last = request.messages[-1].text()
+        if last == "FAIL":
+            raise UpstreamError("The fake upstream failed as asked.")
+        if last == "OVERLOADED":
+            raise Overloaded("The fake model is busy.", headers={"Retry-After": "1"})
+
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
         self.calls += 1
-        if request.messages[-1].text() == "FAIL":
-            raise UpstreamError("The fake upstream failed as asked.")
+        self._refuse(request)
         words, ended = self._words(request)
         call = self._tool_call(request)
         choices = []
@@ -91,9 +98,8 @@ class FakeProvider:
 
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
         self.calls += 1
+        self._refuse(request)
         last = request.messages[-1].text()
-        if last == "FAIL":
-            raise UpstreamError("The fake upstream failed as asked.")
         yield StreamStart(model.upstream_model)
         words, ended = self._words(request)
         call = self._tool_call(request)
