@@ -107,7 +107,8 @@ def test_stream_sends_role_then_deltas_then_usage_then_done(server: Server) -> N
     assert finish == ["stop"]
     tail = chunks[-1]
     assert tail["choices"] == []
-    assert tail["usage"]["prompt_tokens"] == 3 and tail["usage"]["completion_tokens"] == 3
+    assert tail["usage"]["prompt_tokens"] == 3
+    assert tail["usage"]["completion_tokens"] == 3
     assert tail["meta"]["usage"]["credits_used"] == 6
     assert server.balance(account) == 10_000 - 6
 
@@ -151,4 +152,5 @@ def test_forced_tool_choice_returns_a_tool_call(server: Server) -> None:
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None
     (call,) = choice["message"]["tool_calls"]
-    assert call["type"] == "function" and call["function"] == {"name": "get_time", "arguments": "{}"}
+    assert call["type"] == "function"
+    assert call["function"] == {"name": "get_time", "arguments": "{}"}

@@ -23,7 +23,8 @@ def error_of(r: httpx2.Response, status: int, *, param: str | None = None, code:
     assert r.headers["content-type"].startswith("application/json")
     err = r.json()["error"]
     assert set(err) == {"message", "type", "param", "code"}
-    assert isinstance(err["message"], str) and err["message"]
+    assert isinstance(err["message"], str)
+    assert err["message"]
     assert err["param"] == param
     if code is not None:
         assert err["code"] == code
@@ -159,7 +160,8 @@ def test_failure_mid_stream_ends_with_an_error_event_not_done(server: Server) ->
     assert frames[-1]["error"]["code"] == "upstream_error"
     assert not any(f.get("choices") and f["choices"][0].get("finish_reason") for f in frames[:-1])
     (row,) = server.usage_rows(account)
-    assert row[4] == "error" and row[2] == 1  # billed for the one token that was sent
+    assert row[4] == "error"
+    assert row[2] == 1
     assert server.balance(account) == 100_000 - row[3]
 
 
@@ -213,7 +215,7 @@ def test_client_disconnect_mid_stream_settles_exactly_once(slow_server: Server) 
         time.sleep(0.02)
     assert slow_server.open_reservations() == 0
     (row,) = slow_server.usage_rows(account)
-    model, prompt, completion, credits, status = row
+    _model, _prompt, completion, credits, status = row
     assert status == "cancelled"
     assert 3 <= completion < 200  # billed for what was generated, not for the whole answer
     assert slow_server.balance(account) == 100_000 - credits

@@ -2,8 +2,8 @@
 
 It sits beside the real providers (enabled with ``UNIGATE_FAKE_MODELS=1``), never instead of them.
 Special user messages drive failure paths: ``FAIL`` raises an upstream error before any output,
-``FAIL-MIDSTREAM`` fails after the first token, ``OVERLOADED`` is refused as a full queue would be. ``token_delay_s`` paces tokens so that tests can
-disconnect mid-stream.
+``FAIL-MIDSTREAM`` fails after the first token, ``OVERLOADED`` is refused as a full queue would
+be. ``token_delay_s`` paces tokens so that tests can disconnect mid-stream.
 """
 
 from __future__ import annotations
