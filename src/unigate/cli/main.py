@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from unigate.settings import Settings, load_settings
 from unigate.storage.sqlite import SqliteStore
@@ -33,7 +34,7 @@ def _settings(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except (ValueError, TypeError, OSError) as exc:
-        err.print(f"[red]Bad settings:[/red] {exc}")
+        err.print(f"[red]Bad settings:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -98,7 +99,7 @@ def keys_create(
     try:
         plain, account_id, balance = asyncio.run(create())
     except (LookupError, ValueError) as exc:
-        err.print(f"[red]Cannot create the key:[/red] {exc}")
+        err.print(f"[red]Cannot create the key:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     err.print(f"Account {account_id}, balance {balance:,} credits. The key (shown only now):")
     typer.echo(plain)
