@@ -77,9 +77,7 @@ def tool_call_prefix(name: str) -> str:
     return '{"name":' + json.dumps(name, ensure_ascii=False) + ',"arguments":'
 
 
-def grammar_for(
-    *, content: Any = None, tools: Sequence[tuple[str, Any]] = (), compact: bool = False
-) -> str:
+def grammar_for(*, content: Any = None, tools: Sequence[tuple[str, Any]] = (), compact: bool = False) -> str:
     """A grammar whose root is the ``content`` schema and/or a call to one of ``tools``.
 
     ``tools`` are ``(name, parameters schema)`` pairs; a call is generated as
@@ -115,6 +113,8 @@ class _Compiler:
 
     def branch(self, schema: Any, prefix: str, *, compact: bool) -> str:
         self._root, self._refs, self._compact = schema, {}, compact
+        if not compact:
+            self.rules.setdefault("ws", '" "?')
         return self._visit(schema, prefix)
 
     @property
@@ -138,14 +138,12 @@ class _Compiler:
         """Generic JSON rules; ``value``/``object``/``array`` exist once per whitespace style."""
         suffix = "-c" if self._compact else ""
         if "value" + suffix not in self.rules:
-            if not self._compact:
-                self.rules["ws"] = '" "?'
             comma, colon = self._comma, self._colon
             self.rules.update(
                 {
                     "char": _CHAR,
                     "string": '"\\"" char* "\\""',
-                    "number": f'{_INT} ({_FRACTION})? ([eE] [-+]? [0-9]{{1,3}})?',
+                    "number": f"{_INT} ({_FRACTION})? ([eE] [-+]? [0-9]{{1,3}})?",
                     "integer": _INT,
                     "boolean": '"true" | "false"',
                     "null": '"null"',
@@ -228,6 +226,7 @@ class _Compiler:
         if not _NUMBER_KEYS & schema.keys():
             return self._builtin(kind)
         low, high = -_LIMIT, _LIMIT
+        bounded_above = "maximum" in schema or "exclusiveMaximum" in schema
         if "minimum" in schema:
             low = max(low, math.ceil(schema["minimum"]))
         if "exclusiveMinimum" in schema:
@@ -239,9 +238,10 @@ class _Compiler:
         if low > high:
             raise SchemaNotSupported(f"{hint}: no whole number within the bounds")
         body = _int_range(low, high)
-        if kind == "number" and max(low, 0) <= high - 1:
+        whole_high = high - 1 if bounded_above else high
+        if kind == "number" and max(low, 0) <= whole_high:
             # k.xxx lies in [k, k+1), so a fraction is safe on whole parts in [max(low, 0), high - 1].
-            body = f"{body} | {_int_range(max(low, 0), high - 1)} {_FRACTION}"
+            body = f"{body} | {_int_range(max(low, 0), whole_high)} {_FRACTION}"
         return self._rule(hint, body)
 
     def _object(self, schema: Mapping[str, Any], hint: str) -> str:
@@ -253,7 +253,8 @@ class _Compiler:
             value = self._visit(extra, f"{hint}-value")
             kv = f"{self._builtin('string')} {colon} {value}"
             return self._rule(hint, f'"{{" ( {kv} ( {comma} {kv} )* )? "}}"')
-        mandatory, optional = [], []
+        mandatory: list[str] = []
+        optional: list[str] = []
         for key in [*properties, *(k for k in required if k not in properties)]:
             if key in properties:
                 sub = properties[key]
@@ -369,11 +370,16 @@ def _int_range(low: int, high: int) -> str:
 
 def _digits_range(low: int, high: int) -> list[str]:
     alternatives: list[str] = []
+    full: list[int] = []  # widths covered entirely, merged into one [1-9] [0-9]{a,b}
     for width in range(len(str(low)), len(str(high)) + 1):
         start = max(low, 10 ** (width - 1) if width > 1 else 0)
         end = min(high, 10**width - 1)
-        if start <= end:
+        if width > 1 and start == 10 ** (width - 1) and end == 10**width - 1:
+            full.append(width)
+        elif start <= end:
             alternatives += _same_width(str(start), str(end))
+    if full:
+        alternatives.append(f"[1-9] [0-9]{_repeat(full[0] - 1, full[-1] - 1)}")
     return alternatives
 
 
