@@ -16,7 +16,7 @@ from unigate.app import create_app
 from unigate.catalog.spec import ModelSpec
 from unigate.providers.base import Provider
 from unigate.settings import LocalModelSettings, Settings
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.factory import store_for
 
 
 def fake_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -25,7 +25,7 @@ def fake_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 async def _make_key(settings: Settings, credits: int) -> tuple[str, int]:
-    store = SqliteStore(settings.sqlite_path())
+    store = store_for(settings)
     await store.open()
     try:
         await store.ensure_management_key(settings.management_key)

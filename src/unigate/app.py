@@ -5,31 +5,34 @@ No endpoint logic lives here; handlers are in ``api/``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from unigate.accounts.services import AccountServices
 from unigate.accounts.store import Store
-from unigate.api.context import GATEWAY, SETTINGS, STORE
+from unigate.api.account_routes import add_account_routes
+from unigate.api.context import GATEWAY, KEYS, SETTINGS, STORE
 from unigate.api.errors import error_middleware
 from unigate.api.openai.chat import chat_completions
 from unigate.api.openai.models import list_models, list_models_openai
+from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.builtin import fake_spec, local_chat_spec
 from unigate.catalog.catalog import Catalog
+from unigate.catalog.loader import load_catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.gateway import Gateway
 from unigate.providers.base import Provider
+from unigate.providers.registry import build_remote_providers
 from unigate.settings import Settings
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.factory import store_for
 
 __all__ = ["build_providers", "create_app"]
 
 log = logging.getLogger("unigate")
 
-SWEEP_INTERVAL_S = 60.0
+ACCOUNTS = web.AppKey("accounts", AccountServices)
 
 
 def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Provider]]:
@@ -55,7 +58,12 @@ def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Prov
         from unigate.providers.fake import FakeProvider
 
         specs.append(fake_spec())
-        providers["fake"] = FakeProvider()
+        providers["fake"] = FakeProvider(token_delay_s=settings.fake_token_delay_s)
+    # Every remote provider: configured ones call their upstream, the others answer 503 naming
+    # the missing setting (``<NAME>_API_KEY``, ``<NAME>_BASE_URL``; providers/registry.py).
+    providers.update(build_remote_providers(tables=settings.providers))
+    # Every model the seeds list (catalog/data/models.json), beside the built-in ones.
+    specs.extend(load_catalog())
     return specs, providers
 
 
@@ -73,18 +81,26 @@ def create_app(
     """The application. ``models``/``providers`` replace the built-in ones (tests inject fakes)."""
     if providers is None:
         models, providers = build_providers(settings)
-    store = store or SqliteStore(settings.sqlite_path())
+    store = store or store_for(settings)
+    accounts = AccountServices.from_settings(settings, store)
     gateway = Gateway(
         catalog=Catalog(models or []),
         providers=providers,
         store=store,
         reservation_ttl_s=settings.reservation_ttl_s,
+        limiter=accounts.limiter,
+        default_rpm=settings.default_rpm,
+        default_tpm=settings.default_tpm,
     )
 
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app[STORE] = store
     app[GATEWAY] = gateway
+    app[ACCOUNTS] = accounts
+    app[KEYS] = accounts.keys
+    app.on_response_prepare.append(add_rate_limit_headers)
+    add_account_routes(app.router)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/chat/completions", chat_completions)
     app.router.add_get("/models", list_models)
@@ -102,24 +118,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         for provider in gateway.providers.values():
             await provider.start()
             started.append(provider)
-        sweeper = asyncio.create_task(_sweep(store))
-        yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        async with app[ACCOUNTS].running(store, gateway.held, reservation_ttl_s=gateway.reservation_ttl_s):
+            yield
     finally:
         for provider in reversed(started):
             await provider.close()
         await store.close()
-
-
-async def _sweep(store: Store) -> None:
-    """Release reservations abandoned by a process that died mid-request."""
-    while True:
-        try:
-            released = await store.release_expired()
-            if released:
-                log.warning("released %d abandoned credit reservations", released)
-        except Exception:
-            log.exception("reservation sweep failed")
-        await asyncio.sleep(SWEEP_INTERVAL_S)

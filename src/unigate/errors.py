@@ -10,6 +10,7 @@ Every failure the API reports is one of these, rendered once (``api/errors.py``)
     ├── AuthenticationError (401 authentication_error, code invalid_api_key)
     ├── PermissionDenied (403 permission_error)
     ├── InsufficientCredits (402 insufficient_quota, code insufficient_credits)
+    │   └── SpendingLimitExceeded (402, code spending_limit_exceeded)
     ├── NotFound (404 invalid_request_error)
     │   └── ModelNotFound (404, code model_not_found)
     ├── MethodNotAllowed (405)
@@ -17,6 +18,7 @@ Every failure the API reports is one of these, rendered once (``api/errors.py``)
     ├── RateLimited (429 rate_limit_error)
     ├── UpstreamError (502 api_error, code upstream_error)
     ├── Overloaded (503 overloaded_error, code model_overloaded)
+    ├── ProviderNotConfigured (503 api_error, code provider_not_configured)
     └── UpstreamTimeout (504 timeout_error)
 
 Handlers never build error bodies themselves: they raise, and the middleware renders.
@@ -35,7 +37,9 @@ __all__ = [
     "Overloaded",
     "PayloadTooLarge",
     "PermissionDenied",
+    "ProviderNotConfigured",
     "RateLimited",
+    "SpendingLimitExceeded",
     "UnsupportedContent",
     "UnsupportedParameter",
     "UpstreamError",
@@ -112,6 +116,17 @@ class InsufficientCredits(GatewayError):
     code = "insufficient_credits"
 
 
+class SpendingLimitExceeded(InsufficientCredits):
+    """The key's own spending limit (``limit.threshold`` USD per ``limit.retention``) cannot cover
+    the worst case of the request, although the account's balance might.
+
+    402 like ``InsufficientCredits`` (as OpenRouter answers for an exhausted key limit), not 429:
+    waiting and retrying does not help before the period resets, and the SDKs retry 429s.
+    """
+
+    code = "spending_limit_exceeded"
+
+
 class NotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
@@ -152,6 +167,19 @@ class Overloaded(GatewayError):
     status = 503
     type = "overloaded_error"
     code = "model_overloaded"
+
+
+class ProviderNotConfigured(GatewayError):
+    """The model's provider has no credentials (or, self-hosted, no base URL) on this server.
+
+    503, not 400: the request is valid and the operator, not the client, has to act; the message
+    names the missing setting (``ANTHROPIC_API_KEY``, ``VLLM_BASE_URL``). Raised in
+    ``Provider.check``, so before any credit is reserved or any upstream is called.
+    """
+
+    status = 503
+    type = "api_error"
+    code = "provider_not_configured"
 
 
 class UpstreamTimeout(GatewayError):

@@ -10,7 +10,19 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
 
     [storage]
     data_dir = "/var/lib/unigate"      # UNIGATE_DATA_DIR
-    database_url = "sqlite:///..."     # UNIGATE_DATABASE_URL
+    database_url = "sqlite:///..."     # UNIGATE_DATABASE_URL; or postgresql://user@host:5432/db
+    pool_size = 10                      # UNIGATE_DATABASE_POOL_SIZE (PostgreSQL connections)
+    redis_url = "redis://host:6379/0"   # UNIGATE_REDIS_URL: shared rate limits and key cache
+    redis_prefix = "unigate:"           # UNIGATE_REDIS_PREFIX
+
+    [limits]
+    default_rpm = 600                   # UNIGATE_DEFAULT_RPM: for keys without their own (unset: none)
+    default_tpm = 1000000               # UNIGATE_DEFAULT_TPM
+    key_cache_ttl_s = 30.0              # with Redis: how long a replica trusts a cached key lookup
+
+    [billing]
+    reservation_ttl_s = 120.0           # UNIGATE_RESERVATION_TTL_S
+    low_balance_threshold = 10000       # credits; /v1/billing/balance reports lowBalance below it
 
     [local]
     enabled = true                      # UNIGATE_LOCAL_MODEL=0 disables the embedded model
@@ -20,12 +32,17 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     max_wait_s = 30.0
     input_price_per_mtok = 200000       # credits per 1M prompt tokens (0.10 USD)
     output_price_per_mtok = 400000      # credits per 1M completion tokens (0.20 USD)
+
+    [providers.anthropic]               # one table per provider, all optional: see providers/config.py
+    base_url = "https://api.anthropic.com"  # ANTHROPIC_BASE_URL; the key: ANTHROPIC_API_KEY
+    first_byte_timeout_s = 300.0
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -60,20 +77,46 @@ class Settings:
     port: int = 8000
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("unigate")))
     database_url: str | None = None
-    """``sqlite:///path``; default ``sqlite:///<data_dir>/unigate.db``."""
+    """``sqlite:///path`` or ``postgresql://user@host:port/db[?search_path=schema]``;
+    default ``sqlite:///<data_dir>/unigate.db``."""
+    database_pool_size: int = 10
+    """PostgreSQL connections per process."""
+    redis_url: str | None = None
+    """``redis://host:6379/0``: rate-limit counters and key-cache invalidations shared by every
+    process of the gateway. Without it, limits are counted per process and keys are not cached."""
+    redis_prefix: str = "unigate:"
+    """Prefix of every Redis key and channel, so that gateways can share a Redis."""
+    default_rpm: int | None = None
+    """Requests per minute for keys without their own limit; ``None``: unlimited."""
+    default_tpm: int | None = None
+    """Tokens per minute (prompt estimate + max output, at admission) for keys without their own."""
+    key_cache_ttl_s: float = 30.0
+    """With Redis, a key lookup is cached this long at most; changes are published at once."""
+    low_balance_threshold: int = 10_000
+    """Credits below which ``GET /v1/billing/balance`` reports ``lowBalance``."""
     management_key: str | None = None
     """``UNIGATE_MANAGEMENT_KEY``; when unset one is generated on first start and printed once."""
     max_body_bytes: int = 20 * 1024 * 1024
-    reservation_ttl_s: float = 900.0
-    """A reservation older than this is considered abandoned by a dead process and released."""
+    reservation_ttl_s: float = 120.0
+    """A reservation not extended for this long is considered abandoned by a dead process and
+    released; live processes extend theirs every quarter of it."""
     local: LocalModelSettings = field(default_factory=LocalModelSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
+    fake_token_delay_s: float = 0.0
+    """Seconds between the fake models' tokens (``UNIGATE_FAKE_TOKEN_DELAY_S``), to test streams."""
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The ``[providers.<name>]`` tables (base URL, timeouts, custom OpenAI-compatible servers),
+    read with the ``<NAME>_API_KEY`` / ``<NAME>_BASE_URL`` variables by ``providers/config.py``."""
+
+    @property
+    def uses_postgres(self) -> bool:
+        return (self.database_url or "").startswith(("postgresql://", "postgres://"))
 
     def sqlite_path(self) -> Path:
         url = self.database_url or f"sqlite:///{self.data_dir / 'unigate.db'}"
         if not url.startswith("sqlite:///"):
-            raise ValueError(f"unsupported database URL {url!r}: expected sqlite:///PATH")
+            raise ValueError(f"unsupported database URL {url!r}: expected sqlite:///PATH or postgresql://...")
         return Path(url.removeprefix("sqlite:///"))
 
 
@@ -86,6 +129,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     path = config or (Path(env["UNIGATE_CONFIG"]) if env.get("UNIGATE_CONFIG") else None)
     raw: dict[str, Any] = tomllib.loads(path.read_text()) if path else {}
     server, storage, local_raw = raw.get("server", {}), raw.get("storage", {}), raw.get("local", {})
+    limits, billing = raw.get("limits", {}), raw.get("billing", {})
 
     local_fields = {f.name for f in fields(LocalModelSettings)}
     unknown = set(local_raw) - local_fields
@@ -114,4 +158,29 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         settings = replace(settings, management_key=env["UNIGATE_MANAGEMENT_KEY"])
     if "UNIGATE_FAKE_MODELS" in env:
         settings = replace(settings, fake_models=_flag(env["UNIGATE_FAKE_MODELS"]))
-    return settings
+    if raw.get("providers"):
+        settings = replace(settings, providers={k: dict(v) for k, v in raw["providers"].items()})
+    return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
+
+
+def _accounts_settings(
+    settings: Settings, *, storage: dict[str, Any], limits: dict[str, Any], billing: dict[str, Any], env: dict[str, str]
+) -> Settings:
+    """Storage, Redis, rate-limit and billing settings: TOML first, then the environment."""
+    table: list[tuple[str, Any, str | None, Callable[[Any], Any]]] = [
+        ("database_pool_size", storage.get("pool_size"), "UNIGATE_DATABASE_POOL_SIZE", int),
+        ("redis_url", storage.get("redis_url"), "UNIGATE_REDIS_URL", str),
+        ("redis_prefix", storage.get("redis_prefix"), "UNIGATE_REDIS_PREFIX", str),
+        ("default_rpm", limits.get("default_rpm"), "UNIGATE_DEFAULT_RPM", int),
+        ("default_tpm", limits.get("default_tpm"), "UNIGATE_DEFAULT_TPM", int),
+        ("key_cache_ttl_s", limits.get("key_cache_ttl_s"), None, float),
+        ("reservation_ttl_s", billing.get("reservation_ttl_s"), "UNIGATE_RESERVATION_TTL_S", float),
+        ("low_balance_threshold", billing.get("low_balance_threshold"), None, int),
+        ("fake_token_delay_s", None, "UNIGATE_FAKE_TOKEN_DELAY_S", float),
+    ]
+    changes: dict[str, Any] = {}
+    for name, from_toml, var, convert in table:
+        value = env.get(var) if var and env.get(var) else from_toml
+        if value is not None:
+            changes[name] = convert(value)
+    return replace(settings, **changes)

@@ -12,13 +12,18 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["PREFIX_LENGTH", "digest", "matches", "new_key", "prefix_of"]
+__all__ = ["PREFIX_LENGTH", "digest", "matches", "new_key", "new_management_key", "prefix_of"]
 
 PREFIX_LENGTH = 8
 
 
 def new_key() -> str:
     return secrets.token_hex(16)
+
+
+def new_management_key() -> str:
+    """Management keys look different (``mk-``) so that they are not mistaken for API keys."""
+    return "mk-" + secrets.token_hex(24)
 
 
 def prefix_of(key: str) -> str:

@@ -1,19 +1,77 @@
 """The accounts store interface: keys, balances, reservations and the usage ledger.
 
-Balances are integer credits. A request first *reserves* its worst case (the balance drops at
-once, so concurrent requests cannot all pass a check-then-record test), then *settles* to the
-actual cost: the reservation row goes, the difference returns to the balance and one usage row
-is written, in one transaction. Reservations left behind by a crashed process expire and are
-released by ``release_expired``.
+Balances live on accounts, in integer credits; an account holds one or more keys. A request first
+*reserves* its worst case (the balance drops at once, so concurrent requests cannot all pass a
+check-then-record test), then *settles* to the actual cost: the reservation row goes, the
+difference returns to the balance and one usage row is written, in one transaction. The
+reservation row is the token that makes settlement happen once. The same transaction that
+reserves also checks, against the database rather than any cache, that the key is still enabled
+and that its spending limit covers the reservation.
+
+Reservations held by a live process are extended (``extend_reservations``) while it works on
+them; those left behind by a process that died expire and are released by ``release_expired``,
+which writes their usage row (status ``abandoned``), so no request leaves the ledger without one.
+
+Two implementations: ``storage/sqlite.py`` (embedded, the default) and ``storage/postgres.py``
+(shared by several gateway processes).
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["ApiKey", "Reservation", "Settlement", "Store"]
+from unigate.accounts.spending import SpendingLimit
+
+__all__ = [
+    "UNSET",
+    "ApiKey",
+    "KeyChanges",
+    "KeySettings",
+    "Refusal",
+    "Reservation",
+    "Settlement",
+    "Store",
+    "Unset",
+    "UsageQuery",
+    "UsageRow",
+]
+
+
+class Unset(enum.Enum):
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+"""A field of ``KeyChanges`` that the update leaves as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """What the owner of a key chooses besides its name: the seeds' settings plus our rate limits."""
+
+    scopes: tuple[str, ...] = ()
+    """Empty: every API is allowed (``accounts/scopes.py``)."""
+    limit: SpendingLimit | None = None
+    rpm: int | None = None
+    """Requests per minute; ``None``: the gateway's default."""
+    tpm: int | None = None
+    """Tokens per minute (prompt estimate + ``max_tokens`` at admission); ``None``: the default."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChanges:
+    """A partial update of a key (``PATCH /v1/keys/{prefix}``); ``UNSET`` fields stay."""
+
+    name: str | Unset | None = UNSET
+    disabled: bool | Unset = UNSET
+    scopes: tuple[str, ...] | Unset = UNSET
+    limit: SpendingLimit | Unset | None = UNSET
+    rpm: int | Unset | None = UNSET
+    tpm: int | Unset | None = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +84,20 @@ class ApiKey:
     scopes: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+    limit: SpendingLimit | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+class Refusal(enum.Enum):
+    """Why ``Store.reserve`` took nothing."""
+
+    BALANCE = "balance"
+    """The account's balance does not cover the amount."""
+    KEY_LIMIT = "key_limit"
+    """The key's spending limit for the current period does not."""
+    KEY_REVOKED = "key_revoked"
+    """The key was disabled or deleted (perhaps after a cache said it was valid)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +118,46 @@ class Settlement:
     completion_tokens: int
     latency_ms: int
     status: str
-    """``ok``, ``error``, ``cancelled``."""
+    """``ok``, ``error``, ``cancelled`` (by the client), ``abandoned`` (its process died)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One row of the append-only usage ledger: one per request that reserved credits."""
+
+    id: int
+    created_at: datetime
+    account_id: int
+    key_id: int
+    key_prefix: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    credits: int
+    latency_ms: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    """Newest rows first; ``after`` is the ``id`` of the last row of the previous page."""
+
+    account_id: int | None = None
+    key_id: int | None = None
+    after: int | None = None
+    limit: int = 100
 
 
 class Store(Protocol):
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (safe when several processes start at once)."""
 
     async def close(self) -> None: ...
 
+    # ---- keys --------------------------------------------------------------------------------
+
     async def authenticate(self, key: str) -> ApiKey | None:
-        """The enabled key whose hash matches, else ``None``."""
+        """The enabled, undeleted key whose hash matches, else ``None``. Never cached."""
 
     async def check_management_key(self, key: str) -> bool: ...
 
@@ -65,18 +167,46 @@ class Store(Protocol):
 
     async def create_account(self, *, name: str | None, credits: int) -> int: ...
 
-    async def create_key(self, *, account_id: int, name: str | None, key: str | None = None) -> tuple[ApiKey, str]:
-        """A new key on the account; returns it with the plaintext, shown only now."""
+    async def create_key(
+        self, *, account_id: int, name: str | None, key: str | None = None, settings: KeySettings | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key on the account; returns it with the plaintext, shown only now.
+        ``LookupError`` if there is no such account, ``ValueError`` if ``key``'s prefix is taken."""
 
-    async def balance(self, account_id: int) -> int: ...
+    async def get_key(self, prefix: str) -> ApiKey | None:
+        """The key (enabled or not) with this prefix, unless deleted."""
 
-    async def add_credits(self, account_id: int, credits: int) -> int: ...
+    async def list_keys(self, *, account_id: int | None = None) -> list[ApiKey]:
+        """Undeleted keys, oldest first."""
 
-    async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float) -> Reservation | None:
-        """Take ``amount`` from the balance if it covers it; ``None`` if it does not."""
+    async def update_key(self, prefix: str, changes: KeyChanges) -> ApiKey | None:
+        """Apply ``changes``; ``None`` if there is no such (undeleted) key."""
+
+    async def delete_key(self, prefix: str) -> bool:
+        """Delete the key for good (its ledger rows stay); ``False`` if there was none."""
+
+    async def monthly_usage(self, key_ids: Sequence[int]) -> dict[int, int]:
+        """Credits each key spent in the current calendar month (UTC)."""
+
+    # ---- credits -----------------------------------------------------------------------------
+
+    async def balance(self, account_id: int) -> int:
+        """``LookupError`` if there is no such account."""
+
+    async def add_credits(self, account_id: int, credits: int) -> int:
+        """Add (or, negative, remove) credits; returns the new balance. ``LookupError`` if there
+        is no such account, ``ValueError`` if the balance would fall below zero."""
+
+    async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
+        """Take ``amount`` from the balance if the account and the key's limit cover it."""
 
     async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
         """Replace the reservation by the actual cost and write the usage row, exactly once."""
 
+    async def extend_reservations(self, ids: Sequence[str], ttl_s: float) -> None:
+        """Push back the expiry of reservations whose requests are still running."""
+
     async def release_expired(self, now: datetime | None = None) -> int:
         """Settle reservations whose holder died (status ``abandoned``); returns how many."""
+
+    async def usage(self, query: UsageQuery) -> list[UsageRow]: ...

@@ -1,10 +1,15 @@
-"""Who is calling: API keys (``Authorization: Bearer``) and the management key."""
+"""Who is calling: API keys (``Authorization: Bearer``) and the management key.
+
+A key that is missing, wrong, disabled or deleted gets 401 ``invalid_api_key``; the management
+endpoints answer 401 ``invalid_management_key`` to anything but the management key.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from unigate.accounts.store import ApiKey, Store
+from unigate.api.context import KEYS
 from unigate.errors import AuthenticationError
 
 __all__ = ["bearer", "require_key", "require_management_key"]
@@ -22,8 +27,13 @@ def bearer(request: web.Request) -> str:
     return token
 
 
-async def require_key(request: web.Request, store: Store) -> ApiKey:
-    key = await store.authenticate(bearer(request))
+async def require_key(request: web.Request, store: Store, *, fresh: bool = False) -> ApiKey:
+    """The calling API key. Looked up through the app's key cache when it has one (the chat path),
+    in ``store`` when it has none or with ``fresh`` (the key and billing endpoints, where nothing
+    is reserved that would check the key again)."""
+    token = bearer(request)
+    cache = request.app.get(KEYS)
+    key = await (store.authenticate(token) if fresh or cache is None else cache.authenticate(token))
     if key is None:
         raise AuthenticationError("Incorrect API key provided, or the key is disabled.")
     return key

@@ -46,3 +46,8 @@ class ModelSpec:
     """Content part kinds the model reads: ``text``, ``image``, ``file``."""
     aliases: tuple[str, ...] = ()
     deprecated: bool = False
+    """Listed for reference only: the upstream no longer serves it (seeds, "Deprecated" table)."""
+    price_source: str = "configured"
+    """Where ``price`` comes from: ``configured`` (settings, built-in models), ``list`` (the
+    provider's published price), ``estimate`` (ours), or ``unpriced`` (media models, priced per
+    unit by their endpoints; deprecated models)."""

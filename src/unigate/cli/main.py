@@ -1,4 +1,4 @@
-"""The ``unigate`` command: ``serve`` and ``keys``.
+"""The ``unigate`` command: ``serve``, ``keys``, ``credits`` and ``usage``.
 
 Output is quiet by default: results go to stdout (so that ``KEY=$(unigate keys create)`` works),
 progress and notices to stderr.
@@ -8,34 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from unigate.settings import Settings, load_settings
-from unigate.storage.sqlite import SqliteStore
+from unigate.cli.config import ConfigOpt, err, opened_store, settings_from
+from unigate.cli.credits import credits_app
+from unigate.cli.keys import keys_app
+from unigate.cli.usage import usage
+from unigate.settings import Settings
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="unigate: one OpenAI-compatible API for many models."
 )
-keys_app = typer.Typer(no_args_is_help=True, help="Create API keys (works while the server runs).")
 app.add_typer(keys_app, name="keys")
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.", exists=True, dir_okay=False)]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except (ValueError, TypeError, OSError) as exc:
-        err.print(f"[red]Bad settings:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+app.add_typer(credits_app, name="credits")
+app.command("usage")(usage)
 
 
 @app.command()
@@ -51,7 +41,7 @@ def serve(
     from unigate.server import run
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(config)
+    settings = settings_from(config)
     settings = replace(settings, host=host or settings.host, port=port or settings.port)
     generated = asyncio.run(_ensure_management_key(settings))
     if generated:
@@ -60,49 +50,8 @@ def serve(
 
 
 async def _ensure_management_key(settings: Settings) -> str | None:
-    store = SqliteStore(settings.sqlite_path())
-    await store.open()
-    try:
+    async with opened_store(settings) as store:
         return await store.ensure_management_key(settings.management_key)
-    finally:
-        await store.close()
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str | None, typer.Option(help="A name to recognise the key by.")] = None,
-    credits: Annotated[int, typer.Option(min=0, help="Credits of the new account (1 USD = 2,000,000).")] = 0,
-    account: Annotated[
-        int | None, typer.Option(help="Add the key to this existing account instead of creating one.")
-    ] = None,
-    key: Annotated[str | None, typer.Option(help="Use this key instead of a random one (tests, benchmarks).")] = None,
-    config: ConfigOpt = None,
-) -> None:
-    """Create an API key and print it (shown only now)."""
-    settings = _settings(config)
-
-    async def create() -> tuple[str, int, int]:
-        store = SqliteStore(settings.sqlite_path())
-        await store.open()
-        try:
-            if account is None:
-                account_id = await store.create_account(name=name, credits=credits)
-            else:
-                account_id = account
-                if credits:
-                    await store.add_credits(account_id, credits)
-            _record, plain = await store.create_key(account_id=account_id, name=name, key=key)
-            return plain, account_id, await store.balance(account_id)
-        finally:
-            await store.close()
-
-    try:
-        plain, account_id, balance = asyncio.run(create())
-    except (LookupError, ValueError) as exc:
-        err.print(f"[red]Cannot create the key:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
-    err.print(f"Account {account_id}, balance {balance:,} credits. The key (shown only now):")
-    typer.echo(plain)
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
-"""The request flow: resolve the model, check it can honour the request, reserve the worst-case
-credits, call the provider, settle to the actual cost in a ``finally``.
+"""The request flow: check the key's scope, resolve the model, check it can honour the request,
+admit it under the key's rate limits, reserve the worst-case credits (the key's spending limit
+is checked in the same transaction), call the provider, settle to the actual cost in a ``finally``.
 
 Settlement happens exactly once per request whatever ends it: success, a provider error, a
 client that disconnects (the handler's task is cancelled), or a stream closed early. The store
 makes a second settlement of the same reservation a no-op, and a process that dies holding a
-reservation leaves it to expire (``Store.release_expired``).
+reservation leaves it to expire (``Store.release_expired``); the reservations of requests still
+running are in ``Gateway.held``, which the app extends periodically.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 
-from unigate.accounts.store import ApiKey, Reservation, Settlement, Store
+from unigate.accounts import scopes
+from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, Store
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import CREDITS_PER_USD, ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart
 from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, Usage
-from unigate.errors import GatewayError, InsufficientCredits, UnsupportedContent, UnsupportedParameter
+from unigate.errors import (
+    AuthenticationError,
+    GatewayError,
+    InsufficientCredits,
+    PermissionDenied,
+    RateLimited,
+    SpendingLimitExceeded,
+    UnsupportedContent,
+    UnsupportedParameter,
+)
+from unigate.limits.window import DECISION, RateLimiter, headers
 from unigate.providers.base import Provider
 
 __all__ = ["Charge", "Gateway"]
@@ -52,12 +65,20 @@ class Gateway:
         catalog: Catalog,
         providers: Mapping[str, Provider],
         store: Store,
-        reservation_ttl_s: float = 900.0,
+        reservation_ttl_s: float = 120.0,
+        limiter: RateLimiter | None = None,
+        default_rpm: int | None = None,
+        default_tpm: int | None = None,
     ) -> None:
         self.catalog = catalog
         self.providers = providers
         self.store = store
         self.reservation_ttl_s = reservation_ttl_s
+        self.limiter = limiter
+        self.default_rpm = default_rpm
+        self.default_tpm = default_tpm
+        self.held: set[str] = set()
+        """Ids of the reservations of requests in progress in this process."""
 
     def resolve(self, request: ChatRequest) -> tuple[ModelSpec, Provider]:
         """The model and its provider, after checking that they can honour ``request``."""
@@ -82,32 +103,75 @@ class Gateway:
         provider.check(request, spec)
         return spec, provider
 
-    async def _begin(self, request: ChatRequest, key: ApiKey) -> _Call:
+    async def _begin(self, request: ChatRequest, key: ApiKey, scope: str) -> _Call:
+        if not scopes.allows(key.scopes, scope):
+            raise PermissionDenied(
+                f"This API key is not allowed to use this endpoint: it lacks the scope {scope!r}.",
+                code="missing_scope",
+            )
         spec, provider = self.resolve(request)
         prompt_estimate = provider.estimate_prompt_tokens(request, spec)
         max_out = request.max_tokens or spec.max_output or spec.context_length or 4096
+        await self._admit(key, prompt_estimate + max_out * request.n)
         worst = spec.price.cost(prompt_estimate, max_out * request.n)
-        reservation = await self.store.reserve(key=key, amount=worst, ttl_s=self.reservation_ttl_s)
-        if reservation is None:
+        outcome = await self.store.reserve(key=key, amount=worst, ttl_s=self.reservation_ttl_s, model=spec.id)
+        if outcome is Refusal.BALANCE:
             raise InsufficientCredits(
                 f"This request may cost up to {worst} credits, more than the balance left. "
                 "Add credits, or lower max_tokens.",
             )
-        return _Call(spec, provider, reservation, prompt_estimate, time.monotonic())
+        if outcome is Refusal.KEY_LIMIT:
+            raise SpendingLimitExceeded(
+                f"This request may cost up to {worst} credits, more than this key's spending limit leaves "
+                "for the current period. Raise the key's limit, or lower max_tokens.",
+            )
+        if not isinstance(outcome, Reservation):
+            raise AuthenticationError("Incorrect API key provided, or the key is disabled.")
+        self.held.add(outcome.id)
+        return _Call(spec, provider, outcome, prompt_estimate, time.monotonic())
+
+    async def _admit(self, key: ApiKey, tokens: int) -> None:
+        """Count the request against the key's rate limits (its own, else the gateway's)."""
+        rpm = key.rpm if key.rpm is not None else self.default_rpm
+        tpm = key.tpm if key.tpm is not None else self.default_tpm
+        if self.limiter is None or (rpm is None and tpm is None):
+            return
+        decision = await self.limiter.admit(key.id, rpm=rpm, tpm=tpm, tokens=tokens)
+        DECISION.set(decision)
+        if decision.allowed:
+            return
+        if decision.reason == "too_large":
+            message = (
+                f"Request too large: it may use up to {tokens} tokens, more than this key's limit of {tpm} "
+                "tokens per minute. Lower max_tokens."
+            )
+        elif decision.reason == "tokens":
+            message = f"Rate limit reached: {tpm} tokens per minute for this key. Try again later."
+        else:
+            message = f"Rate limit reached: {rpm} requests per minute for this key. Try again later."
+        raise RateLimited(message, headers=headers(decision))
 
     async def _settle(self, call: _Call, usage: Usage | None, status: str) -> Charge:
         if usage is None:
             usage = Usage(call.prompt_estimate, 0)
         credits = min(call.spec.price.cost(usage.prompt_tokens, usage.completion_tokens), call.reservation.amount)
         latency_ms = int((time.monotonic() - call.started) * 1000)
-        await self.store.settle(
-            call.reservation,
-            Settlement(call.spec.id, credits, usage.prompt_tokens, usage.completion_tokens, latency_ms, status),
-        )
+        try:
+            await self.store.settle(
+                call.reservation,
+                Settlement(call.spec.id, credits, usage.prompt_tokens, usage.completion_tokens, latency_ms, status),
+            )
+        finally:
+            # Settled, or failed to (the store is down): either way this process stops extending
+            # the reservation, and if it still exists the sweep releases it.
+            self.held.discard(call.reservation.id)
         return Charge(credits)
 
-    async def complete(self, request: ChatRequest, key: ApiKey) -> tuple[ChatResult, Charge]:
-        call = await self._begin(request, key)
+    async def complete(
+        self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT
+    ) -> tuple[ChatResult, Charge]:
+        """Run ``request`` for ``key`` on an endpoint that needs ``scope``."""
+        call = await self._begin(request, key, scope)
         try:
             result = await call.provider.complete(request, call.spec)
         except asyncio.CancelledError:
@@ -119,10 +183,12 @@ class Gateway:
             raise
         return result, await self._settle(call, result.usage, "ok")
 
-    async def stream(self, request: ChatRequest, key: ApiKey) -> AsyncGenerator[StreamEvent | Charge, None]:
+    async def stream(
+        self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT
+    ) -> AsyncGenerator[StreamEvent | Charge, None]:
         """The provider's events, then one ``Charge``. Closing the iterator early settles what was
         generated so far: the prompt estimate plus one token per delta received."""
-        call = await self._begin(request, key)
+        call = await self._begin(request, key, scope)
         usage: Usage | None = None
         deltas = 0
         status = "cancelled"  # unless the loop ends or the provider fails: the consumer closed us

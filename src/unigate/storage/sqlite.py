@@ -4,6 +4,7 @@ Statements run directly on the event loop thread: in WAL mode with ``synchronous
 write transaction costs tens of microseconds, less than a hop to a thread pool. Every write is a
 ``BEGIN IMMEDIATE`` transaction, so other processes on the same file (``unigate keys create``
 while the server runs) serialise with it; ``busy_timeout`` makes them wait instead of failing.
+Nothing is cached: a key disabled by the CLI in another process stops working at the next request.
 """
 
 from __future__ import annotations
@@ -11,59 +12,39 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from unigate.accounts import keys
-from unigate.accounts.store import ApiKey, Reservation, Settlement
+from unigate.accounts.spending import SpendingLimit, as_retention, period_start
+from unigate.accounts.store import (
+    UNSET,
+    ApiKey,
+    KeyChanges,
+    KeySettings,
+    Refusal,
+    Reservation,
+    Settlement,
+    UsageQuery,
+    UsageRow,
+)
+from unigate.storage.sqlite_schema import migrate
 
 __all__ = ["SqliteStore"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (
-    id INTEGER PRIMARY KEY,
-    name TEXT,
-    balance INTEGER NOT NULL CHECK (balance >= 0),
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    id INTEGER PRIMARY KEY,
-    prefix TEXT NOT NULL UNIQUE,
-    digest TEXT NOT NULL UNIQUE,
-    account_id INTEGER NOT NULL REFERENCES accounts(id),
-    name TEXT,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    scopes TEXT NOT NULL DEFAULT '[]',
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reservations (
-    id TEXT PRIMARY KEY,
-    account_id INTEGER NOT NULL REFERENCES accounts(id),
-    key_id INTEGER NOT NULL REFERENCES api_keys(id),
-    amount INTEGER NOT NULL CHECK (amount >= 0),
-    expires_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS usage (
-    id INTEGER PRIMARY KEY,
-    request_id TEXT NOT NULL UNIQUE,
-    account_id INTEGER NOT NULL,
-    key_id INTEGER NOT NULL,
-    model TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    credits INTEGER NOT NULL,
-    latency_ms INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS usage_key_time ON usage (key_id, created_at);
-"""
+_KEY_COLUMNS = (
+    "id, prefix, account_id, name, disabled, scopes, created_at, updated_at, limit_retention, limit_credits, rpm, tpm"
+)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class SqliteStore:
@@ -80,11 +61,11 @@ class SqliteStore:
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=10000")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(_SCHEMA)
+        migrate(db)
         self._db = db
 
     async def close(self) -> None:
@@ -96,11 +77,10 @@ class SqliteStore:
 
     async def authenticate(self, key: str) -> ApiKey | None:
         row = self.db.execute(
-            "SELECT id, prefix, account_id, name, disabled, scopes, created_at, updated_at, digest"
-            " FROM api_keys WHERE prefix = ?",
+            f"SELECT {_KEY_COLUMNS}, digest FROM api_keys WHERE prefix = ? AND deleted_at IS NULL",
             (keys.prefix_of(key),),
         ).fetchone()
-        if row is None or not keys.matches(key, row[8]) or row[4]:
+        if row is None or not keys.matches(key, row[-1]) or row[4]:
             return None
         return _key(row)
 
@@ -109,45 +89,149 @@ class SqliteStore:
         return row is not None and keys.matches(key, row[0])
 
     async def ensure_management_key(self, key: str | None) -> str | None:
-        stored = self.db.execute("SELECT v FROM meta WHERE k = 'management_key'").fetchone()
-        if key is not None:
-            self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('management_key', ?)", (keys.digest(key),))
-            return None
-        if stored is not None:
-            return None
-        generated = "mk-" + secrets.token_hex(24)
-        self.db.execute("INSERT INTO meta (k, v) VALUES ('management_key', ?)", (keys.digest(generated),))
-        return generated
+        with _write(self.db):
+            if key is not None:
+                self.db.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('management_key', ?)", (keys.digest(key),))
+                return None
+            if self.db.execute("SELECT v FROM meta WHERE k = 'management_key'").fetchone() is not None:
+                return None
+            generated = keys.new_management_key()
+            self.db.execute("INSERT INTO meta (k, v) VALUES ('management_key', ?)", (keys.digest(generated),))
+            return generated
 
     async def create_account(self, *, name: str | None, credits: int) -> int:
-        cur = self.db.execute(
-            "INSERT INTO accounts (name, balance, created_at) VALUES (?, ?, ?)",
-            (name, credits, _now().isoformat()),
-        )
+        if credits < 0:
+            raise ValueError("an account cannot start with a negative balance")
+        with _write(self.db):
+            cur = self.db.execute(
+                "INSERT INTO accounts (name, balance, created_at) VALUES (?, ?, ?)", (name, credits, _iso(_now()))
+            )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    async def create_key(self, *, account_id: int, name: str | None, key: str | None = None) -> tuple[ApiKey, str]:
-        now = _now().isoformat()
+    async def create_key(
+        self, *, account_id: int, name: str | None, key: str | None = None, settings: KeySettings | None = None
+    ) -> tuple[ApiKey, str]:
+        s = settings or KeySettings()
+        now = _iso(_now())
+        if self.db.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:
+            raise LookupError(f"no account {account_id}")
         for _ in range(8):
             plain = key or keys.new_key()
             try:
-                cur = self.db.execute(
-                    "INSERT INTO api_keys (prefix, digest, account_id, name, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (keys.prefix_of(plain), keys.digest(plain), account_id, name, now, now),
-                )
+                with _write(self.db):
+                    cur = self.db.execute(
+                        "INSERT INTO api_keys (prefix, digest, account_id, name, scopes, limit_retention,"
+                        " limit_credits, rpm, tpm, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            keys.prefix_of(plain),
+                            keys.digest(plain),
+                            account_id,
+                            name,
+                            json.dumps(list(s.scopes)),
+                            s.limit.retention if s.limit else None,
+                            s.limit.threshold if s.limit else None,
+                            s.rpm,
+                            s.tpm,
+                            now,
+                            now,
+                        ),
+                    )
             except sqlite3.IntegrityError:
                 if key is not None:
                     raise ValueError("a key with this prefix exists already") from None
                 continue  # a prefix collision of a generated key: draw again
-            row = self.db.execute(
-                "SELECT id, prefix, account_id, name, disabled, scopes, created_at, updated_at FROM api_keys"
-                " WHERE id = ?",
-                (cur.lastrowid,),
-            ).fetchone()
+            row = self.db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (cur.lastrowid,)).fetchone()
             return _key(row), plain
         raise RuntimeError("could not draw a unique key prefix")
+
+    async def get_key(self, prefix: str) -> ApiKey | None:
+        row = self.db.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE prefix = ? AND deleted_at IS NULL", (prefix,)
+        ).fetchone()
+        return None if row is None else _key(row)
+
+    async def list_keys(self, *, account_id: int | None = None) -> list[ApiKey]:
+        rows = self.db.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE deleted_at IS NULL AND (? IS NULL OR account_id = ?)"
+            " ORDER BY id",
+            (account_id, account_id),
+        ).fetchall()
+        return [_key(row) for row in rows]
+
+    async def update_key(self, prefix: str, changes: KeyChanges) -> ApiKey | None:
+        sets: list[str] = []
+        args: list[object] = []
+        if changes.name is not UNSET:
+            sets.append("name = ?")
+            args.append(changes.name)
+        if changes.disabled is not UNSET:
+            sets.append("disabled = ?")
+            args.append(int(changes.disabled))
+        if changes.scopes is not UNSET:
+            sets.append("scopes = ?")
+            args.append(json.dumps(list(changes.scopes)))
+        if changes.limit is not UNSET:
+            sets += ["limit_retention = ?", "limit_credits = ?"]
+            args += [changes.limit.retention, changes.limit.threshold] if changes.limit else [None, None]
+        if changes.rpm is not UNSET:
+            sets.append("rpm = ?")
+            args.append(changes.rpm)
+        if changes.tpm is not UNSET:
+            sets.append("tpm = ?")
+            args.append(changes.tpm)
+        now = _now()
+        with _write(self.db):
+            row = self.db.execute(
+                "SELECT id, limit_retention FROM api_keys WHERE prefix = ? AND deleted_at IS NULL", (prefix,)
+            ).fetchone()
+            if row is None:
+                return None
+            key_id, old_retention = row
+            self.db.execute(
+                f"UPDATE api_keys SET {', '.join([*sets, 'updated_at = ?'])} WHERE id = ?", (*args, _iso(now), key_id)
+            )
+            new_retention = changes.limit.retention if isinstance(changes.limit, SpendingLimit) else None
+            if changes.limit is not UNSET and new_retention != old_retention:
+                self._recount_period(key_id, new_retention, now)
+        return await self.get_key(prefix)
+
+    def _recount_period(self, key_id: int, retention: str | None, now: datetime) -> None:
+        """After a change of retention, the spend of the new period from the ledger, plus the
+        reservations in flight, which now belong to the new period."""
+        start = _iso(period_start(retention, now))
+        spent = self.db.execute(
+            "SELECT COALESCE(SUM(credits), 0) FROM usage WHERE key_id = ? AND created_at >= ?", (key_id, start)
+        ).fetchone()[0]
+        held = self.db.execute(
+            "SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE key_id = ?", (key_id,)
+        ).fetchone()[0]
+        self.db.execute("UPDATE reservations SET period_start = ? WHERE key_id = ?", (start, key_id))
+        self.db.execute(
+            "UPDATE api_keys SET period_start = ?, period_spent = ? WHERE id = ?", (start, spent + held, key_id)
+        )
+
+    async def delete_key(self, prefix: str) -> bool:
+        now = _iso(_now())
+        with _write(self.db):
+            cur = self.db.execute(
+                "UPDATE api_keys SET deleted_at = ?, disabled = 1, updated_at = ?"
+                " WHERE prefix = ? AND deleted_at IS NULL",
+                (now, now, prefix),
+            )
+        return cur.rowcount == 1
+
+    async def monthly_usage(self, key_ids: Sequence[int]) -> dict[int, int]:
+        if not key_ids:
+            return {}
+        start = _iso(period_start("month", _now()))
+        marks = ", ".join("?" * len(key_ids))
+        rows = self.db.execute(
+            f"SELECT key_id, SUM(credits) FROM usage WHERE key_id IN ({marks}) AND created_at >= ? GROUP BY key_id",
+            (*key_ids, start),
+        ).fetchall()
+        spent = {int(k): int(c) for k, c in rows}
+        return {k: spent.get(k, 0) for k in key_ids}
 
     # ---- credits -----------------------------------------------------------------------------
 
@@ -158,83 +242,153 @@ class SqliteStore:
         return int(row[0])
 
     async def add_credits(self, account_id: int, credits: int) -> int:
-        with _write(self.db):
-            cur = self.db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (credits, account_id))
-            if cur.rowcount != 1:
-                raise LookupError(f"no account {account_id}")
+        try:
+            with _write(self.db):
+                cur = self.db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (credits, account_id))
+                if cur.rowcount != 1:
+                    raise LookupError(f"no account {account_id}")
+        except sqlite3.IntegrityError:
+            raise ValueError("the balance cannot fall below zero") from None
         return await self.balance(account_id)
 
-    async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float) -> Reservation | None:
+    async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
         rid = secrets.token_hex(12)
-        expires = (_now() + timedelta(seconds=ttl_s)).isoformat()
+        now = _now()
         with _write(self.db):
+            row = self.db.execute(
+                "SELECT account_id, disabled, deleted_at, limit_retention, limit_credits, period_start, period_spent"
+                " FROM api_keys WHERE id = ?",
+                (key.id,),
+            ).fetchone()
+            if row is None or row[1] or row[2] is not None:
+                return Refusal.KEY_REVOKED
+            account_id, _, _, retention, limit, stored_period, spent = row
+            period = _iso(period_start(retention, now))
+            spent = spent if stored_period == period else 0
+            if limit is not None and spent + amount > limit:
+                return Refusal.KEY_LIMIT
             cur = self.db.execute(
-                "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?",
-                (amount, key.account_id, amount),
+                "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?", (amount, account_id, amount)
             )
             if cur.rowcount != 1:
-                return None
+                return Refusal.BALANCE
             self.db.execute(
-                "INSERT INTO reservations (id, account_id, key_id, amount, expires_at) VALUES (?, ?, ?, ?, ?)",
-                (rid, key.account_id, key.id, amount, expires),
+                "UPDATE api_keys SET period_start = ?, period_spent = ? WHERE id = ?", (period, spent + amount, key.id)
             )
-        return Reservation(rid, key.account_id, key.id, amount)
+            self.db.execute(
+                "INSERT INTO reservations (id, account_id, key_id, amount, model, period_start, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rid, account_id, key.id, amount, model, period, _iso(now + timedelta(seconds=ttl_s))),
+            )
+        return Reservation(rid, account_id, key.id, amount)
 
     async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
-        _settle(self.db, reservation, settlement)
+        with _write(self.db):
+            _settle(self.db, reservation.id, settlement)
+
+    async def extend_reservations(self, ids: Sequence[str], ttl_s: float) -> None:
+        if not ids:
+            return
+        expires = _iso(_now() + timedelta(seconds=ttl_s))
+        with _write(self.db):
+            self.db.executemany("UPDATE reservations SET expires_at = ? WHERE id = ?", [(expires, i) for i in ids])
 
     async def release_expired(self, now: datetime | None = None) -> int:
-        rows = self.db.execute(
-            "SELECT id, account_id, key_id, amount FROM reservations WHERE expires_at < ?",
-            ((now or _now()).isoformat(),),
-        ).fetchall()
-        for rid, account_id, key_id, amount in rows:
-            # The holder died mid-request: what it generated is unknown, so nothing is charged.
-            _settle(self.db, Reservation(rid, account_id, key_id, amount), Settlement("", 0, 0, 0, 0, "abandoned"))
+        with _write(self.db):
+            rows = self.db.execute(
+                "SELECT id, model FROM reservations WHERE expires_at < ?", (_iso(now or _now()),)
+            ).fetchall()
+            for rid, model in rows:
+                # The holder died mid-request: what it generated is unknown, so nothing is charged.
+                _settle(self.db, rid, Settlement(model, 0, 0, 0, 0, "abandoned"))
         return len(rows)
 
-
-def _settle(db: sqlite3.Connection, r: Reservation, s: Settlement) -> None:
-    with _write(db):
-        # The reservation row is the token that makes settlement happen once: whoever deletes it
-        # (the request, or the expiry sweep) writes the usage row; a second attempt finds nothing.
-        if db.execute("DELETE FROM reservations WHERE id = ?", (r.id,)).rowcount != 1:
-            return
-        # Settlement never takes more than was reserved: the reservation is the worst case.
-        charged = min(s.credits, r.amount)
-        db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (r.amount - charged, r.account_id))
-        db.execute(
-            "INSERT INTO usage (request_id, account_id, key_id, model, prompt_tokens, completion_tokens, credits,"
-            " latency_ms, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    async def usage(self, query: UsageQuery) -> list[UsageRow]:
+        rows = self.db.execute(
+            "SELECT u.id, u.created_at, u.account_id, u.key_id, COALESCE(k.prefix, ''), u.model, u.prompt_tokens,"
+            " u.completion_tokens, u.credits, u.latency_ms, u.status"
+            " FROM usage u LEFT JOIN api_keys k ON k.id = u.key_id"
+            " WHERE (? IS NULL OR u.account_id = ?) AND (? IS NULL OR u.key_id = ?) AND (? IS NULL OR u.id < ?)"
+            " ORDER BY u.id DESC LIMIT ?",
             (
-                r.id,
-                r.account_id,
-                r.key_id,
-                s.model,
-                s.prompt_tokens,
-                s.completion_tokens,
-                charged,
-                s.latency_ms,
-                s.status,
-                _now().isoformat(),
+                query.account_id,
+                query.account_id,
+                query.key_id,
+                query.key_id,
+                query.after,
+                query.after,
+                query.limit,
             ),
-        )
+        ).fetchall()
+        return [
+            UsageRow(
+                id=r[0],
+                created_at=datetime.fromisoformat(r[1]),
+                account_id=r[2],
+                key_id=r[3],
+                key_prefix=r[4],
+                model=r[5],
+                prompt_tokens=r[6],
+                completion_tokens=r[7],
+                credits=r[8],
+                latency_ms=r[9],
+                status=r[10],
+            )
+            for r in rows
+        ]
 
 
-class _write:
+def _settle(db: sqlite3.Connection, rid: str, s: Settlement) -> None:
+    """Inside a write transaction. The reservation row is the token that makes settlement happen
+    once: whoever deletes it (the request, or the expiry sweep) writes the usage row; a second
+    attempt finds nothing."""
+    row = db.execute("DELETE FROM reservations WHERE id = ? RETURNING account_id, key_id, amount, period_start", (rid,))
+    found = row.fetchone()
+    if found is None:
+        return
+    account_id, key_id, amount, period = found
+    # Settlement never takes more than was reserved: the reservation is the worst case.
+    charged = max(0, min(s.credits, amount))
+    refund = amount - charged
+    db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (refund, account_id))
+    # The key's period spend counted the reservation; it keeps only what was charged, unless the
+    # period has turned since (the charge then stays with the period the request started in).
+    db.execute(
+        "UPDATE api_keys SET period_spent = period_spent - ? WHERE id = ? AND period_start = ?",
+        (refund, key_id, period),
+    )
+    db.execute(
+        "INSERT INTO usage (request_id, account_id, key_id, model, prompt_tokens, completion_tokens, credits,"
+        " latency_ms, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            rid,
+            account_id,
+            key_id,
+            s.model,
+            s.prompt_tokens,
+            s.completion_tokens,
+            charged,
+            s.latency_ms,
+            s.status,
+            _iso(_now()),
+        ),
+    )
+
+
+@contextmanager
+def _write(db: sqlite3.Connection) -> Iterator[None]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
-def _key(row: tuple[object, ...]) -> ApiKey:
+def _key(row: Sequence[object]) -> ApiKey:
+    retention, limit = row[8], row[9]
     return ApiKey(
         id=int(str(row[0])),
         prefix=str(row[1]),
@@ -244,4 +398,7 @@ def _key(row: tuple[object, ...]) -> ApiKey:
         scopes=tuple(json.loads(str(row[5]))),
         created_at=datetime.fromisoformat(str(row[6])),
         updated_at=datetime.fromisoformat(str(row[7])),
+        limit=None if limit is None else SpendingLimit(as_retention(retention), int(str(limit))),
+        rpm=None if row[10] is None else int(str(row[10])),
+        tpm=None if row[11] is None else int(str(row[11])),
     )

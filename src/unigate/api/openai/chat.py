@@ -8,6 +8,7 @@ from contextlib import aclosing
 import orjson
 from aiohttp import web
 
+from unigate.accounts.scopes import CHAT
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.chat_render import ChunkRenderer, completion_body, new_completion_id
@@ -27,11 +28,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = validate(ChatCompletionRequest, await read_json(request)).to_canonical()
     gateway = request.app[GATEWAY]
     if not chat.stream:
-        result, charge = await gateway.complete(chat, key)
+        result, charge = await gateway.complete(chat, key, scope=CHAT)
         body = completion_body(result, charge, completion_id=new_completion_id(), created=int(time.time()))
         return web.Response(body=body, content_type="application/json")
 
-    async with aclosing(gateway.stream(chat, key)) as events:
+    async with aclosing(gateway.stream(chat, key, scope=CHAT)) as events:
         # Errors up to the first generated delta still get a proper HTTP status: nothing is sent
         # before it (a queued request waits here).
         model = chat.model

@@ -1,0 +1,60 @@
+"""Account credits over HTTP, with the management key (unigate endpoints, like ``unigate credits``):
+``GET /v1/accounts/{account_id}`` and ``POST /v1/accounts/{account_id}/credits``
+(``{"credits": N}``, negative to take credits back)."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from unigate.accounts.spending import usd_of_credits
+from unigate.api.auth import require_management_key
+from unigate.api.context import STORE
+from unigate.api.requests import read_json, validate
+from unigate.errors import InvalidRequest, NotFound
+
+__all__ = ["AddCredits", "add_credits", "get_account"]
+
+
+class AddCredits(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    credits: int
+    """Credits to add (1 USD = 2,000,000); negative to remove."""
+
+
+def _account_id(request: web.Request) -> int:
+    raw = request.match_info["account_id"]
+    if not raw.isdigit():
+        raise NotFound(f"There is no account {raw!r}.", code="account_not_found")
+    return int(raw)
+
+
+def _account(account_id: int, balance: int) -> web.Response:
+    body = {"data": {"account_id": account_id, "balance": balance, "balance_usd": usd_of_credits(balance)}}
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+async def get_account(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    await require_management_key(request, store)
+    account_id = _account_id(request)
+    try:
+        return _account(account_id, await store.balance(account_id))
+    except LookupError:
+        raise NotFound(f"There is no account {account_id}.", code="account_not_found") from None
+
+
+async def add_credits(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    await require_management_key(request, store)
+    account_id = _account_id(request)
+    body = validate(AddCredits, await read_json(request))
+    try:
+        balance = await store.add_credits(account_id, body.credits)
+    except LookupError:
+        raise NotFound(f"There is no account {account_id}.", code="account_not_found") from None
+    except ValueError:
+        raise InvalidRequest("The balance cannot fall below zero.", param="credits") from None
+    return _account(account_id, balance)

@@ -1,0 +1,1 @@
+"""Per-key rate limits: requests and tokens per minute, counted in memory or in Redis."""

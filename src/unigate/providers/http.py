@@ -1,0 +1,226 @@
+"""HTTP to one upstream: the pooled session, the timeouts, and upstream failures as typed errors.
+
+One ``aiohttp.ClientSession`` per provider, opened in ``start()`` (or made by an injected factory,
+for tests) and closed in ``close()``; methods never create one. Only the headers the adapter
+builds are sent: the client's own key and headers never reach an upstream.
+
+How an upstream failure reaches our client (the status is ours, the message says whose it is):
+
+=========================  ==========================================================
+upstream answer            our error
+=========================  ==========================================================
+400, 422                   ``InvalidRequest`` 400 with the upstream message and param
+401, 403, bad key          ``UpstreamError`` 502 ``upstream_auth_failed``: *our* key is
+                           wrong, so never a 401/403 to the client; names the setting
+404                        ``UpstreamError`` 502 ``upstream_not_found`` (our catalog
+                           names a model or URL the upstream does not know)
+408, 504                   ``UpstreamTimeout`` 504
+413                        ``PayloadTooLarge`` 413
+429                        ``RateLimited`` 429 ``upstream_rate_limited``, Retry-After
+                           passed through (the SDKs honour it and retry)
+503, 529 (overloaded)      ``Overloaded`` 503 ``upstream_overloaded``, Retry-After kept
+other 4xx, other 5xx       ``UpstreamError`` 502
+no connection, reset,      ``UpstreamError`` 502
+truncated body
+connect/first-byte/total   ``UpstreamTimeout`` 504
+timeout
+=========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from unigate.errors import (
+    GatewayError,
+    InvalidRequest,
+    Overloaded,
+    PayloadTooLarge,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from unigate.providers.config import ProviderConfig
+from unigate.providers.sse import SseEvent, sse_events
+
+__all__ = [
+    "USER_AGENT",
+    "ErrorParser",
+    "SessionFactory",
+    "Upstream",
+    "UpstreamFailure",
+    "failure_error",
+]
+
+USER_AGENT = "unigate/0.1"
+MAX_MESSAGE_CHARS = 1000
+
+SessionFactory = Callable[[], aiohttp.ClientSession]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFailure:
+    """What an upstream's error body says, in the provider's own terms."""
+
+    message: str | None
+    param: str | None = None
+    status: int | None = None
+    """The HTTP status the body stands for when it knows better than the response's (Gemini
+    answers 400 ``API_KEY_INVALID`` for a wrong key; an Anthropic ``error`` event arrives in a
+    200 stream), else ``None``."""
+    retry_after: str | None = None
+    """Seconds, from the body (Gemini's ``RetryInfo``) when no ``Retry-After`` header came."""
+
+
+ErrorParser = Callable[[bytes], UpstreamFailure]
+
+
+def _seconds(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(max(0, math.ceil(float(value.strip().removesuffix("s")))))
+    except ValueError:
+        return value.strip() or None  # an HTTP date is passed through as it came
+
+
+def failure_error(
+    config: ProviderConfig, status: int, failure: UpstreamFailure, headers: Mapping[str, str] | None = None
+) -> GatewayError:
+    """Our typed error for an upstream failure (the table in the module docstring)."""
+    name = config.name
+    status = failure.status or status
+    detail = (failure.message or "").strip()[:MAX_MESSAGE_CHARS] or "no details given"
+    retry = _seconds((headers or {}).get("Retry-After")) or _seconds(failure.retry_after)
+    retry_headers = {"Retry-After": retry} if retry else None
+    if status in (401, 403):
+        # Never echo the upstream message: it may quote part of our key.
+        setting = config.info.key_settings()[0]
+        return UpstreamError(
+            f"The {name} provider rejected this server's credentials (HTTP {status}); "
+            f"the operator must check {setting}.",
+            code="upstream_auth_failed",
+        )
+    if status in (400, 422):
+        return InvalidRequest(
+            f"The {name} provider rejected the request: {detail}", param=failure.param, code="upstream_invalid_request"
+        )
+    if status == 404:
+        return UpstreamError(
+            f"The {name} provider does not know this model or endpoint: {detail}", code="upstream_not_found"
+        )
+    if status in (408, 504):
+        return UpstreamTimeout(f"The {name} provider timed out: {detail}")
+    if status == 413:
+        return PayloadTooLarge(f"The {name} provider says the request is too large: {detail}")
+    if status == 429:
+        return RateLimited(
+            f"The {name} provider is rate limiting this server: {detail}",
+            code="upstream_rate_limited",
+            headers=retry_headers,
+        )
+    if status in (503, 529):
+        return Overloaded(
+            f"The {name} provider is overloaded: {detail}", code="upstream_overloaded", headers=retry_headers
+        )
+    return UpstreamError(f"The {name} provider failed (HTTP {status}): {detail}")
+
+
+def default_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}, raise_for_status=False)
+
+
+class Upstream:
+    """The HTTP side of one provider. Adapters build URLs, headers and bodies; this sends them."""
+
+    def __init__(
+        self, config: ProviderConfig, *, parse_error: ErrorParser, session_factory: SessionFactory | None = None
+    ) -> None:
+        self.config = config
+        self.parse_error = parse_error
+        self._factory = session_factory or default_session
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = self._factory()
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise UpstreamError(f"The {self.config.name} provider was used before the server started it.")
+        return self._session
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> GatewayError:
+        return failure_error(self.config, status, self.parse_error(body), headers)
+
+    def _transport_error(self, exc: BaseException) -> GatewayError:
+        name = self.config.name
+        if isinstance(exc, TimeoutError):
+            return UpstreamTimeout(f"The {name} provider did not answer in time.")
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return UpstreamError(f"The connection to the {name} provider broke off mid-response.")
+        return UpstreamError(f"Could not reach the {name} provider: {type(exc).__name__}.")
+
+    async def post_json(self, url: str, *, headers: Mapping[str, str], body: Any) -> Any:
+        """POST ``body`` and return the decoded JSON answer; upstream failures raise typed errors."""
+        t = self.config.timeouts
+        timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s)
+        try:
+            async with self._require_session().post(
+                url, data=orjson.dumps(body), headers={**headers, "Content-Type": "application/json"}, timeout=timeout
+            ) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise self.error(resp.status, raw, resp.headers)
+        except GatewayError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise self._transport_error(exc) from exc
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError(f"The {self.config.name} provider answered with invalid JSON.") from exc
+
+    async def sse(self, url: str, *, headers: Mapping[str, str], body: Any) -> AsyncGenerator[SseEvent, None]:
+        """POST ``body`` and yield the server-sent events of the answer.
+
+        Closing this generator (the client went away) closes the upstream connection at once,
+        which is how an upstream learns to stop generating.
+        """
+        t = self.config.timeouts
+        timeout = aiohttp.ClientTimeout(
+            total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s, sock_read=t.first_byte_s
+        )
+        resp: aiohttp.ClientResponse | None = None
+        try:
+            resp = await self._require_session().post(
+                url,
+                data=orjson.dumps(body),
+                headers={**headers, "Content-Type": "application/json", "Accept": "text/event-stream"},
+                timeout=timeout,
+            )
+            if resp.status >= 400:
+                raise self.error(resp.status, await resp.read(), resp.headers)
+            async for event in sse_events(resp.content.iter_any()):
+                yield event
+        except GatewayError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise self._transport_error(exc) from exc
+        finally:
+            if resp is not None:
+                if resp.content.at_eof():
+                    resp.release()
+                else:
+                    resp.close()  # drop the connection: the upstream sees the cancel

@@ -1,0 +1,107 @@
+"""Server-sent events, decoded incrementally as the WHATWG spec says.
+
+https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+
+Upstreams differ in everything the spec allows: ``\\r\\n`` (Gemini) or ``\\n`` line ends, ``:``
+keep-alive comments (OpenRouter), ``event:`` names (Anthropic), ``data:`` with or without the
+space, several ``data:`` lines per event, a final event without its blank line. Chunks from the
+network split lines, ``\\r\\n`` pairs and UTF-8 characters anywhere; the decoder does not care.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+__all__ = ["SseDecoder", "SseEvent", "sse_events"]
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    data: str
+    event: str = "message"
+
+
+class SseDecoder:
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._started = False
+        self._data: list[str] = []
+        self._event = ""
+
+    def feed(self, chunk: bytes) -> list[SseEvent]:
+        """The events completed by ``chunk``."""
+        text = self._utf8.decode(chunk)
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        self._buffer += text
+        events: list[SseEvent] = []
+        while (cut := _line_end(self._buffer)) is not None:
+            end, size = cut
+            line, self._buffer = self._buffer[:end], self._buffer[end + size :]
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> list[SseEvent]:
+        """At the end of the body: the last event even if its blank line never came.
+
+        The spec drops such an event; we keep it, because the adapters check that a stream
+        finished properly anyway, and a truncated JSON payload fails there with a clear error.
+        """
+        tail = (self._buffer + self._utf8.decode(b"", final=True)).removesuffix("\r")
+        self._buffer = ""
+        events = []
+        if tail:
+            event = self._line(tail)
+            if event is not None:
+                events.append(event)
+        event = self._dispatch()
+        if event is not None:
+            events.append(event)
+        return events
+
+    def _line(self, line: str) -> SseEvent | None:
+        if line == "":
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        return None  # ``id`` and ``retry`` do not matter to a one-shot client
+
+    def _dispatch(self) -> SseEvent | None:
+        data, event = self._data, self._event
+        self._data, self._event = [], ""
+        if not data:
+            return None
+        return SseEvent("\n".join(data), event or "message")
+
+
+def _line_end(buffer: str) -> tuple[int, int] | None:
+    """Position and length of the first line terminator, or ``None`` if there is none yet."""
+    lf, cr = buffer.find("\n"), buffer.find("\r")
+    if cr == -1 or (lf != -1 and lf < cr):
+        return None if lf == -1 else (lf, 1)
+    if cr + 1 == len(buffer):
+        return None  # a ``\n`` may follow in the next chunk
+    return cr, 2 if buffer[cr + 1] == "\n" else 1
+
+
+async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SseEvent]:
+    """The events of a byte stream (``aiohttp``'s ``response.content.iter_any()``)."""
+    decoder = SseDecoder()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.close():
+        yield event

@@ -1,0 +1,332 @@
+"""The PostgreSQL store: one database shared by several gateway processes.
+
+An asyncpg pool, opened once. ``reserve``, ``settle`` and ``release_expired`` each call one
+server-side function (``postgres_schema.py``): one round trip, one transaction, with the balance,
+the key's state and its spending limit checked under row locks, so that replicas never overspend
+and a key disabled through any replica stops at the next reservation on every other one.
+Connections go back to the pool without ``RESET ALL``: this store never changes session state,
+and the reset would cost a round trip per request.
+
+The database URL is asyncpg's (``postgresql://user@host:5432/db``); query parameters that
+asyncpg does not know become server settings, so ``?search_path=tenant_a`` selects a schema.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from unigate.accounts import keys
+from unigate.accounts.spending import SpendingLimit, as_retention, period_start
+from unigate.accounts.store import (
+    UNSET,
+    ApiKey,
+    KeyChanges,
+    KeySettings,
+    Refusal,
+    Reservation,
+    Settlement,
+    UsageQuery,
+    UsageRow,
+)
+from unigate.storage.postgres_schema import migrate
+
+__all__ = ["PostgresStore"]
+
+_KEY_COLUMNS = (
+    "id, prefix, account_id, name, disabled, scopes, created_at, updated_at, limit_retention, limit_credits, rpm, tpm"
+)
+_REFUSALS = {1: Refusal.KEY_REVOKED, 2: Refusal.KEY_LIMIT}
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool ``reset``: nothing to undo (asyncpg still rolls back a transaction left open)."""
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        pool = await asyncpg.create_pool(
+            self._url, min_size=1, max_size=self._pool_size, reset=_keep_session, command_timeout=60
+        )
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # ---- keys --------------------------------------------------------------------------------
+
+    async def authenticate(self, key: str) -> ApiKey | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_KEY_COLUMNS}, digest FROM api_keys WHERE prefix = $1 AND deleted_at IS NULL",
+            keys.prefix_of(key),
+        )
+        if row is None or not keys.matches(key, row["digest"]) or row["disabled"]:
+            return None
+        return _key(row)
+
+    async def check_management_key(self, key: str) -> bool:
+        stored = await self.pool.fetchval("SELECT v FROM meta WHERE k = 'management_key'")
+        return stored is not None and keys.matches(key, stored)
+
+    async def ensure_management_key(self, key: str | None) -> str | None:
+        if key is not None:
+            await self.pool.execute(
+                "INSERT INTO meta (k, v) VALUES ('management_key', $1) ON CONFLICT (k) DO UPDATE SET v = $1",
+                keys.digest(key),
+            )
+            return None
+        generated = keys.new_management_key()
+        inserted = await self.pool.fetchval(
+            "INSERT INTO meta (k, v) VALUES ('management_key', $1) ON CONFLICT (k) DO NOTHING RETURNING k",
+            keys.digest(generated),
+        )
+        return generated if inserted is not None else None
+
+    async def create_account(self, *, name: str | None, credits: int) -> int:
+        if credits < 0:
+            raise ValueError("an account cannot start with a negative balance")
+        account_id = await self.pool.fetchval(
+            "INSERT INTO accounts (name, balance) VALUES ($1, $2) RETURNING id", name, credits
+        )
+        return int(account_id)
+
+    async def create_key(
+        self, *, account_id: int, name: str | None, key: str | None = None, settings: KeySettings | None = None
+    ) -> tuple[ApiKey, str]:
+        s = settings or KeySettings()
+        for _ in range(8):
+            plain = key or keys.new_key()
+            try:
+                row = await self.pool.fetchrow(
+                    "INSERT INTO api_keys (prefix, digest, account_id, name, scopes, limit_retention, limit_credits,"
+                    f" rpm, tpm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_KEY_COLUMNS}",
+                    keys.prefix_of(plain),
+                    keys.digest(plain),
+                    account_id,
+                    name,
+                    list(s.scopes),
+                    s.limit.retention if s.limit else None,
+                    s.limit.threshold if s.limit else None,
+                    s.rpm,
+                    s.tpm,
+                )
+            except asyncpg.ForeignKeyViolationError:
+                raise LookupError(f"no account {account_id}") from None
+            except asyncpg.UniqueViolationError:
+                if key is not None:
+                    raise ValueError("a key with this prefix exists already") from None
+                continue  # a prefix collision of a generated key: draw again
+            assert row is not None
+            return _key(row), plain
+        raise RuntimeError("could not draw a unique key prefix")
+
+    async def get_key(self, prefix: str) -> ApiKey | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE prefix = $1 AND deleted_at IS NULL", prefix
+        )
+        return None if row is None else _key(row)
+
+    async def list_keys(self, *, account_id: int | None = None) -> list[ApiKey]:
+        rows = await self.pool.fetch(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE deleted_at IS NULL AND ($1::bigint IS NULL OR account_id = $1)"
+            " ORDER BY id",
+            account_id,
+        )
+        return [_key(row) for row in rows]
+
+    async def update_key(self, prefix: str, changes: KeyChanges) -> ApiKey | None:
+        sets: list[str] = []
+        args: list[object] = []
+
+        def put(column: str, value: object) -> None:
+            args.append(value)
+            sets.append(f"{column} = ${len(args) + 1}")
+
+        if changes.name is not UNSET:
+            put("name", changes.name)
+        if changes.disabled is not UNSET:
+            put("disabled", changes.disabled)
+        if changes.scopes is not UNSET:
+            put("scopes", list(changes.scopes))
+        if changes.limit is not UNSET:
+            put("limit_retention", changes.limit.retention if changes.limit else None)
+            put("limit_credits", changes.limit.threshold if changes.limit else None)
+        if changes.rpm is not UNSET:
+            put("rpm", changes.rpm)
+        if changes.tpm is not UNSET:
+            put("tpm", changes.tpm)
+        sets.append("updated_at = now()")
+        async with self.pool.acquire() as conn, conn.transaction():
+            key_id = await conn.fetchval("SELECT id FROM api_keys WHERE prefix = $1 AND deleted_at IS NULL", prefix)
+            if key_id is None:
+                return None
+            # Lock order as in unigate_settle: reservations, then the key.
+            await conn.execute("SELECT 1 FROM reservations WHERE key_id = $1 FOR UPDATE", key_id)
+            old_retention = await conn.fetchval("SELECT limit_retention FROM api_keys WHERE id = $1 FOR UPDATE", key_id)
+            row = await conn.fetchrow(
+                f"UPDATE api_keys SET {', '.join(sets)} WHERE id = $1 RETURNING {_KEY_COLUMNS}", key_id, *args
+            )
+            assert row is not None
+            new_retention = changes.limit.retention if isinstance(changes.limit, SpendingLimit) else None
+            if changes.limit is not UNSET and new_retention != old_retention:
+                # The spend of the new period from the ledger, plus the reservations in flight,
+                # which now belong to the new period.
+                start = period_start(new_retention, datetime.now(UTC))
+                await conn.execute("UPDATE reservations SET period_start = $2 WHERE key_id = $1", key_id, start)
+                await conn.execute(
+                    "UPDATE api_keys SET period_start = $2, period_spent ="
+                    " (SELECT COALESCE(SUM(credits), 0) FROM usage WHERE key_id = $1 AND created_at >= $2)"
+                    " + (SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE key_id = $1) WHERE id = $1",
+                    key_id,
+                    start,
+                )
+        return _key(row)
+
+    async def delete_key(self, prefix: str) -> bool:
+        deleted = await self.pool.fetchval(
+            "UPDATE api_keys SET deleted_at = now(), disabled = true, updated_at = now()"
+            " WHERE prefix = $1 AND deleted_at IS NULL RETURNING id",
+            prefix,
+        )
+        return deleted is not None
+
+    async def monthly_usage(self, key_ids: Sequence[int]) -> dict[int, int]:
+        if not key_ids:
+            return {}
+        rows = await self.pool.fetch(
+            "SELECT key_id, SUM(credits) AS spent FROM usage WHERE key_id = ANY($1::bigint[])"
+            " AND created_at >= $2 GROUP BY key_id",
+            list(key_ids),
+            period_start("month", datetime.now(UTC)),
+        )
+        spent = {int(r["key_id"]): int(r["spent"]) for r in rows}
+        return {k: spent.get(k, 0) for k in key_ids}
+
+    # ---- credits -----------------------------------------------------------------------------
+
+    async def balance(self, account_id: int) -> int:
+        balance = await self.pool.fetchval("SELECT balance FROM accounts WHERE id = $1", account_id)
+        if balance is None:
+            raise LookupError(f"no account {account_id}")
+        return int(balance)
+
+    async def add_credits(self, account_id: int, credits: int) -> int:
+        try:
+            balance = await self.pool.fetchval(
+                "UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance", account_id, credits
+            )
+        except asyncpg.CheckViolationError:
+            raise ValueError("the balance cannot fall below zero") from None
+        if balance is None:
+            raise LookupError(f"no account {account_id}")
+        return int(balance)
+
+    async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
+        rid = secrets.token_hex(12)
+        try:
+            outcome = await self.pool.fetchval(
+                "SELECT unigate_reserve($1, $2, $3, $4, $5)", rid, key.id, amount, model, float(ttl_s)
+            )
+        except asyncpg.RaiseError as exc:
+            if "unigate: balance" not in str(exc):
+                raise
+            return Refusal.BALANCE
+        if outcome != 0:
+            return _REFUSALS[int(outcome)]
+        return Reservation(rid, key.account_id, key.id, amount)
+
+    async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
+        s = settlement
+        await self.pool.fetchval(
+            "SELECT unigate_settle($1, $2, $3, $4, $5, $6, $7)",
+            reservation.id,
+            s.credits,
+            s.model,
+            s.prompt_tokens,
+            s.completion_tokens,
+            s.latency_ms,
+            s.status,
+        )
+
+    async def extend_reservations(self, ids: Sequence[str], ttl_s: float) -> None:
+        if ids:
+            await self.pool.execute(
+                "UPDATE reservations SET expires_at = clock_timestamp() + $2 * interval '1 second'"
+                " WHERE id = ANY($1::text[])",
+                list(ids),
+                float(ttl_s),
+            )
+
+    async def release_expired(self, now: datetime | None = None) -> int:
+        released = await self.pool.fetchval(
+            "SELECT unigate_release_expired(COALESCE($1::timestamptz, clock_timestamp()))", now
+        )
+        return int(released)
+
+    async def usage(self, query: UsageQuery) -> list[UsageRow]:
+        rows = await self.pool.fetch(
+            "SELECT u.id, u.created_at, u.account_id, u.key_id, COALESCE(k.prefix, '') AS key_prefix, u.model,"
+            " u.prompt_tokens, u.completion_tokens, u.credits, u.latency_ms, u.status"
+            " FROM usage u LEFT JOIN api_keys k ON k.id = u.key_id"
+            " WHERE ($1::bigint IS NULL OR u.account_id = $1) AND ($2::bigint IS NULL OR u.key_id = $2)"
+            " AND ($3::bigint IS NULL OR u.id < $3) ORDER BY u.id DESC LIMIT $4",
+            query.account_id,
+            query.key_id,
+            query.after,
+            query.limit,
+        )
+        return [
+            UsageRow(
+                id=r["id"],
+                created_at=r["created_at"],
+                account_id=r["account_id"],
+                key_id=r["key_id"],
+                key_prefix=r["key_prefix"],
+                model=r["model"],
+                prompt_tokens=r["prompt_tokens"],
+                completion_tokens=r["completion_tokens"],
+                credits=r["credits"],
+                latency_ms=r["latency_ms"],
+                status=r["status"],
+            )
+            for r in rows
+        ]
+
+
+def _key(row: asyncpg.Record) -> ApiKey:
+    limit = row["limit_credits"]
+    return ApiKey(
+        id=row["id"],
+        prefix=row["prefix"],
+        account_id=row["account_id"],
+        name=row["name"],
+        disabled=row["disabled"],
+        scopes=tuple(row["scopes"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        limit=None if limit is None else SpendingLimit(as_retention(row["limit_retention"]), int(limit)),
+        rpm=row["rpm"],
+        tpm=row["tpm"],
+    )

@@ -1,0 +1,184 @@
+"""The PostgreSQL schema as ordered migrations, and the runner that applies them.
+
+Everything lives in the first schema of the connection's ``search_path`` (``public`` unless the
+database URL says ``?search_path=...``). The version is kept in ``schema_version``; the runner
+holds a transaction-scoped advisory lock (one per schema) while it reads the version and applies
+the missing steps, so replicas that start together migrate once, one after the other. Steps are
+append-only: a released step is never edited, a change is a new step.
+
+The hot path is three server-side functions, so that reserving and settling each cost one round
+trip and run as one transaction: ``unigate_reserve``, ``unigate_settle`` and
+``unigate_release_expired``. Row locks are always taken in the order reservation, key, account,
+so that they cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+_V1 = """
+CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+
+CREATE TABLE accounts (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT,
+    balance BIGINT NOT NULL CHECK (balance >= 0),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE api_keys (
+    id BIGSERIAL PRIMARY KEY,
+    prefix TEXT NOT NULL UNIQUE,
+    digest TEXT NOT NULL UNIQUE,
+    account_id BIGINT NOT NULL REFERENCES accounts(id),
+    name TEXT,
+    disabled BOOLEAN NOT NULL DEFAULT false,
+    scopes TEXT[] NOT NULL DEFAULT '{}',
+    limit_retention TEXT,
+    limit_credits BIGINT,
+    rpm INTEGER,
+    tpm INTEGER,
+    period_start TIMESTAMPTZ NOT NULL DEFAULT 'epoch',
+    period_spent BIGINT NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    deleted_at TIMESTAMPTZ
+);
+
+CREATE TABLE reservations (
+    id TEXT PRIMARY KEY,
+    account_id BIGINT NOT NULL REFERENCES accounts(id),
+    key_id BIGINT NOT NULL REFERENCES api_keys(id),
+    amount BIGINT NOT NULL CHECK (amount >= 0),
+    model TEXT NOT NULL DEFAULT '',
+    period_start TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX reservations_expiry ON reservations (expires_at);
+CREATE INDEX reservations_key ON reservations (key_id);
+
+CREATE TABLE usage (
+    id BIGSERIAL PRIMARY KEY,
+    request_id TEXT NOT NULL UNIQUE,
+    account_id BIGINT NOT NULL,
+    key_id BIGINT NOT NULL,
+    model TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    credits BIGINT NOT NULL,
+    latency_ms INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX usage_key_time ON usage (key_id, created_at);
+CREATE INDEX usage_account ON usage (account_id, id);
+
+-- The start of the spending-limit period that contains ``at``: see accounts/spending.py.
+CREATE FUNCTION unigate_period_start(retention TEXT, at TIMESTAMPTZ) RETURNS TIMESTAMPTZ
+LANGUAGE sql STABLE AS $$
+    SELECT CASE retention
+        WHEN 'day' THEN date_trunc('day', at, 'UTC')
+        WHEN 'week' THEN date_trunc('week', at, 'UTC')
+        WHEN 'month' THEN date_trunc('month', at, 'UTC')
+        ELSE 'epoch'::timestamptz
+    END
+$$;
+
+-- 0: reserved; 1: the key is disabled or deleted; 2: its spending limit. A balance that does not
+-- cover the amount raises (SQLSTATE P0001 'unigate: balance'), which rolls back the key's update.
+-- A refusal thus writes nothing and costs no commit flush.
+CREATE FUNCTION unigate_reserve(p_id TEXT, p_key BIGINT, p_amount BIGINT, p_model TEXT, p_ttl_s DOUBLE PRECISION)
+RETURNS INTEGER LANGUAGE plpgsql AS $$
+DECLARE
+    v_now TIMESTAMPTZ := clock_timestamp();
+    v_account BIGINT;
+    v_period TIMESTAMPTZ;
+BEGIN
+    -- The limit is checked on the locked row (READ COMMITTED re-evaluates the WHERE clause after
+    -- waiting for a concurrent reservation of the same key).
+    UPDATE api_keys SET
+        period_spent = CASE WHEN period_start = unigate_period_start(limit_retention, v_now)
+                            THEN period_spent ELSE 0 END + p_amount,
+        period_start = unigate_period_start(limit_retention, v_now)
+    WHERE id = p_key AND NOT disabled AND deleted_at IS NULL
+        AND (limit_credits IS NULL
+             OR CASE WHEN period_start = unigate_period_start(limit_retention, v_now)
+                     THEN period_spent ELSE 0 END + p_amount <= limit_credits)
+    RETURNING account_id, period_start INTO v_account, v_period;
+    IF NOT FOUND THEN
+        PERFORM 1 FROM api_keys WHERE id = p_key AND NOT disabled AND deleted_at IS NULL;
+        RETURN CASE WHEN FOUND THEN 2 ELSE 1 END;
+    END IF;
+    UPDATE accounts SET balance = balance - p_amount WHERE id = v_account AND balance >= p_amount;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unigate: balance';
+    END IF;
+    INSERT INTO reservations (id, account_id, key_id, amount, model, period_start, expires_at)
+        VALUES (p_id, v_account, p_key, p_amount, p_model, v_period, v_now + p_ttl_s * interval '1 second');
+    RETURN 0;
+END
+$$;
+
+-- Whoever deletes the reservation row (the request, or the expiry sweep) writes the usage row;
+-- a second attempt finds nothing and returns -1. Never charges more than was reserved.
+CREATE FUNCTION unigate_settle(
+    p_id TEXT, p_credits BIGINT, p_model TEXT, p_prompt INTEGER, p_completion INTEGER, p_latency INTEGER,
+    p_status TEXT
+) RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE
+    r RECORD;
+    v_charged BIGINT;
+BEGIN
+    DELETE FROM reservations WHERE id = p_id RETURNING * INTO r;
+    IF NOT FOUND THEN
+        RETURN -1;
+    END IF;
+    v_charged := LEAST(GREATEST(p_credits, 0), r.amount);
+    UPDATE api_keys SET period_spent = period_spent - (r.amount - v_charged)
+        WHERE id = r.key_id AND period_start = r.period_start;
+    UPDATE accounts SET balance = balance + (r.amount - v_charged) WHERE id = r.account_id;
+    INSERT INTO usage (request_id, account_id, key_id, model, prompt_tokens, completion_tokens, credits,
+                       latency_ms, status)
+        VALUES (r.id, r.account_id, r.key_id, COALESCE(NULLIF(p_model, ''), r.model), p_prompt, p_completion,
+                v_charged, p_latency, p_status);
+    RETURN v_charged;
+END
+$$;
+
+-- Reservations whose holder stopped extending them: released at no charge. ``SKIP LOCKED`` lets
+-- several replicas sweep at once, each row going to one of them.
+CREATE FUNCTION unigate_release_expired(p_now TIMESTAMPTZ) RETURNS INTEGER LANGUAGE plpgsql AS $$
+DECLARE
+    r RECORD;
+    n INTEGER := 0;
+BEGIN
+    FOR r IN SELECT id FROM reservations WHERE expires_at < p_now FOR UPDATE SKIP LOCKED LOOP
+        IF unigate_settle(r.id, 0, '', 0, 0, 0, 'abandoned') >= 0 THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+
+async def migrate(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> int:
+    """Apply the steps this schema lacks; returns its version afterwards."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('unigate-migrate:' || current_schema()))")
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"the database has schema version {version}, newer than this unigate knows")
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+            await conn.execute(step)
+            await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+    return len(MIGRATIONS)

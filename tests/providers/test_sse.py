@@ -1,0 +1,49 @@
+"""The SSE decoder on what upstreams really send, cut into network chunks at every position."""
+
+from __future__ import annotations
+
+import pytest
+
+from unigate.providers.sse import SseDecoder, SseEvent
+
+
+def decode(raw: bytes, piece: int) -> list[SseEvent]:
+    decoder = SseDecoder()
+    events = []
+    for i in range(0, len(raw), piece):
+        events.extend(decoder.feed(raw[i : i + piece]))
+    return events + decoder.close()
+
+
+STREAM = (
+    b"\xef\xbb\xbf: OPENROUTER PROCESSING\n\n"
+    b"event: message_start\r\n"
+    b'data: {"a":1}\r\n\r\n'
+    b"data:no-space\n"
+    b"data: second line\n"
+    b"id: 7\n"
+    b"retry: 100\n\n"
+    b"\n\n"
+    b"data: caf\xc3\xa9 \xe2\x9c\x93\r\r"
+    b"data: [DONE]\n\n"
+)
+EXPECTED = [
+    SseEvent('{"a":1}', "message_start"),
+    SseEvent("no-space\nsecond line"),
+    SseEvent("café ✓"),
+    SseEvent("[DONE]"),
+]
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 5, 7, 64, 4096])
+def test_comments_crlf_multiline_data_and_split_utf8_at_any_chunk_size(piece: int) -> None:
+    assert decode(STREAM, piece) == EXPECTED
+
+
+def test_a_last_event_without_its_blank_line_is_kept() -> None:
+    assert decode(b'data: {"x": 1}\ndata: tail', 3) == [SseEvent('{"x": 1}\ntail')]
+    assert decode(b"data: one\r", 1) == [SseEvent("one")]
+
+
+def test_lines_without_data_dispatch_nothing() -> None:
+    assert decode(b"event: ping\n\n: keep-alive\n\nid: 1\n\n", 4) == []
