@@ -23,8 +23,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
 def _services_gate(request: pytest.FixtureRequest) -> None:
     """Tests marked ``services`` skip when PostgreSQL or Redis is missing, and fail instead when
     ``UNIGATE_REQUIRE_SERVICES=1`` (CI), so that they cannot pass there by not running."""
-    if request.node.get_closest_marker("services") is None:
-        return
+    if request.node.get_closest_marker("services") is not None:
+        require_services()
+
+
+def require_services() -> None:
+    """Skip (or, with ``UNIGATE_REQUIRE_SERVICES=1``, fail) unless PostgreSQL and Redis answer."""
     missing = services.missing_services()
     if missing is None:
         return

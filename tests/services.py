@@ -67,9 +67,10 @@ def redis_url() -> str | None:
 def missing_services() -> str | None:
     """Why the services tests cannot run here, or ``None``."""
     if postgres_url() is None:
-        return "PostgreSQL is not reachable at 127.0.0.1:5432 (database 'test', user postgres or root)"
+        tried = os.environ.get("UNIGATE_TEST_DATABASE_URL") or " or ".join(PG_CANDIDATES)
+        return f"PostgreSQL is not reachable ({tried})"
     if redis_url() is None:
-        return "Redis is not reachable at 127.0.0.1:6379"
+        return f"Redis is not reachable ({os.environ.get('UNIGATE_TEST_REDIS_URL') or REDIS_DEFAULT})"
     return None
 
 
@@ -132,7 +133,7 @@ class Replica:
     def start(self) -> Replica:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "unigate.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "unigate", "serve", "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

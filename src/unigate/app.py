@@ -24,7 +24,7 @@ from unigate.catalog.loader import load_catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.gateway import Gateway
 from unigate.providers.base import Provider
-from unigate.providers.registry import build_remote_providers
+from unigate.providers.routing import build_routed_providers
 from unigate.settings import Settings
 from unigate.storage.factory import store_for
 
@@ -59,11 +59,15 @@ def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Prov
 
         specs.append(fake_spec())
         providers["fake"] = FakeProvider(token_delay_s=settings.fake_token_delay_s)
-    # Every remote provider: configured ones call their upstream, the others answer 503 naming
-    # the missing setting (``<NAME>_API_KEY``, ``<NAME>_BASE_URL``; providers/registry.py).
-    providers.update(build_remote_providers(tables=settings.providers))
     # Every model the seeds list (catalog/data/models.json), beside the built-in ones.
     specs.extend(load_catalog())
+    # Every remote provider: configured ones route over their deployments with retries, breakers
+    # and fallbacks (providers/routing.py), the others answer 503 naming the missing setting
+    # (``<NAME>_API_KEY``, ``<NAME>_BASE_URL``; providers/registry.py).
+    routed = build_routed_providers(
+        tables=settings.providers, routing=settings.routing, resolve=Catalog(specs).resolve, others=providers
+    )
+    providers.update(routed)
     return specs, providers
 
 

@@ -36,6 +36,13 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     [providers.anthropic]               # one table per provider, all optional: see providers/config.py
     base_url = "https://api.anthropic.com"  # ANTHROPIC_BASE_URL; the key: ANTHROPIC_API_KEY
     first_byte_timeout_s = 300.0
+    deployments = [{}, { api_key_env = "ANTHROPIC_API_KEY_2" }]  # several keys / URLs, tried in order
+
+    [routing]                           # retries, circuit breakers, fallbacks: see providers/routing.py
+    retries = 1
+    breaker_failures = 5
+    breaker_cooldown_s = 30.0
+    fallbacks = { "openai/gpt-4o" = ["anthropic/claude-sonnet-4.5"] }
 """
 
 from __future__ import annotations
@@ -108,6 +115,9 @@ class Settings:
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The ``[providers.<name>]`` tables (base URL, timeouts, custom OpenAI-compatible servers),
     read with the ``<NAME>_API_KEY`` / ``<NAME>_BASE_URL`` variables by ``providers/config.py``."""
+    routing: dict[str, Any] = field(default_factory=dict)
+    """The ``[routing]`` table (retries, backoff, circuit breakers, model fallbacks), read by
+    ``providers/routing.py``."""
 
     @property
     def uses_postgres(self) -> bool:
@@ -160,6 +170,8 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         settings = replace(settings, fake_models=_flag(env["UNIGATE_FAKE_MODELS"]))
     if raw.get("providers"):
         settings = replace(settings, providers={k: dict(v) for k, v in raw["providers"].items()})
+    if raw.get("routing"):
+        settings = replace(settings, routing=dict(raw["routing"]))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 

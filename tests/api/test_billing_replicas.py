@@ -6,19 +6,21 @@ holds no credits for ever."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx2
 import pytest
 
+from tests import services
 from tests.api.test_billing_concurrency import COST, INITIAL, check_outcome, fire
 from tests.api.test_chat_fake import FAKE
+from tests.conftest import require_services
 from tests.services import Replica, replica_env
 
 pytestmark = pytest.mark.services
@@ -29,13 +31,21 @@ TTL_S = 1.2
 Start = Callable[..., list[Replica]]
 
 
-@pytest.fixture
-def start_replicas(pg_url: str, redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[Start]:
+@pytest.fixture(scope="module")
+def start_replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Start]:
+    """Starts replicas on a PostgreSQL schema and a Redis prefix of this module's own."""
+    require_services()
+    base, redis_url = services.postgres_url(), services.redis_url()
+    assert base is not None
+    assert redis_url is not None
+    schema, pg_url = services.new_schema(base)
+    prefix = f"unigate-test-{secrets.token_hex(4)}:"
+    folder = tmp_path_factory.mktemp("replicas")
     started: list[Replica] = []
 
     def start(n: int = 3, **extra: Any) -> list[Replica]:
-        env = replica_env(database_url=pg_url, redis=redis_url, prefix=redis_prefix, data_dir=tmp_path, **extra)
-        batch = [Replica(env, tmp_path / f"replica-{len(started) + i}.log").start() for i in range(n)]
+        env = replica_env(database_url=pg_url, redis=redis_url, prefix=prefix, data_dir=folder, **extra)
+        batch = [Replica(env, folder / f"replica-{len(started) + i}.log").start() for i in range(n)]
         started.extend(batch)
         for replica in batch:
             replica.wait_ready()
@@ -44,6 +54,18 @@ def start_replicas(pg_url: str, redis_url: str, redis_prefix: str, tmp_path: Pat
     yield start
     for replica in started:
         replica.stop()
+    services.drop_schema(base, schema)
+    services.drop_redis_keys(redis_url, prefix)
+
+
+@pytest.fixture(scope="module")
+def gateway(start_replicas: Start) -> list[Replica]:
+    """Three replicas shared by the tests that do not need special settings."""
+    return start_replicas(3)
+
+
+def pg_url_of(replica: Replica) -> str:
+    return replica.env["UNIGATE_DATABASE_URL"]
 
 
 def new_key(replica: Replica, **body: Any) -> dict[str, Any]:
@@ -83,8 +105,8 @@ def chat(replica: Replica, key: str, text: str = "a b c", **kw: Any) -> httpx2.R
     )
 
 
-def test_200_concurrent_requests_on_3_replicas_never_overspend(start_replicas: Start, pg_url: str) -> None:
-    replicas = start_replicas(3)
+def test_200_concurrent_requests_on_3_replicas_never_overspend(gateway: list[Replica]) -> None:
+    replicas = gateway
     key = new_key(replicas[0], credits=INITIAL)
     responses = asyncio.run(fire([r.url for r in replicas], key["key"], 200))
     accepted, billed = check_outcome(responses)
@@ -93,14 +115,14 @@ def test_200_concurrent_requests_on_3_replicas_never_overspend(start_replicas: S
     assert len(rows) == accepted
     assert all(row["status"] == "ok" for row in rows)
     assert sum(row["credits_used"] for row in rows) == billed
-    assert open_reservations(pg_url) == 0
+    assert open_reservations(pg_url_of(replicas[0])) == 0
     final = balance(replicas[2], key["account_id"])
     assert final >= 0
     assert final + billed == INITIAL
 
 
-def test_a_rate_limit_holds_across_replicas(start_replicas: Start) -> None:
-    replicas = start_replicas(3)
+def test_a_rate_limit_holds_across_replicas(gateway: list[Replica]) -> None:
+    replicas = gateway
     key = new_key(replicas[0], credits=1_000_000, rate_limit={"rpm": 10})
     responses = asyncio.run(fire([r.url for r in replicas], key["key"], 30))
     statuses = sorted(r.status_code for r in responses)
@@ -111,8 +133,8 @@ def test_a_rate_limit_holds_across_replicas(start_replicas: Start) -> None:
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
 
 
-def test_a_key_disabled_on_one_replica_stops_on_all(start_replicas: Start, tmp_path: Path) -> None:
-    replicas = start_replicas(3)
+def test_a_key_disabled_on_one_replica_stops_on_all(gateway: list[Replica]) -> None:
+    replicas = gateway
     key = new_key(replicas[0], credits=1_000_000)
     for replica in replicas:  # every replica has the key in its cache now
         assert chat(replica, key["key"]).status_code == 200
@@ -124,7 +146,7 @@ def test_a_key_disabled_on_one_replica_stops_on_all(start_replicas: Start, tmp_p
     assert chat(replicas[0], key["key"]).status_code == 200
     # The CLI, from another process, announces its changes too.
     cli = subprocess.run(
-        [sys.executable, "-m", "unigate.cli", "keys", "delete", key["prefix"]],
+        [sys.executable, "-m", "unigate", "keys", "delete", key["prefix"]],
         env=replicas[0].env,
         capture_output=True,
         timeout=60,
@@ -135,8 +157,9 @@ def test_a_key_disabled_on_one_replica_stops_on_all(start_replicas: Start, tmp_p
         assert chat(replica, key["key"]).status_code == 401
 
 
-def test_a_replica_killed_mid_request_holds_nothing_for_ever(start_replicas: Start, pg_url: str) -> None:
+def test_a_replica_killed_mid_request_holds_nothing_for_ever(start_replicas: Start) -> None:
     victim, survivor = start_replicas(2, UNIGATE_RESERVATION_TTL_S=TTL_S, UNIGATE_FAKE_TOKEN_DELAY_S=0.05)
+    pg_url = pg_url_of(victim)
     key = new_key(victim, credits=100_000)
     done = chat(victim, key["key"], "x y")  # finished and settled before the crash
     assert done.status_code == 200

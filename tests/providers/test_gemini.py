@@ -140,7 +140,7 @@ async def test_images_files_formats_candidates_and_logprobs(upstream: Emulator, 
         user(
             "Read these.",
             ImagePart("data:image/jpeg;base64,/9j/4AAQ"),
-            ImagePart("https://example.com/photos/cat.png"),
+            ImagePart("https://generativelanguage.googleapis.com/v1beta/files/cat-png"),  # uploaded: not fetched
             FilePart(file_data="JVBERi0xLjQ=", filename="invoice.pdf"),
         ),
         n=2,
@@ -153,7 +153,7 @@ async def test_images_files_formats_candidates_and_logprobs(upstream: Emulator, 
     assert body["contents"][0]["parts"] == [
         {"text": "Read these."},
         {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}},
-        {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/photos/cat.png"}},
+        {"fileData": {"fileUri": "https://generativelanguage.googleapis.com/v1beta/files/cat-png"}},
         {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0xLjQ="}},
     ]
     assert body["generationConfig"] == {

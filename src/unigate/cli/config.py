@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from unigate.accounts.store import Store
 from unigate.settings import Settings, load_settings
@@ -27,12 +28,13 @@ def settings_from(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except (ValueError, TypeError, OSError) as exc:
-        err.print(f"[red]Bad settings:[/red] {exc}")
+        err.print(f"[red]Bad settings:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]{message}[/red]")
+    """Print ``message`` (plain text, never markup) and return the exit to raise."""
+    err.print(f"[red]{escape(message)}[/red]")
     return typer.Exit(code)
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
+from typing import cast
 
 from unigate.accounts import scopes
 from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, Store
@@ -193,13 +195,17 @@ class Gateway:
         deltas = 0
         status = "cancelled"  # unless the loop ends or the provider fails: the consumer closed us
         try:
-            async for event in call.provider.stream(request, call.spec):
-                if isinstance(event, Usage):
-                    usage = event
-                    continue
-                if isinstance(event, ChoiceDelta) and (event.content or event.tool_calls or event.reasoning):
-                    deltas += 1
-                yield event
+            # aclosing: a consumer that leaves closes the provider's stream (and its upstream) at once.
+            async with aclosing(
+                cast("AsyncGenerator[StreamEvent, None]", call.provider.stream(request, call.spec))
+            ) as events:
+                async for event in events:
+                    if isinstance(event, Usage):
+                        usage = event
+                        continue
+                    if isinstance(event, ChoiceDelta) and (event.content or event.tool_calls or event.reasoning):
+                        deltas += 1
+                    yield event
             status = "ok"
         except GatewayError:
             status = "error"

@@ -15,6 +15,15 @@ wins, as in ``settings.py``)::
     base_url = "http://10.0.0.5:8000/v1" # or MY_VLLM_BASE_URL
     api_key = "..."                      # or MY_VLLM_API_KEY (prefer the environment for keys)
 
+Several *deployments* of one provider (more keys, regions, replicas of a self-hosted server) are
+listed in its table; each entry takes ``base_url``, ``api_key`` or ``api_key_env`` (the variable
+holding the key) and the timeouts, and inherits what it leaves out from the provider's own
+settings, so ``{}`` is the provider's own key and URL. The router (``router.py``) tries them in
+order. An entry whose key or URL is missing is skipped with a warning::
+
+    [providers.openai]
+    deployments = [{}, { api_key_env = "OPENAI_API_KEY_2" }, { base_url = "https://eu.example/v1" }]
+
 A provider is *configured* when its key is set, or, for the self-hosted engines (``vllm``,
 ``sglang``, ``llamacpp``, ``ollama`` and custom tables), when its base URL is set. A model whose
 provider is not configured fails at once with ``ProviderNotConfigured`` naming the missing setting.
@@ -22,8 +31,9 @@ provider is not configured fails at once with ``ProviderNotConfigured`` naming t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 __all__ = [
@@ -33,8 +43,11 @@ __all__ = [
     "ProviderKind",
     "Timeouts",
     "env_name",
+    "load_deployments",
     "load_provider_configs",
 ]
+
+log = logging.getLogger("unigate.providers")
 
 ProviderKind = Literal["openai", "anthropic", "gemini"]
 """The wire protocol: OpenAI Chat Completions (and compatibles), Anthropic Messages, Gemini."""
@@ -137,12 +150,14 @@ class ProviderConfig:
         return None
 
 
-_TABLE_KEYS = {"kind", "base_url", "api_key"} | {f"{f.name.removesuffix('_s')}_timeout_s" for f in fields(Timeouts)}
+_TIMEOUT_KEYS = {f"{f.name.removesuffix('_s')}_timeout_s" for f in fields(Timeouts)}
+_TABLE_KEYS = {"kind", "base_url", "api_key", "deployments"} | _TIMEOUT_KEYS
+_DEPLOYMENT_KEYS = {"base_url", "api_key", "api_key_env"} | _TIMEOUT_KEYS
 
 
-def _timeouts(table: Mapping[str, Any]) -> Timeouts:
+def _timeouts(table: Mapping[str, Any], base: Timeouts | None = None) -> Timeouts:
     values = {f.name: float(table[key]) for f in fields(Timeouts) if (key := f"{f.name[:-2]}_timeout_s") in table}
-    return Timeouts(**values)
+    return replace(base or Timeouts(), **values)
 
 
 def _custom_info(name: str, table: Mapping[str, Any]) -> ProviderInfo:
@@ -169,3 +184,44 @@ def load_provider_configs(
         base_url = env.get(f"{prefix}_BASE_URL") or table.get("base_url") or info.default_base_url
         configs[name] = ProviderConfig(info, base_url.rstrip("/") if base_url else None, key, _timeouts(table))
     return configs
+
+
+def _deployment(base: ProviderConfig, entry: Mapping[str, Any], env: Mapping[str, str], where: str) -> ProviderConfig:
+    unknown = set(entry) - _DEPLOYMENT_KEYS
+    if unknown:
+        raise ValueError(f"unknown {where} settings: {', '.join(sorted(unknown))}")
+    key = base.api_key
+    if "api_key_env" in entry:
+        key = env.get(str(entry["api_key_env"])) or None
+    if "api_key" in entry:
+        key = str(entry["api_key"])
+    url = str(entry["base_url"]).rstrip("/") if entry.get("base_url") else base.base_url
+    return ProviderConfig(base.info, url, key, _timeouts(entry, base.timeouts))
+
+
+def load_deployments(
+    env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, list[ProviderConfig]]:
+    """Every provider's configured deployments, in order; an empty list for an unconfigured one.
+
+    Without a ``deployments`` list the provider is its own single deployment.
+    """
+    tables = tables or {}
+    out: dict[str, list[ProviderConfig]] = {}
+    for name, base in load_provider_configs(env, tables).items():
+        entries = tables.get(name, {}).get("deployments")
+        if entries is None:
+            out[name] = [base] if base.missing_setting() is None else []
+            continue
+        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+            raise ValueError(f"[providers.{name}] deployments must be a list of tables")
+        out[name] = []
+        for i, entry in enumerate(entries):
+            config = _deployment(base, entry, env, f"[providers.{name}] deployments[{i}]")
+            missing = config.missing_setting()
+            if missing is not None:
+                setting = entry.get("api_key_env", missing) if missing.endswith("_API_KEY") else missing
+                log.warning("deployment %d of provider %s is skipped: %s is not set", i, name, setting)
+                continue
+            out[name].append(config)
+    return out

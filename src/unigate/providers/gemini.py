@@ -3,7 +3,10 @@
 
 Translation, request side: ``system``/``developer`` messages become ``systemInstruction``;
 ``user``/``assistant`` become ``contents`` of role ``user``/``model`` (consecutive turns of one
-role merged); ``data:`` images and files become ``inlineData``, http(s) image URLs ``fileData``;
+role merged); ``data:`` images and files become ``inlineData``; http(s) image URLs are fetched
+by the gateway (``fetch.py``: public addresses only, size, time and type limits; a failure is a 400
+naming the content part) and sent as ``inlineData`` too, since ``fileData`` takes only files
+uploaded to Google, whose URIs (``FILES_URI``) are passed on as ``fileData``;
 assistant ``tool_calls`` become ``functionCall`` parts and ``tool`` messages ``functionResponse``
 parts, named after the call they answer (a JSON-object result is sent as the response, anything
 else as ``{"output": text}``, as the API reference suggests). Tools are declared with
@@ -32,6 +35,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -64,11 +68,13 @@ from unigate.core.results import (
 from unigate.errors import InvalidRequest, UnsupportedContent, UnsupportedParameter, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
+from unigate.providers.fetch import Fetcher, FetchError
 from unigate.providers.http import SessionFactory, Upstream, UpstreamFailure
 from unigate.providers.media import Inline, file_source, image_source
 from unigate.providers.replay import ReplayCache
 
 __all__ = [
+    "FILES_URI",
     "FINISH_REASONS",
     "SKIP_SIGNATURE",
     "THINKING_BUDGETS",
@@ -100,6 +106,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
 }
 """Every other value also becomes ``"unknown"``; ``STOP`` with a function call is ``tool_calls``."""
 
+FILES_URI = "https://generativelanguage.googleapis.com/v1beta/files/"
+"""Files uploaded through Gemini's Files API: the only http(s) URLs ``fileData`` takes."""
 THINKING_BUDGETS = {"low": 1024, "medium": 8192, "high": 24576}
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 """https://ai.google.dev/gemini-api/docs/thought-signatures (FAQ): for function calls that have
@@ -467,6 +475,23 @@ def parse_error(body: bytes) -> UpstreamFailure:
 # ---- provider ----------------------------------------------------------------------------------
 
 
+def _remote_images(request: ChatRequest) -> list[tuple[str, str]]:
+    """The http(s) image URLs the gateway must fetch for Gemini, with their params."""
+    out = []
+    for i, m in enumerate(request.messages):
+        for j, p in enumerate(m.content):
+            remote = isinstance(p, ImagePart) and p.url.lower().startswith(("http://", "https://"))
+            if remote and isinstance(p, ImagePart) and not p.url.startswith(FILES_URI):
+                out.append((p.url, f"messages[{i}].content[{j}]"))
+    return out
+
+
+def _fetch_failed(exc: FetchError, param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"The image URL at {param} cannot be used: {exc.message}.", param=param, code="invalid_image_url"
+    )
+
+
 class GeminiProvider:
     def __init__(
         self,
@@ -474,20 +499,52 @@ class GeminiProvider:
         *,
         session_factory: SessionFactory | None = None,
         replay: ReplayCache[str] | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
         self.upstream = Upstream(config, parse_error=parse_error, session_factory=session_factory)
         self.replay: ReplayCache[str] = replay if replay is not None else ReplayCache()
+        self.fetcher = fetcher or Fetcher()
 
     async def start(self) -> None:
         await self.upstream.start()
+        await self.fetcher.start()
 
     async def close(self) -> None:
+        await self.fetcher.close()
         await self.upstream.close()
 
     def check(self, request: ChatRequest, model: ModelSpec) -> None:
         request_body(request, model, replay=self.replay)
+        for url, param in _remote_images(request):
+            try:
+                self.fetcher.vet(url)  # a refused address fails before any credit is reserved
+            except FetchError as exc:
+                raise _fetch_failed(exc, param) from exc
+
+    async def _fetch_images(self, request: ChatRequest) -> ChatRequest:
+        """``request`` with its remote image URLs replaced by the fetched bytes, as data: URIs."""
+        fetched: dict[str, str] = {}
+        for url, param in _remote_images(request):
+            if url not in fetched:
+                try:
+                    fetched[url] = (await self.fetcher.fetch(url)).data_uri()
+                except FetchError as exc:
+                    raise _fetch_failed(exc, param) from exc
+        if not fetched:
+            return request
+        messages = tuple(
+            replace(
+                m,
+                content=tuple(
+                    ImagePart(fetched[p.url], p.detail) if isinstance(p, ImagePart) and p.url in fetched else p
+                    for p in m.content
+                ),
+            )
+            for m in request.messages
+        )
+        return replace(request, messages=messages)
 
     def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
         return prompt_tokens_upper_bound(request)
@@ -504,7 +561,7 @@ class GeminiProvider:
             self.replay.put(call_id, signature)
 
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
-        body = request_body(request, model, replay=self.replay)
+        body = request_body(await self._fetch_images(request), model, replay=self.replay)
         data = await self.upstream.post_json(self._url(model, "generateContent"), headers=self._headers(), body=body)
         result, signatures = parse_response(data, n=request.n)
         result.model = result.model or model.upstream_model
@@ -514,7 +571,7 @@ class GeminiProvider:
         return result
 
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
-        body = request_body(request, model, replay=self.replay)
+        body = request_body(await self._fetch_images(request), model, replay=self.replay)
         url = self._url(model, "streamGenerateContent") + "?alt=sse"
         decoder = StreamDecoder(n=request.n, fallback_model=model.upstream_model)
         async with aclosing(self.upstream.sse(url, headers=self._headers(), body=body)) as events:

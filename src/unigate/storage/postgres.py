@@ -189,11 +189,11 @@ class PostgresStore:
                 f"UPDATE api_keys SET {', '.join(sets)} WHERE id = $1 RETURNING {_KEY_COLUMNS}", key_id, *args
             )
             assert row is not None
-            new_retention = changes.limit.retention if isinstance(changes.limit, SpendingLimit) else None
-            if changes.limit is not UNSET and new_retention != old_retention:
-                # The spend of the new period from the ledger, plus the reservations in flight,
-                # which now belong to the new period.
-                start = period_start(new_retention, datetime.now(UTC))
+            # A new limit, or a new period: count the spend afresh (a key without a limit has
+            # none): the ledger's since the period began, plus the reservations in flight, which
+            # now belong to the new period.
+            if isinstance(changes.limit, SpendingLimit) and changes.limit.retention != old_retention:
+                start = period_start(changes.limit.retention, datetime.now(UTC))
                 await conn.execute("UPDATE reservations SET period_start = $2 WHERE key_id = $1", key_id, start)
                 await conn.execute(
                     "UPDATE api_keys SET period_start = $2, period_spent ="

@@ -56,11 +56,9 @@ CREATE TABLE reservations (
     key_id BIGINT NOT NULL REFERENCES api_keys(id),
     amount BIGINT NOT NULL CHECK (amount >= 0),
     model TEXT NOT NULL DEFAULT '',
-    period_start TIMESTAMPTZ NOT NULL,
+    period_start TIMESTAMPTZ,  -- the key's spend period it was counted in; NULL: not counted
     expires_at TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX reservations_expiry ON reservations (expires_at);
-CREATE INDEX reservations_key ON reservations (key_id);
 
 CREATE TABLE usage (
     id BIGSERIAL PRIMARY KEY,
@@ -91,28 +89,36 @@ $$;
 
 -- 0: reserved; 1: the key is disabled or deleted; 2: its spending limit. A balance that does not
 -- cover the amount raises (SQLSTATE P0001 'unigate: balance'), which rolls back the key's update.
--- A refusal thus writes nothing and costs no commit flush.
+-- A refusal thus writes nothing and costs no commit flush. A key without a spending limit keeps
+-- no spend count, so its row is only read, not locked.
 CREATE FUNCTION unigate_reserve(p_id TEXT, p_key BIGINT, p_amount BIGINT, p_model TEXT, p_ttl_s DOUBLE PRECISION)
 RETURNS INTEGER LANGUAGE plpgsql AS $$
 DECLARE
     v_now TIMESTAMPTZ := clock_timestamp();
     v_account BIGINT;
+    v_limited BOOLEAN;
     v_period TIMESTAMPTZ;
 BEGIN
-    -- The limit is checked on the locked row (READ COMMITTED re-evaluates the WHERE clause after
-    -- waiting for a concurrent reservation of the same key).
-    UPDATE api_keys SET
-        period_spent = CASE WHEN period_start = unigate_period_start(limit_retention, v_now)
-                            THEN period_spent ELSE 0 END + p_amount,
-        period_start = unigate_period_start(limit_retention, v_now)
-    WHERE id = p_key AND NOT disabled AND deleted_at IS NULL
-        AND (limit_credits IS NULL
-             OR CASE WHEN period_start = unigate_period_start(limit_retention, v_now)
-                     THEN period_spent ELSE 0 END + p_amount <= limit_credits)
-    RETURNING account_id, period_start INTO v_account, v_period;
+    SELECT account_id, limit_credits IS NOT NULL INTO v_account, v_limited
+        FROM api_keys WHERE id = p_key AND NOT disabled AND deleted_at IS NULL;
     IF NOT FOUND THEN
-        PERFORM 1 FROM api_keys WHERE id = p_key AND NOT disabled AND deleted_at IS NULL;
-        RETURN CASE WHEN FOUND THEN 2 ELSE 1 END;
+        RETURN 1;
+    END IF;
+    IF v_limited THEN
+        -- Checked on the locked row: READ COMMITTED re-evaluates the WHERE clause after waiting
+        -- for a concurrent reservation of the same key.
+        UPDATE api_keys SET
+            period_spent = CASE WHEN period_start = unigate_period_start(limit_retention, v_now)
+                                THEN period_spent ELSE 0 END + p_amount,
+            period_start = unigate_period_start(limit_retention, v_now)
+        WHERE id = p_key AND NOT disabled AND deleted_at IS NULL AND limit_credits IS NOT NULL
+            AND CASE WHEN period_start = unigate_period_start(limit_retention, v_now)
+                     THEN period_spent ELSE 0 END + p_amount <= limit_credits
+        RETURNING period_start INTO v_period;
+        IF NOT FOUND THEN
+            PERFORM 1 FROM api_keys WHERE id = p_key AND NOT disabled AND deleted_at IS NULL;
+            RETURN CASE WHEN FOUND THEN 2 ELSE 1 END;
+        END IF;
     END IF;
     UPDATE accounts SET balance = balance - p_amount WHERE id = v_account AND balance >= p_amount;
     IF NOT FOUND THEN
@@ -139,8 +145,10 @@ BEGIN
         RETURN -1;
     END IF;
     v_charged := LEAST(GREATEST(p_credits, 0), r.amount);
-    UPDATE api_keys SET period_spent = period_spent - (r.amount - v_charged)
-        WHERE id = r.key_id AND period_start = r.period_start;
+    IF r.period_start IS NOT NULL THEN
+        UPDATE api_keys SET period_spent = period_spent - (r.amount - v_charged)
+            WHERE id = r.key_id AND period_start = r.period_start;
+    END IF;
     UPDATE accounts SET balance = balance + (r.amount - v_charged) WHERE id = r.account_id;
     INSERT INTO usage (request_id, account_id, key_id, model, prompt_tokens, completion_tokens, credits,
                        latency_ms, status)

@@ -191,9 +191,9 @@ class SqliteStore:
             self.db.execute(
                 f"UPDATE api_keys SET {', '.join([*sets, 'updated_at = ?'])} WHERE id = ?", (*args, _iso(now), key_id)
             )
-            new_retention = changes.limit.retention if isinstance(changes.limit, SpendingLimit) else None
-            if changes.limit is not UNSET and new_retention != old_retention:
-                self._recount_period(key_id, new_retention, now)
+            # A new limit, or a new period: count the spend afresh (a key without a limit has none).
+            if isinstance(changes.limit, SpendingLimit) and changes.limit.retention != old_retention:
+                self._recount_period(key_id, changes.limit.retention, now)
         return await self.get_key(prefix)
 
     def _recount_period(self, key_id: int, retention: str | None, now: datetime) -> None:
@@ -263,7 +263,8 @@ class SqliteStore:
             if row is None or row[1] or row[2] is not None:
                 return Refusal.KEY_REVOKED
             account_id, _, _, retention, limit, stored_period, spent = row
-            period = _iso(period_start(retention, now))
+            # A key without a spending limit keeps no spend count (``period`` None): one write less.
+            period = None if limit is None else _iso(period_start(retention, now))
             spent = spent if stored_period == period else 0
             if limit is not None and spent + amount > limit:
                 return Refusal.KEY_LIMIT
@@ -272,9 +273,11 @@ class SqliteStore:
             )
             if cur.rowcount != 1:
                 return Refusal.BALANCE
-            self.db.execute(
-                "UPDATE api_keys SET period_start = ?, period_spent = ? WHERE id = ?", (period, spent + amount, key.id)
-            )
+            if period is not None:
+                self.db.execute(
+                    "UPDATE api_keys SET period_start = ?, period_spent = ? WHERE id = ?",
+                    (period, spent + amount, key.id),
+                )
             self.db.execute(
                 "INSERT INTO reservations (id, account_id, key_id, amount, model, period_start, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -353,10 +356,11 @@ def _settle(db: sqlite3.Connection, rid: str, s: Settlement) -> None:
     db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (refund, account_id))
     # The key's period spend counted the reservation; it keeps only what was charged, unless the
     # period has turned since (the charge then stays with the period the request started in).
-    db.execute(
-        "UPDATE api_keys SET period_spent = period_spent - ? WHERE id = ? AND period_start = ?",
-        (refund, key_id, period),
-    )
+    if period is not None:
+        db.execute(
+            "UPDATE api_keys SET period_spent = period_spent - ? WHERE id = ? AND period_start = ?",
+            (refund, key_id, period),
+        )
     db.execute(
         "INSERT INTO usage (request_id, account_id, key_id, model, prompt_tokens, completion_tokens, credits,"
         " latency_ms, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

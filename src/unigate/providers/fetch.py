@@ -1,0 +1,322 @@
+"""Fetching a URL that a client supplied (an ``image_url``), for a provider that needs the bytes.
+
+Only Gemini does (its ``fileData`` takes uploaded files, not web URLs); OpenAI-compatible
+upstreams and Anthropic are sent the URL and fetch it themselves. Whatever fetches a client's URL
+from inside our network can be aimed at that network (SSRF), so every fetch obeys these rules:
+
+* **Schemes**: ``http`` and ``https`` only. No user info (``user:pass@``) in the URL.
+* **Hosts**: a DNS name, a canonical dotted-quad IPv4 or a bracketed IPv6 literal. Numeric forms
+  that resolvers turn into addresses (``2130706433``, ``0x7f.1``, ``017700000001``, ``127.1``) are
+  refused, as are ``localhost``, ``*.localhost``, ``*.internal`` (``metadata.google.internal``),
+  ``*.local`` and the bare ``metadata`` / ``instance-data`` names of cloud metadata services.
+* **Addresses**: a literal, or *every* address a name resolves to, must be public. Refused
+  (``blocked_class``): unspecified (0.0.0.0/8, ::), loopback (127/8, ::1), private (10/8,
+  172.16/12, 192.168/16, fc00::/7), shared/CGNAT (100.64/10), link-local (169.254/16 with the
+  169.254.169.254 metadata service, fe80::/10), multicast, reserved and documentation ranges,
+  site-local fec0::/10, and IPv6 forms that carry an IPv4 address (IPv4-mapped ::ffff:0:0/96,
+  NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo) when that address is refused.
+* **Pinning**: names are resolved inside the connector (``GuardedResolver``), which vets the
+  addresses and hands the connector only those, so the connection goes to the vetted address;
+  a DNS answer that changes between a check and the connect (rebinding) cannot slip through.
+* **Redirects** are followed by hand, at most ``max_redirects``, each hop vetted as above.
+* **Limits**: ``max_bytes`` (a larger ``Content-Length`` is refused before reading; a body is read
+  in pieces and abandoned once over), ``timeout_s`` for the whole fetch, redirects included.
+* **Types**: images (JPEG, PNG, GIF, WebP, HEIC/HEIF) and PDF, by ``Content-Type``; a missing or
+  ``application/octet-stream`` type is sniffed from the first bytes.
+* No cookies are kept, no proxy from the environment is used, and none of the client's headers
+  are sent.
+
+Failures raise ``FetchError`` with a ``reason``; the provider turns it into a 400 naming the
+content part (``messages[i].content[j]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+from typing import Literal
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+from unigate.providers.http import USER_AGENT
+
+__all__ = [
+    "MEDIA_TYPES",
+    "FetchError",
+    "FetchPolicy",
+    "Fetched",
+    "Fetcher",
+    "GuardedResolver",
+    "blocked_class",
+    "fetch_bytes",
+    "guarded_session",
+    "vet_url",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+FetchReason = Literal["blocked", "too_large", "timeout", "unsupported_type", "failed"]
+
+MEDIA_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "application/pdf"}
+)
+BLOCKED_NAMES = frozenset({"localhost", "metadata", "instance-data"})
+BLOCKED_SUFFIXES = (".localhost", ".internal", ".local")
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+_V4 = ipaddress.IPv4Network
+_V6 = ipaddress.IPv6Network
+_CLASSES: tuple[tuple[str, tuple[IPNetwork, ...]], ...] = (
+    ("unspecified", (_V4("0.0.0.0/8"), _V6("::/128"))),
+    ("loopback", (_V4("127.0.0.0/8"), _V6("::1/128"))),
+    ("private", (_V4("10.0.0.0/8"), _V4("172.16.0.0/12"), _V4("192.168.0.0/16"), _V6("fc00::/7"))),
+    ("shared", (_V4("100.64.0.0/10"),)),
+    ("link-local", (_V4("169.254.0.0/16"), _V6("fe80::/10"))),
+    ("multicast", (_V4("224.0.0.0/4"), _V6("ff00::/8"))),
+    ("site-local", (_V6("fec0::/10"),)),
+    ("broadcast", (_V4("255.255.255.255/32"),)),
+)
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
+_NAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$", re.IGNORECASE)
+_SNIFF = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+class FetchError(Exception):
+    """A client-supplied URL that could not or may not be fetched."""
+
+    def __init__(self, reason: FetchReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, NAT64, 6to4, Teredo), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _V6("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
+
+
+def blocked_class(ip: IPAddress) -> str | None:
+    """Why ``ip`` may not be fetched from (``"loopback"``, ``"private"``...), ``None`` if public."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id:
+            return "link-local"
+        embedded = _embedded_v4(ip)
+        if embedded is not None:
+            inner = blocked_class(embedded)
+            return f"{inner} (IPv4 in IPv6)" if inner else None
+    for name, networks in _CLASSES:
+        if any(ip.version == n.version and ip in n for n in networks):
+            return name
+    if ip.is_reserved or ip.is_private or not ip.is_global:
+        return "reserved"  # documentation, benchmarking, protocol assignments, 240/4...
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    max_bytes: int = 20 * 1024 * 1024
+    """Gemini takes at most 20 MB of inline data per request."""
+    timeout_s: float = 15.0
+    """For the whole fetch: connecting, every redirect, and reading the body."""
+    max_redirects: int = 3
+    schemes: frozenset[str] = frozenset({"http", "https"})
+    media_types: frozenset[str] = MEDIA_TYPES
+    exempt: tuple[IPNetwork, ...] = ()
+    """Networks allowed although a rule above refuses them. For tests (an emulator on
+    127.0.0.1); not settable from the configuration."""
+
+    def vet_address(self, ip: IPAddress, host: str) -> None:
+        reason = blocked_class(ip)
+        if reason is not None and not any(ip.version == n.version and ip in n for n in self.exempt):
+            shown = host if host == str(ip) else f"{host} ({ip})"
+            raise FetchError("blocked", f"the URL's host {shown} is a {reason} address, which is not fetched")
+
+
+def vet_url(url: str | URL, policy: FetchPolicy) -> URL:
+    """``url`` parsed, if its scheme, form and (literal) address may be fetched; else ``FetchError``.
+
+    Names are not resolved here: ``GuardedResolver`` vets what they resolve to at connect time.
+    """
+    try:
+        parsed = url if isinstance(url, URL) else URL(url)
+    except ValueError as exc:
+        raise FetchError("blocked", "the URL is not valid") from exc
+    if parsed.scheme.lower() not in policy.schemes:
+        raise FetchError("blocked", f"only {' and '.join(sorted(policy.schemes))} URLs are fetched")
+    if parsed.user is not None or parsed.password is not None:
+        raise FetchError("blocked", "URLs with credentials are not fetched")
+    host = (parsed.raw_host or "").lower()
+    if not host:
+        raise FetchError("blocked", "the URL has no host")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        policy.vet_address(ip, host)
+        return parsed
+    name = host.rstrip(".")
+    labels = name.split(".")
+    if _NUMERIC_LABEL.match(labels[-1]) or not _NAME.match(name):
+        raise FetchError("blocked", f"the URL's host {host!r} is not a canonical name or address")
+    if name in BLOCKED_NAMES or name.endswith(BLOCKED_SUFFIXES):
+        raise FetchError("blocked", f"the URL's host {name} is an internal name, which is not fetched")
+    return parsed
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with ``inner`` and returns the addresses only if every one of them is public, so
+    the connector can only connect to vetted addresses. ``inner`` defaults to ``getaddrinfo`` on
+    a thread (aiohttp's ``ThreadedResolver``); tests inject one that maps names to chosen IPs."""
+
+    def __init__(self, policy: FetchPolicy, inner: AbstractResolver | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        vet_url(URL.build(scheme="http", host=host), self.policy)  # the name rules, again
+        results = await self.inner.resolve(host, port, family)
+        if not results:
+            raise FetchError("failed", f"the URL's host {host} did not resolve")
+        for result in results:
+            try:
+                ip = ipaddress.ip_address(result["host"])
+            except ValueError as exc:
+                raise FetchError("blocked", f"the URL's host {host} resolved to an unusable address") from exc
+            self.policy.vet_address(ip, host)
+        return results
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def guarded_session(policy: FetchPolicy, *, resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
+    """A session for client URLs: vetted DNS, no cookie jar, no environment proxy, no pooling
+    across hosts' TLS names (``force_close``: each fetch gets its own connection)."""
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(policy, resolver), force_close=True)
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        headers={"User-Agent": USER_AGENT, "Accept": ", ".join(sorted(policy.media_types))},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    data: bytes
+    media_type: str
+
+    def data_uri(self) -> str:
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode()}"
+
+
+def _media_type(header: str | None, head: bytes) -> str | None:
+    declared = (header or "").split(";")[0].strip().lower()
+    if declared and declared != "application/octet-stream":
+        return declared
+    for magic, kind in _SNIFF:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return declared or None
+
+
+async def _read(resp: aiohttp.ClientResponse, policy: FetchPolicy) -> bytes:
+    if resp.content_length is not None and resp.content_length > policy.max_bytes:
+        raise FetchError("too_large", f"the file is larger than {policy.max_bytes} bytes")
+    body = bytearray()
+    async for piece in resp.content.iter_chunked(64 * 1024):
+        body += piece
+        if len(body) > policy.max_bytes:
+            raise FetchError("too_large", f"the file is larger than {policy.max_bytes} bytes")
+    return bytes(body)
+
+
+async def _fetch(url: URL, session: aiohttp.ClientSession, policy: FetchPolicy) -> Fetched:
+    for _ in range(policy.max_redirects + 1):
+        async with session.get(url, allow_redirects=False) as resp:
+            if resp.status in REDIRECTS:
+                location = resp.headers.get("Location")
+                if not location:
+                    raise FetchError("failed", f"the URL redirected (HTTP {resp.status}) without a Location")
+                url = vet_url(url.join(URL(location)), policy)
+                continue
+            if resp.status >= 400:
+                raise FetchError("failed", f"the URL answered HTTP {resp.status}")
+            data = await _read(resp, policy)
+            media_type = _media_type(resp.headers.get("Content-Type"), data[:16])
+            if media_type not in policy.media_types:
+                raise FetchError(
+                    "unsupported_type", f"the URL serves {media_type or 'no declared type'}, not an image or PDF"
+                )
+            return Fetched(data, media_type)
+    raise FetchError("failed", f"the URL redirected more than {policy.max_redirects} times")
+
+
+async def fetch_bytes(url: str, *, session: aiohttp.ClientSession, policy: FetchPolicy) -> Fetched:
+    """The body and media type at ``url``, under every rule of the module docstring.
+
+    ``session`` must come from ``guarded_session(policy)``: it vets what names resolve to.
+    """
+    first = vet_url(url, policy)
+    try:
+        async with asyncio.timeout(policy.timeout_s):
+            return await _fetch(first, session, policy)
+    except FetchError:
+        raise
+    except TimeoutError as exc:
+        raise FetchError("timeout", f"fetching the URL took longer than {policy.timeout_s:g} s") from exc
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise FetchError("failed", f"the URL could not be fetched ({type(exc).__name__})") from exc
+
+
+class Fetcher:
+    """A provider's means to fetch client URLs: the policy and its guarded session, opened in
+    ``start`` and closed in ``close`` like the provider's own."""
+
+    def __init__(self, policy: FetchPolicy | None = None, *, resolver: AbstractResolver | None = None) -> None:
+        self.policy = policy or FetchPolicy()
+        self._resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = guarded_session(self.policy, resolver=self._resolver)
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def vet(self, url: str) -> None:
+        """The checks that need no network, for a request's ``check`` (before credits are reserved)."""
+        vet_url(url, self.policy)
+
+    async def fetch(self, url: str) -> Fetched:
+        if self._session is None:
+            raise FetchError("failed", "the server fetched a URL before it started")
+        return await fetch_bytes(url, session=self._session, policy=self.policy)
