@@ -10,6 +10,7 @@ from typing import Any, Literal
 import jsonschema
 import openai
 import pytest
+from openai.types.chat import ChatCompletionFunctionToolParam
 from pydantic import BaseModel, Field
 
 from tests.serving import Server, fake_settings
@@ -146,7 +147,7 @@ def test_json_object_mode(client: openai.OpenAI) -> None:
         assert isinstance(json.loads(r.choices[0].message.content or ""), dict)
 
 
-WEATHER_TOOL: dict[str, Any] = {
+WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -162,7 +163,7 @@ WEATHER_TOOL: dict[str, Any] = {
         },
     },
 }
-TIME_TOOL: dict[str, Any] = {
+TIME_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_time",
