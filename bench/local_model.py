@@ -41,13 +41,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def direct(requests: int, max_tokens: int, n_ctx: int) -> tuple[int, float]:
+def direct(requests: int, max_tokens: int, n_ctx: int, n_threads: int) -> tuple[int, float]:
     """Completion tokens and seconds for ``requests`` sequential calls of ``create_chat_completion``."""
     from llama_cpp import Llama
 
     from unigate.providers.local.engine import default_model_path
 
-    llm = Llama(model_path=str(default_model_path()), n_ctx=n_ctx, verbose=False)
+    llm = Llama(model_path=str(default_model_path()), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
     llm.create_chat_completion(messages=PROMPT, max_tokens=8, temperature=0)  # type: ignore[arg-type]
     tokens, started = 0, time.perf_counter()
     for _ in range(requests):
@@ -96,12 +96,13 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=1, help="concurrent gateway requests (direct is sequential)")
     ap.add_argument("--instances", type=int, default=1, help="[local] instances of the gateway's model")
     ap.add_argument("--n-ctx", type=int, default=2048)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp threads, both paths")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         config = data / "bench.toml"
-        config.write_text(f"[local]\nn_ctx = {args.n_ctx}\ninstances = {args.instances}\n")
+        config.write_text(f"[local]\nn_ctx = {args.n_ctx}\ninstances = {args.instances}\nn_threads = {args.threads}\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("UNIGATE_")}
         env |= {"UNIGATE_DATA_DIR": str(data), "UNIGATE_MANAGEMENT_KEY": "mk-bench"}
         cli = [sys.executable, "-m", "unigate"]
@@ -151,7 +152,7 @@ def main() -> None:
             server.terminate()
             server.wait(30)
         note(f"measuring llama-cpp-python directly ({args.requests} requests) ...")
-        tokens, seconds = direct(args.requests, args.max_tokens, args.n_ctx)
+        tokens, seconds = direct(args.requests, args.max_tokens, args.n_ctx, args.threads)
         rows.append(("llama-cpp-python direct c=1", tokens, seconds))
 
     base = rows[-1][1] / rows[-1][2]

@@ -20,6 +20,7 @@ from unigate.api.openai.models import list_models, list_models_openai
 from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.builtin import fake_spec, local_chat_spec
 from unigate.catalog.catalog import Catalog
+from unigate.catalog.configured import apply_model_tables
 from unigate.catalog.loader import load_catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.gateway import Gateway
@@ -61,6 +62,7 @@ def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Prov
         providers["fake"] = FakeProvider(token_delay_s=settings.fake_token_delay_s)
     # Every model the seeds list (catalog/data/models.json), beside the built-in ones.
     specs.extend(load_catalog())
+    specs = apply_model_tables(specs, settings.models)
     # Every remote provider: configured ones route over their deployments with retries, breakers
     # and fallbacks (providers/routing.py), the others answer 503 naming the missing setting
     # (``<NAME>_API_KEY``, ``<NAME>_BASE_URL``; providers/registry.py).

@@ -115,6 +115,8 @@ class Settings:
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The ``[providers.<name>]`` tables (base URL, timeouts, custom OpenAI-compatible servers),
     read with the ``<NAME>_API_KEY`` / ``<NAME>_BASE_URL`` variables by ``providers/config.py``."""
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The ``[models."<id>"]`` tables: operator-defined or re-routed models (catalog/configured.py)."""
     routing: dict[str, Any] = field(default_factory=dict)
     """The ``[routing]`` table (retries, backoff, circuit breakers, model fallbacks), read by
     ``providers/routing.py``."""
@@ -170,6 +172,8 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         settings = replace(settings, fake_models=_flag(env["UNIGATE_FAKE_MODELS"]))
     if raw.get("providers"):
         settings = replace(settings, providers={k: dict(v) for k, v in raw["providers"].items()})
+    if raw.get("models"):
+        settings = replace(settings, models={k: dict(v) for k, v in raw["models"].items()})
     if raw.get("routing"):
         settings = replace(settings, routing=dict(raw["routing"]))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)

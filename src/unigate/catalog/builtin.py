@@ -5,7 +5,7 @@ from __future__ import annotations
 from unigate.catalog.spec import ModelSpec, Price
 from unigate.settings import LocalModelSettings
 
-__all__ = ["CHAT_FEATURES", "FAKE_MODEL_ID", "LOCAL_CHAT_MODEL_ID", "fake_spec", "local_chat_spec"]
+__all__ = ["CHAT_FEATURES", "CHAT_PARAMS", "FAKE_MODEL_ID", "LOCAL_CHAT_MODEL_ID", "fake_spec", "local_chat_spec"]
 
 LOCAL_CHAT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 FAKE_MODEL_ID = "fake/echo"
@@ -24,7 +24,7 @@ _SAMPLING = frozenset(
         "logit_bias",
     }
 )
-_CHAT_PARAMS = _SAMPLING | {
+CHAT_PARAMS = _SAMPLING | {
     "max_completion_tokens",
     "max_tokens",
     "stream_options",
@@ -68,7 +68,7 @@ def local_chat_spec(settings: LocalModelSettings) -> ModelSpec:
         url="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
         docs_url="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
         features=CHAT_FEATURES,
-        params=_CHAT_PARAMS,
+        params=CHAT_PARAMS,
         aliases=("smollm2-135m-instruct", "smollm2"),
     )
 
@@ -88,5 +88,5 @@ def fake_spec() -> ModelSpec:
         url="https://example.invalid/fake",
         docs_url="https://example.invalid/fake",
         features=CHAT_FEATURES,
-        params=_CHAT_PARAMS - {"logprobs", "top_logprobs"},
+        params=CHAT_PARAMS - {"logprobs", "top_logprobs"},
     )
