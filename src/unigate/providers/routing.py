@@ -10,7 +10,7 @@
     breaker_cooldown_s = 30.0   # how long it stays open before one trial request
 
     [routing.fallbacks]         # requested model -> models to try when all its deployments fail
-    "openai/gpt-4o" = ["anthropic/claude-sonnet-4.5", "google/gemini-2.5-pro"]
+    "gpt-4o" = ["anthropic/claude-sonnet-4.5", "google/gemini-2.5-pro"]
 
 Model names may be ids or aliases; an unknown one stops the server at start. A fallback model
 whose provider is not configured here is left out (with a warning). Fallbacks may also name the
