@@ -219,3 +219,8 @@ def test_client_disconnect_mid_stream_settles_exactly_once(slow_server: Server) 
     assert status == "cancelled"
     assert 3 <= completion < 200  # billed for what was generated, not for the whole answer
     assert slow_server.balance(account) == 100_000 - credits
+
+
+def test_deprecated_model_is_404_model_deprecated(server: Server, key: str) -> None:
+    r = post(server, key, {"model": "mistralai/Mistral-7B-Instruct-v0.2", "messages": USER})
+    error_of(r, 404, param="model", code="model_deprecated")

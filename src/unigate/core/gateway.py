@@ -23,11 +23,14 @@ from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, Sto
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import CREDITS_PER_USD, ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart
+from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, Usage
 from unigate.errors import (
     AuthenticationError,
     GatewayError,
     InsufficientCredits,
+    InvalidRequest,
+    ModelNotFound,
     PermissionDenied,
     RateLimited,
     SpendingLimitExceeded,
@@ -36,6 +39,7 @@ from unigate.errors import (
 )
 from unigate.limits.window import DECISION, RateLimiter, headers
 from unigate.providers.base import Provider
+from unigate.providers.embeddings.base import Embedder
 
 __all__ = ["Charge", "Gateway"]
 
@@ -54,7 +58,6 @@ class Charge:
 @dataclass(frozen=True, slots=True)
 class _Call:
     spec: ModelSpec
-    provider: Provider
     reservation: Reservation
     prompt_estimate: int
     started: float
@@ -71,9 +74,12 @@ class Gateway:
         limiter: RateLimiter | None = None,
         default_rpm: int | None = None,
         default_tpm: int | None = None,
+        embedders: Mapping[str, Embedder] | None = None,
     ) -> None:
         self.catalog = catalog
         self.providers = providers
+        self.embedders: Mapping[str, Embedder] = embedders or {}
+        """Providers that serve ``/v1/embeddings``, by provider name (``providers/embeddings/``)."""
         self.store = store
         self.reservation_ttl_s = reservation_ttl_s
         self.limiter = limiter
@@ -85,6 +91,20 @@ class Gateway:
     def resolve(self, request: ChatRequest) -> tuple[ModelSpec, Provider]:
         """The model and its provider, after checking that they can honour ``request``."""
         spec = self.catalog.resolve(request.model)
+        if spec.deprecated:
+            # Listed (the seeds keep them in their tables) but no longer served, as OpenAI answers.
+            raise ModelNotFound(
+                f"The model {spec.id!r} has been deprecated and is no longer served. GET /models lists "
+                "the current models.",
+                param="model",
+                code="model_deprecated",
+            )
+        if spec.type == "embedding":
+            raise InvalidRequest(
+                f"The model {spec.id!r} is an embedding model: use POST /v1/embeddings.",
+                param="model",
+                code="model_not_supported",
+            )
         unsupported = sorted(request.requested - spec.params)
         if unsupported:
             raise UnsupportedParameter(
@@ -105,17 +125,18 @@ class Gateway:
         provider.check(request, spec)
         return spec, provider
 
-    async def _begin(self, request: ChatRequest, key: ApiKey, scope: str) -> _Call:
-        if not scopes.allows(key.scopes, scope):
-            raise PermissionDenied(
-                f"This API key is not allowed to use this endpoint: it lacks the scope {scope!r}.",
-                code="missing_scope",
-            )
+    async def _begin(self, request: ChatRequest, key: ApiKey, scope: str) -> tuple[_Call, Provider]:
+        _authorize(key, scope)
         spec, provider = self.resolve(request)
         prompt_estimate = provider.estimate_prompt_tokens(request, spec)
         max_out = request.max_tokens or spec.max_output or spec.context_length or 4096
-        await self._admit(key, prompt_estimate + max_out * request.n)
-        worst = spec.price.cost(prompt_estimate, max_out * request.n)
+        return await self._reserve(key, spec, prompt_estimate, max_out * request.n), provider
+
+    async def _reserve(self, key: ApiKey, spec: ModelSpec, prompt_estimate: int, max_out: int) -> _Call:
+        """Admit under the key's rate limits and reserve the worst case: ``prompt_estimate`` input
+        and ``max_out`` output tokens at ``spec``'s price."""
+        await self._admit(key, prompt_estimate + max_out)
+        worst = spec.price.cost(prompt_estimate, max_out)
         outcome = await self.store.reserve(key=key, amount=worst, ttl_s=self.reservation_ttl_s, model=spec.id)
         if outcome is Refusal.BALANCE:
             raise InsufficientCredits(
@@ -130,7 +151,7 @@ class Gateway:
         if not isinstance(outcome, Reservation):
             raise AuthenticationError("Incorrect API key provided, or the key is disabled.")
         self.held.add(outcome.id)
-        return _Call(spec, provider, outcome, prompt_estimate, time.monotonic())
+        return _Call(spec, outcome, prompt_estimate, time.monotonic())
 
     async def _admit(self, key: ApiKey, tokens: int) -> None:
         """Count the request against the key's rate limits (its own, else the gateway's)."""
@@ -173,9 +194,9 @@ class Gateway:
         self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT
     ) -> tuple[ChatResult, Charge]:
         """Run ``request`` for ``key`` on an endpoint that needs ``scope``."""
-        call = await self._begin(request, key, scope)
+        call, provider = await self._begin(request, key, scope)
         try:
-            result = await call.provider.complete(request, call.spec)
+            result = await provider.complete(request, call.spec)
         except asyncio.CancelledError:
             # The client went away while the model worked: the prompt was processed.
             await self._settle(call, Usage(call.prompt_estimate, 0), "cancelled")
@@ -190,14 +211,14 @@ class Gateway:
     ) -> AsyncGenerator[StreamEvent | Charge, None]:
         """The provider's events, then one ``Charge``. Closing the iterator early settles what was
         generated so far: the prompt estimate plus one token per delta received."""
-        call = await self._begin(request, key, scope)
+        call, provider = await self._begin(request, key, scope)
         usage: Usage | None = None
         deltas = 0
         status = "cancelled"  # unless the loop ends or the provider fails: the consumer closed us
         try:
             # aclosing: a consumer that leaves closes the provider's stream (and its upstream) at once.
             async with aclosing(
-                cast("AsyncGenerator[StreamEvent, None]", call.provider.stream(request, call.spec))
+                cast("AsyncGenerator[StreamEvent, None]", provider.stream(request, call.spec))
             ) as events:
                 async for event in events:
                     if isinstance(event, Usage):
@@ -216,3 +237,48 @@ class Gateway:
             charge = await self._settle(call, usage, status)
         yield usage
         yield charge
+
+    def resolve_embedder(self, request: EmbeddingRequest) -> tuple[ModelSpec, Embedder]:
+        """The embedding model and the provider that serves it, after its checks of ``request``."""
+        spec = self.catalog.resolve(request.model)
+        if spec.type != "embedding":
+            raise InvalidRequest(
+                f"The model {spec.id!r} is not an embedding model: GET /models lists those of type 'embedding'.",
+                param="model",
+                code="model_not_supported",
+            )
+        embedder = self.embedders.get(spec.provider)
+        if embedder is None:
+            raise InvalidRequest(
+                f"The provider of {spec.id!r} does not serve embeddings on this server.",
+                param="model",
+                code="model_not_supported",
+            )
+        embedder.check_embedding(request, spec)
+        return spec, embedder
+
+    async def embed(
+        self, request: EmbeddingRequest, key: ApiKey, *, scope: str = scopes.CHAT
+    ) -> tuple[EmbeddingResult, Charge]:
+        """Embed ``request.inputs`` for ``key``: reserved at the input bound, settled to the reported
+        ``prompt_tokens`` at the model's input price."""
+        _authorize(key, scope)
+        spec, embedder = self.resolve_embedder(request)
+        call = await self._reserve(key, spec, embedder.estimate_embedding_tokens(request, spec), 0)
+        try:
+            result = await embedder.embed(request, spec)
+        except asyncio.CancelledError:
+            await self._settle(call, Usage(call.prompt_estimate, 0), "cancelled")
+            raise
+        except BaseException:
+            await self._settle(call, Usage(0, 0), "error")
+            raise
+        return result, await self._settle(call, result.usage, "ok")
+
+
+def _authorize(key: ApiKey, scope: str) -> None:
+    if not scopes.allows(key.scopes, scope):
+        raise PermissionDenied(
+            f"This API key is not allowed to use this endpoint: it lacks the scope {scope!r}.",
+            code="missing_scope",
+        )
