@@ -1,7 +1,21 @@
-"""Running the app: uvloop, aiohttp's server with handler cancellation on client disconnect."""
+"""Running the app: uvloop, aiohttp's server with handler cancellation on client disconnect, and
+``--workers N`` processes sharing one listening socket.
+
+With several workers the parent binds the socket, forks the workers (each builds its own app,
+event loop, store connections and upstream pool after the fork) and waits; a signal to the parent
+stops them all, and a worker that dies takes the others down too, so a supervisor sees the
+failure instead of a silently smaller server. State the workers share lives in the database and,
+for rate limits and key caches, in Redis: that is why ``unigate serve`` asks for
+``UNIGATE_REDIS_URL`` with more than one worker (a limit kept in each worker's memory would be N
+times too high).
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import sys
 from collections.abc import Callable
 
 import uvloop
@@ -13,7 +27,7 @@ from unigate.settings import Settings
 __all__ = ["run"]
 
 
-def run(settings: Settings, *, announce: Callable[[str], None] = lambda _: None) -> None:
+def _serve(settings: Settings, *, sock: socket.socket | None, announce: Callable[[str], None]) -> None:
     """Serve until interrupted. ``handler_cancellation`` makes a client disconnect cancel its
     request's task, which stops generation and settles credits."""
     app = create_app(settings)
@@ -24,10 +38,57 @@ def run(settings: Settings, *, announce: Callable[[str], None] = lambda _: None)
     app.on_startup.append(ready)
     web.run_app(
         app,
-        host=settings.host,
-        port=settings.port,
+        host=None if sock else settings.host,
+        port=None if sock else settings.port,
+        sock=sock,
         access_log=None,
         print=None,
         handler_cancellation=True,
         loop=uvloop.new_event_loop(),
     )
+
+
+def run(settings: Settings, *, workers: int = 1, announce: Callable[[str], None] = lambda _: None) -> None:
+    if workers <= 1:
+        _serve(settings, sock=None, announce=announce)
+        return
+    sock = socket.create_server((settings.host, settings.port), reuse_port=False, backlog=1024)
+    sock.setblocking(False)
+    children: list[int] = []
+    for i in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker: serve on the inherited socket, never return to the parent's code
+            code = 0
+            try:
+                _serve(settings, sock=sock, announce=announce if i == 0 else (lambda _: None))
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    sock.close()
+
+    def stop(signum: int, _frame: object) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = False
+    remaining = set(children)
+    while remaining:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        remaining.discard(pid)
+        if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM) and not failed:
+            failed = True
+            stop(signal.SIGTERM, None)
+    if failed:
+        sys.exit(1)

@@ -112,3 +112,48 @@ def test_bad_config_file_is_reported(tmp_path: Path, data_dir: Path) -> None:
     )
     assert r.returncode == 2
     assert "unknown [local] settings: wings" in r.stderr
+
+
+def test_workers_need_redis(data_dir: Path) -> None:
+    r = subprocess.run(
+        [*UNIGATE, "serve", "--workers", "2"], env=cli_env(data_dir), capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2
+    assert "UNIGATE_REDIS_URL" in r.stderr
+
+
+@pytest.mark.services
+def test_two_workers_share_the_port_and_the_ledger(data_dir: Path, redis_url: str, redis_prefix: str) -> None:
+    env = cli_env(data_dir) | {"UNIGATE_REDIS_URL": redis_url, "UNIGATE_REDIS_PREFIX": redis_prefix}
+    key = subprocess.run(
+        [*UNIGATE, "keys", "create", "--credits", "100000"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    port = free_port()
+    proc = subprocess.Popen(
+        [*UNIGATE, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        body = {"model": "fake/echo", "messages": [{"role": "user", "content": "a b"}], "max_tokens": 4}
+        with httpx2.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            codes = [
+                client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body).status_code for _ in range(20)
+            ]
+        assert codes == [200] * 20
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 2
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert proc.returncode == 0
+    shown = subprocess.run([*UNIGATE, "credits", "show", "1"], env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == str(100_000 - 20 * 4)  # 2 prompt + 2 completion tokens at 1 credit each

@@ -34,6 +34,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")] = None,
     config: ConfigOpt = None,
     log_level: Annotated[str, typer.Option(envvar="UNIGATE_LOG_LEVEL", help="Python logging level.")] = "warning",
+    workers: Annotated[
+        int, typer.Option(min=1, envvar="UNIGATE_WORKERS", help="Worker processes sharing the port.")
+    ] = 1,
 ) -> None:
     """Serve the API."""
     from dataclasses import replace
@@ -46,7 +49,12 @@ def serve(
     generated = asyncio.run(_ensure_management_key(settings))
     if generated:
         err.print(f"[bold]Management key[/bold] (shown once; keep it, or set UNIGATE_MANAGEMENT_KEY):\n  {generated}")
-    run(settings, announce=lambda msg: err.print(msg))
+    if workers > 1 and settings.redis_url is None:
+        # Rate-limit windows and key caches live in each process's memory without Redis: N workers
+        # would admit N times a key's limit.
+        err.print("[red]--workers > 1 needs UNIGATE_REDIS_URL[/red], so that the workers share rate limits.")
+        raise typer.Exit(2)
+    run(settings, workers=workers, announce=lambda msg: err.print(msg))
 
 
 async def _ensure_management_key(settings: Settings) -> str | None:
