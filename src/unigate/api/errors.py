@@ -1,4 +1,6 @@
-"""The one place errors become HTTP responses: ``{"error": {"message", "type", "param", "code"}}``."""
+"""The one place errors become HTTP responses: ``{"error": {"message", "type", "param", "code"}}``,
+or Anthropic's ``{"type": "error", "error": {"type", "message"}}`` under ``/v1/messages``
+(``api/anthropic/errors.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from unigate.api.anthropic.errors import anthropic_error, is_anthropic_path
 from unigate.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge
 
 __all__ = ["error_middleware", "error_response"]
@@ -17,10 +20,10 @@ log = logging.getLogger("unigate.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(err: GatewayError) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(err.body()), status=err.status, content_type="application/json", headers=err.headers
-    )
+def error_response(err: GatewayError, *, path: str = "") -> web.Response:
+    """``err`` as the API at ``path`` writes errors."""
+    status, body = anthropic_error(err) if is_anthropic_path(path) else (err.status, err.body())
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=err.headers)
 
 
 def _from_http(exc: web.HTTPException, request: web.Request) -> GatewayError:
@@ -44,12 +47,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except GatewayError as err:
-        return error_response(err)
+        return error_response(err, path=request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_from_http(exc, request))
+        return error_response(_from_http(exc, request), path=request.path)
     except Exception:
         # A bug. The client gets a generic error without internals; the log gets the traceback.
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(GatewayError("The server had an error while processing your request."))
+        return error_response(GatewayError("The server had an error while processing your request."), path=request.path)

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from unigate.catalog.spec import ModelSpec, Price
-from unigate.settings import LocalModelSettings
+from unigate.settings import EmbeddingModelSettings, LocalModelSettings
 
-__all__ = ["CHAT_FEATURES", "CHAT_PARAMS", "FAKE_MODEL_ID", "LOCAL_CHAT_MODEL_ID", "fake_spec", "local_chat_spec"]
+__all__ = [
+    "CHAT_ENDPOINTS",
+    "CHAT_FEATURES",
+    "CHAT_PARAMS",
+    "FAKE_MODEL_ID",
+    "LOCAL_CHAT_MODEL_ID",
+    "LOCAL_EMBEDDING_MODEL_ID",
+    "fake_spec",
+    "local_chat_spec",
+    "local_embedding_spec",
+]
 
 LOCAL_CHAT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 FAKE_MODEL_ID = "fake/echo"
+LOCAL_EMBEDDING_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+CHAT_ENDPOINTS = ("/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/completions")
+"""Every chat model is served through each of these (they translate into one canonical request)."""
 
 _SAMPLING = frozenset(
     {
@@ -69,7 +83,28 @@ def local_chat_spec(settings: LocalModelSettings) -> ModelSpec:
         docs_url="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct",
         features=CHAT_FEATURES,
         params=CHAT_PARAMS,
+        endpoints=CHAT_ENDPOINTS,
         aliases=("smollm2-135m-instruct", "smollm2"),
+    )
+
+
+def local_embedding_spec(settings: EmbeddingModelSettings) -> ModelSpec:
+    return ModelSpec(
+        id=LOCAL_EMBEDDING_MODEL_ID,
+        provider="local-embeddings",
+        upstream_model=LOCAL_EMBEDDING_MODEL_ID,
+        price=Price(settings.input_price_per_mtok, 0),
+        type="embedding",
+        name="all-MiniLM-L6-v2 (embedded)",
+        developer="sentence-transformers",
+        description="A 22M-parameter sentence embedding model (384 dimensions) that runs inside the gateway "
+        "on the CPU with NumPy: semantic search, clustering, similarity. Inputs past 256 tokens are truncated.",
+        context_length=256,
+        url="https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2",
+        docs_url="https://www.sbert.net/docs/sentence_transformer/pretrained_models.html",
+        endpoints=("/v1/embeddings",),
+        input_modalities=frozenset(),
+        aliases=("all-minilm-l6-v2", "all-MiniLM-L6-v2"),
     )
 
 

@@ -156,6 +156,10 @@ class ChatRequest:
     user: str | None = None
     requested: frozenset[str] = frozenset()
     """Names of the optional wire parameters the client set, for capability checks."""
+    raw_prompt: str | None = None
+    """The prompt of a legacy text completion (``/v1/completions``). A provider that can continue
+    raw text (the local model) continues it verbatim, without a chat template; every other one
+    reads ``messages``, where the prompt is one user message."""
 
     def effective_tool_choice(self) -> ToolChoice:
         if self.tool_choice is not None:

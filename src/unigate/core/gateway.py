@@ -7,6 +7,10 @@ client that disconnects (the handler's task is cancelled), or a stream closed ea
 makes a second settlement of the same reservation a no-op, and a process that dies holding a
 reservation leaves it to expire (``Store.release_expired``); the reservations of requests still
 running are in ``Gateway.held``, which the app extends periodically.
+
+``embed`` runs embedding requests through the same steps (scope, rate limits, reservation of the
+input's upper bound, settlement to the reported prompt tokens at the input price) with the
+embedders of ``providers/embeddings/``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from unigate.errors import (
     UnsupportedParameter,
 )
 from unigate.limits.window import DECISION, RateLimiter, headers
+from unigate.observability import events
 from unigate.providers.base import Provider
 from unigate.providers.embeddings.base import Embedder
 
@@ -127,6 +132,7 @@ class Gateway:
 
     async def _begin(self, request: ChatRequest, key: ApiKey, scope: str) -> tuple[_Call, Provider]:
         _authorize(key, scope)
+        events.chat_request(request)
         spec, provider = self.resolve(request)
         prompt_estimate = provider.estimate_prompt_tokens(request, spec)
         max_out = request.max_tokens or spec.max_output or spec.context_length or 4096
@@ -179,6 +185,13 @@ class Gateway:
             usage = Usage(call.prompt_estimate, 0)
         credits = min(call.spec.price.cost(usage.prompt_tokens, usage.completion_tokens), call.reservation.amount)
         latency_ms = int((time.monotonic() - call.started) * 1000)
+        events.settled(
+            call.spec.id,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            credits=credits,
+            status=status,
+        )
         try:
             await self.store.settle(
                 call.reservation,
@@ -201,7 +214,8 @@ class Gateway:
             # The client went away while the model worked: the prompt was processed.
             await self._settle(call, Usage(call.prompt_estimate, 0), "cancelled")
             raise
-        except BaseException:
+        except BaseException as exc:
+            events.upstream_failed(call.spec.provider, exc)
             await self._settle(call, Usage(0, 0), "error")
             raise
         return result, await self._settle(call, result.usage, "ok")
@@ -215,12 +229,13 @@ class Gateway:
         usage: Usage | None = None
         deltas = 0
         status = "cancelled"  # unless the loop ends or the provider fails: the consumer closed us
+        events.stream_opened()
         try:
             # aclosing: a consumer that leaves closes the provider's stream (and its upstream) at once.
             async with aclosing(
                 cast("AsyncGenerator[StreamEvent, None]", provider.stream(request, call.spec))
-            ) as events:
-                async for event in events:
+            ) as upstream:
+                async for event in upstream:
                     if isinstance(event, Usage):
                         usage = event
                         continue
@@ -228,10 +243,12 @@ class Gateway:
                         deltas += 1
                     yield event
             status = "ok"
-        except GatewayError:
+        except GatewayError as exc:
             status = "error"
+            events.upstream_failed(call.spec.provider, exc)
             raise
         finally:
+            events.stream_closed()
             if usage is None:
                 usage = Usage(call.prompt_estimate, deltas) if deltas else Usage(0, 0)
             charge = await self._settle(call, usage, status)
@@ -270,13 +287,15 @@ class Gateway:
         except asyncio.CancelledError:
             await self._settle(call, Usage(call.prompt_estimate, 0), "cancelled")
             raise
-        except BaseException:
+        except BaseException as exc:
+            events.upstream_failed(call.spec.provider, exc)
             await self._settle(call, Usage(0, 0), "error")
             raise
         return result, await self._settle(call, result.usage, "ok")
 
 
 def _authorize(key: ApiKey, scope: str) -> None:
+    events.caller(key.prefix)
     if not scopes.allows(key.scopes, scope):
         raise PermissionDenied(
             f"This API key is not allowed to use this endpoint: it lacks the scope {scope!r}.",

@@ -10,16 +10,23 @@ The request carries only the fields the client set. Streams always ask for
 finish chunk, with or without ``[DONE]``; Anthropic models behind an OpenAI wire repeat the finish
 chunk and say ``end_turn``. A stream that ends before every choice finished raises
 ``UpstreamError``: a truncated answer never passes for a finished one.
+
+Embeddings (``POST {base_url}/embeddings``, https://platform.openai.com/docs/api-reference/embeddings)
+go through the same upstream: inputs, ``dimensions`` and ``user`` as sent, vectors asked as floats
+(which every compatible server writes; base64 answers are read too), ``usage.prompt_tokens`` as
+reported, else the input's UTF-8 bytes (a bound for every byte-level tokenizer).
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 
 from unigate.catalog.spec import ModelSpec
@@ -34,6 +41,7 @@ from unigate.core.chat import (
     TextPart,
     ToolCall,
 )
+from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -57,6 +65,7 @@ __all__ = [
     "Dialect",
     "OpenAICompatProvider",
     "parse_completion",
+    "parse_embeddings",
     "parse_error",
     "parse_usage",
     "request_body",
@@ -356,6 +365,30 @@ def parse_error(body: bytes) -> UpstreamFailure:
     )
 
 
+def parse_embeddings(data: Any, *, count: int) -> tuple[np.ndarray[Any, np.dtype[np.float32]], Usage | None]:
+    """An embeddings ``list`` body: one float32 row per input in input order, and the usage."""
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list) or len(items) != count:
+        raise UpstreamError("The upstream answered without one embedding per input.")
+    rows: list[Any] = [None] * count
+    for position, item in enumerate(items):
+        index = item.get("index", position) if isinstance(item, dict) else None
+        vector = item.get("embedding") if isinstance(item, dict) else None
+        if not isinstance(index, int) or not 0 <= index < count:
+            raise UpstreamError("The upstream sent an embedding with an invalid index.")
+        if isinstance(vector, str):
+            rows[index] = np.frombuffer(base64.b64decode(vector), dtype="<f4")
+        elif isinstance(vector, list):
+            rows[index] = np.asarray(vector, dtype=np.float32)
+        else:
+            raise UpstreamError("The upstream sent an embedding that is not a vector.")
+    if any(r is None for r in rows) or len({len(r) for r in rows}) != 1:
+        raise UpstreamError("The upstream's embeddings do not all have one length.")
+    usage = data.get("usage")
+    prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return np.vstack(rows).astype(np.float32), Usage(prompt, 0, prompt) if isinstance(prompt, int) else None
+
+
 # ---- provider ----------------------------------------------------------------------------------
 
 
@@ -415,3 +448,31 @@ class OpenAICompatProvider:
         if not decoder.complete():
             raise UpstreamError(f"The {self.name} provider's stream ended before the answer finished.")
         yield decoder.usage or estimated_usage(request, decoder.generated)
+
+    # ---- embeddings (the ``Embedder`` capability, providers/embeddings/base.py) ------------------
+
+    def check_embedding(self, request: EmbeddingRequest, model: ModelSpec) -> None:
+        return None  # the upstream judges dimensions and input lengths
+
+    def estimate_embedding_tokens(self, request: EmbeddingRequest, model: ModelSpec) -> int:
+        return sum(len(i.encode()) + 1 if isinstance(i, str) else len(i) for i in request.inputs)
+
+    async def embed(self, request: EmbeddingRequest, model: ModelSpec) -> EmbeddingResult:
+        body: dict[str, Any] = {
+            "model": model.upstream_model,
+            "input": [i if isinstance(i, str) else list(i) for i in request.inputs],
+            "encoding_format": "float",
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        if request.user is not None:
+            body["user"] = request.user
+        url = f"{self.config.base_url}/embeddings"
+        data = await self.upstream.post_json(url, headers=self._headers(), body=body)
+        vectors, usage = parse_embeddings(data, count=len(request.inputs))
+        reported = data.get("model") if isinstance(data, dict) else None
+        return EmbeddingResult(
+            model=str(reported or model.upstream_model),
+            vectors=vectors,
+            usage=usage or Usage(self.estimate_embedding_tokens(request, model), 0),
+        )

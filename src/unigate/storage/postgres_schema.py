@@ -175,7 +175,21 @@ END
 $$;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Web console sessions (console/session_store.py): ``id`` is the SHA-256 of the cookie, never the
+# cookie; ``credential`` the digest of the key signed in with, so that a session ends with its key.
+_V2 = """
+CREATE TABLE console_sessions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    key_prefix TEXT,
+    credential TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    expires_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 async def migrate(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> int:

@@ -1,4 +1,8 @@
-"""``POST /v1/chat/completions`` and its alias ``/chat/completions``: parse, call the gateway, render."""
+"""``POST /v1/chat/completions`` and its alias ``/chat/completions``: parse, call the gateway, render.
+
+A body in Anthropic's style (the seeds document one for Claude models, seed-survey §2.2) is read
+with the Messages API's translation (``api/anthropic/schema.py``) and answered in the OpenAI shape.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from unigate.accounts.scopes import CHAT
+from unigate.api.anthropic.schema import MessagesRequest, is_anthropic_style
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.chat_render import ChunkRenderer, completion_body, new_completion_id
@@ -25,7 +30,11 @@ SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     key = await require_key(request, request.app[STORE])
-    chat = validate(ChatCompletionRequest, await read_json(request)).to_canonical()
+    data = await read_json(request)
+    if is_anthropic_style(data):
+        chat = validate(MessagesRequest, data).to_canonical(require_max_tokens=False)
+    else:
+        chat = validate(ChatCompletionRequest, data).to_canonical()
     gateway = request.app[GATEWAY]
     if not chat.stream:
         result, charge = await gateway.complete(chat, key, scope=CHAT)

@@ -78,12 +78,12 @@ class LocalEmbedder:
 
     def check_embedding(self, request: EmbeddingRequest, model: ModelSpec) -> None:
         if request.dimensions is not None and not 1 <= request.dimensions <= DIMENSIONS:
-            raise InvalidRequest(
-                f"dimensions must be from 1 to {DIMENSIONS} for {model.id!r}.", param="dimensions"
-            )
+            raise InvalidRequest(f"dimensions must be from 1 to {DIMENSIONS} for {model.id!r}.", param="dimensions")
         for i, item in enumerate(request.inputs):
             if isinstance(item, tuple) and any(not 0 <= t < VOCAB_SIZE for t in item):
-                raise InvalidRequest(f"Token ids must be from 0 to {VOCAB_SIZE - 1} for {model.id!r}.", param=f"input[{i}]")
+                raise InvalidRequest(
+                    f"Token ids must be from 0 to {VOCAB_SIZE - 1} for {model.id!r}.", param=f"input[{i}]"
+                )
 
     def estimate_embedding_tokens(self, request: EmbeddingRequest, model: ModelSpec) -> int:
         """WordPiece never makes more tokens than characters (after normalisation, which only

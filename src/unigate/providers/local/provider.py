@@ -4,6 +4,8 @@ The request becomes one engine job (prompt rendered with the model's own chat te
 settings, an optional grammar); the engine's text chunks become ``ChoiceDelta``s through one
 output shaper per choice. ``complete`` is ``stream`` folded up, so both always agree.
 
+A legacy completion's ``raw_prompt`` is continued as it is, without the chat template.
+
 Tool choice: ``required`` and a named function are enforced by a grammar; ``auto`` describes the
 tools in the system prompt and generates freely, returning a call only when the whole reply is
 one well-formed call (with a JSON ``response_format`` the grammar allows the content or a call).
@@ -109,6 +111,8 @@ class LocalProvider:
         real count from above without running the tokenizer. Before ``start`` (no template yet)
         it adds a generous allowance for template markup instead.
         """
+        if request.raw_prompt is not None:
+            return len(request.raw_prompt.encode("utf-8")) + 2
         if self._template is None:
             turns = prompt_messages(request)
             return sum(len(t["content"].encode()) + len(t["role"]) + 32 for t in turns) + 512
@@ -136,7 +140,7 @@ class LocalProvider:
         if self._template is None:
             raise UpstreamError("The local model is not running.")
         generation = Generation(
-            prompt=self._template.render_request(request),
+            prompt=self._template.render_request(request) if request.raw_prompt is None else request.raw_prompt,
             n=request.n,
             max_tokens=_max_tokens(request, model),
             context_limit=model.context_length,

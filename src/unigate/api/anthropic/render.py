@@ -1,0 +1,169 @@
+"""Canonical results to Anthropic's wire: ``message`` bodies and the Messages stream events
+(https://docs.anthropic.com/en/api/messages-streaming), each with our ``meta.usage``.
+
+A stream is ``message_start``, ``ping``, then per content block ``content_block_start``,
+``content_block_delta``s and ``content_block_stop``, then ``message_delta`` (stop reason and
+cumulative usage, input tokens included since they are only known at the end) and
+``message_stop``. Reasoning becomes ``thinking`` blocks (with an empty ``signature``: only
+Anthropic signs thinking), tool calls ``tool_use`` blocks whose input streams as
+``input_json_delta``. ``meta.usage`` rides on the body and on ``message_delta``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+
+from unigate.api.anthropic.errors import anthropic_error
+from unigate.core.gateway import Charge
+from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
+from unigate.errors import GatewayError, UpstreamError
+
+__all__ = ["MessageStream", "message_body", "new_message_id", "stop_reason"]
+
+_STOP_REASONS: dict[FinishReason, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+    "unknown": "unknown",
+}
+"""A stop at one of the client's ``stop_sequences`` also reads ``end_turn``: the canonical result
+does not say which sequence matched (``stop_sequence`` stays null)."""
+
+
+def stop_reason(reason: FinishReason | None) -> str:
+    return _STOP_REASONS[reason or "stop"]
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def _meta(charge: Charge) -> dict[str, Any]:
+    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    # Anthropic counts cache reads apart from input_tokens; the canonical prompt_tokens includes them.
+    return {
+        "input_tokens": max(u.prompt_tokens - u.cached_tokens, 0),
+        "output_tokens": u.completion_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": u.cached_tokens,
+    }
+
+
+def _tool_input(arguments: str) -> dict[str, Any]:
+    if not arguments.strip():
+        return {}
+    try:
+        value = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise UpstreamError("The model produced tool arguments that are not a JSON object.")
+    return value
+
+
+def message_body(result: ChatResult, charge: Charge, *, message_id: str) -> bytes:
+    choice = result.choices[0]
+    content: list[dict[str, Any]] = []
+    if choice.reasoning:
+        content.append({"type": "thinking", "thinking": choice.reasoning, "signature": ""})
+    if choice.content or not (choice.tool_calls or choice.reasoning):
+        content.append({"type": "text", "text": choice.content or ""})
+    for call in choice.tool_calls:
+        content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _tool_input(call.arguments)})
+    return orjson.dumps(
+        {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": result.model,
+            "content": content,
+            "stop_reason": stop_reason(choice.finish_reason),
+            "stop_sequence": None,
+            "usage": _usage(result.usage),
+            "meta": _meta(charge),
+        }
+    )
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    kind: str = data["type"]
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class MessageStream:
+    """Renders one stream's events; only choice 0 exists on this API."""
+
+    def __init__(self, *, model: str) -> None:
+        self.id = new_message_id()
+        self.model = model
+        self._index = -1
+        self._open: str | None = None
+        """Kind of the open content block: ``text``, ``thinking`` or ``tool:<call index>``."""
+        self._finish: FinishReason | None = None
+
+    def start(self) -> bytes:
+        message: dict[str, Any] = {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }
+        return _event({"type": "message_start", "message": message}) + _event({"type": "ping"})
+
+    def _switch(self, kind: str, block: dict[str, Any]) -> bytes:
+        if self._open == kind:
+            return b""
+        out = self._close()
+        self._index += 1
+        self._open = kind
+        return out + _event({"type": "content_block_start", "index": self._index, "content_block": block})
+
+    def _close(self) -> bytes:
+        if self._open is None:
+            return b""
+        self._open = None
+        return _event({"type": "content_block_stop", "index": self._index})
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return _event({"type": "content_block_delta", "index": self._index, "delta": delta})
+
+    def delta(self, d: ChoiceDelta) -> bytes:
+        out = b""
+        if d.reasoning:
+            out += self._switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            out += self._delta({"type": "thinking_delta", "thinking": d.reasoning})
+        if d.content:
+            out += self._switch("text", {"type": "text", "text": ""})
+            out += self._delta({"type": "text_delta", "text": d.content})
+        for call in d.tool_calls:
+            kind = f"tool:{call.index}"
+            if self._open != kind:
+                block = {"type": "tool_use", "id": call.id or "", "name": call.name or "", "input": {}}
+                out += self._switch(kind, block)
+            if call.arguments:
+                out += self._delta({"type": "input_json_delta", "partial_json": call.arguments})
+        if d.finish_reason is not None:
+            self._finish = d.finish_reason
+        return out
+
+    def end(self, usage: Usage | None, charge: Charge) -> bytes:
+        delta = {"stop_reason": stop_reason(self._finish), "stop_sequence": None}
+        tail = {"type": "message_delta", "delta": delta, "usage": _usage(usage or Usage()), "meta": _meta(charge)}
+        return self._close() + _event(tail) + _event({"type": "message_stop"})
+
+    @staticmethod
+    def error(err: GatewayError) -> bytes:
+        """A failure after the headers went out: Anthropic's ``error`` event (the SDKs raise it)."""
+        return _event(anthropic_error(err)[1])

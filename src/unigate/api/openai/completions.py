@@ -1,0 +1,77 @@
+"""``POST /v1/completions`` and its alias ``/completions``: legacy text completions on every chat
+model (see ``completions_schema.py`` for how a prompt reaches chat-only upstreams).
+
+Each prompt is one gateway call (its own reservation and settlement, ``model:chat`` scope); an
+array of prompts runs them one after the other and answers with every choice, the usage and
+credits summed. A stream of several prompts streams them in turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import replace
+
+from aiohttp import web
+
+from unigate.accounts.scopes import CHAT
+from unigate.accounts.store import ApiKey
+from unigate.api.auth import require_key
+from unigate.api.context import GATEWAY, STORE
+from unigate.api.openai.completions_render import CompletionChunks, completion_body
+from unigate.api.openai.completions_schema import CompletionsRequest
+from unigate.api.requests import read_json, validate
+from unigate.api.streaming import send_stream
+from unigate.core.chat import ChatRequest
+from unigate.core.gateway import Charge, Gateway
+from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, StreamStart, Usage
+
+__all__ = ["completions"]
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    key = await require_key(request, request.app[STORE])
+    wire = validate(CompletionsRequest, await read_json(request))
+    chats = wire.to_canonical()
+    gateway = request.app[GATEWAY]
+    n = chats[0].n
+    prompts = wire.prompts() if wire.echo else None
+    if not wire.stream:
+        results: list[ChatResult] = []
+        credits = 0
+        for chat in chats:
+            result, charge = await gateway.complete(chat, key, scope=CHAT)
+            results.append(result)
+            credits += charge.credits
+        body = completion_body(results, Charge(credits), prompts=prompts, n=n, model=wire.model)
+        return web.Response(body=body, content_type="application/json")
+    include_usage = chats[0].include_usage
+    return await send_stream(
+        request,
+        _streams(gateway, chats, key),
+        lambda model: CompletionChunks(model=model or wire.model, include_usage=include_usage, prompts=prompts, n=n),
+    )
+
+
+async def _streams(
+    gateway: Gateway, chats: list[ChatRequest], key: ApiKey
+) -> AsyncGenerator[StreamEvent | Charge, None]:
+    """The prompts' streams one after the other as one: choices renumbered ``i * n + j``, then
+    the summed usage and charge."""
+    usage = Usage()
+    credits = 0
+    for i, chat in enumerate(chats):
+        async with aclosing(gateway.stream(chat, key, scope=CHAT)) as events:
+            async for event in events:
+                if isinstance(event, StreamStart):
+                    if i == 0:
+                        yield event
+                elif isinstance(event, ChoiceDelta):
+                    yield replace(event, index=i * chat.n + event.index)
+                elif isinstance(event, Usage):
+                    usage.prompt_tokens += event.prompt_tokens
+                    usage.completion_tokens += event.completion_tokens
+                else:
+                    credits += event.credits
+    yield usage
+    yield Charge(credits)

@@ -1,0 +1,306 @@
+"""Canonical results to the Responses API wire: ``response`` objects and their stream events
+(https://platform.openai.com/docs/api-reference/responses-streaming), with our ``meta.usage``.
+
+Output items, in order: a ``reasoning`` item (``reasoning_text`` content) when the model
+reasoned, a ``message`` item with one ``output_text`` part when it wrote text (or wrote nothing at
+all), then one ``function_call`` item per tool call. ``finish_reason`` ``length`` makes the
+response ``incomplete`` (``max_output_tokens``), ``content_filter`` too; anything else
+``completed``.
+
+A stream is ``response.created``, ``response.in_progress``, then per item ``output_item.added``,
+(for content) ``content_part.added``, the deltas, the ``.done`` events, ``output_item.done``,
+and finally ``response.completed`` (or ``response.incomplete``) carrying the whole response,
+usage and ``meta``. Every event has a ``sequence_number`` from 0. A failure after the headers is
+an ``error`` event followed by ``response.failed``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import orjson
+
+from unigate.core.gateway import Charge
+from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
+from unigate.errors import GatewayError
+
+__all__ = ["ResponseStream", "new_response_id", "response_body"]
+
+
+def new_response_id() -> str:
+    return "resp_" + secrets.token_hex(24)
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_" + secrets.token_hex(24)
+
+
+def _meta(charge: Charge) -> dict[str, Any]:
+    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": u.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": 0},
+        "output_tokens": u.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        "total_tokens": u.total(),
+    }
+
+
+def _logprobs(items: tuple[TokenLogprob, ...] | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "token": t.token,
+            "logprob": t.logprob,
+            "bytes": list(t.bytes or ()),
+            "top_logprobs": [
+                {"token": a.token, "logprob": a.logprob, "bytes": list(a.bytes or ())} for a in t.top_logprobs
+            ],
+        }
+        for t in items or ()
+    ]
+
+
+def _status(reason: FinishReason | None) -> tuple[str, dict[str, str] | None]:
+    if reason == "length":
+        return "incomplete", {"reason": "max_output_tokens"}
+    if reason == "content_filter":
+        return "incomplete", {"reason": "content_filter"}
+    return "completed", None
+
+
+def _reasoning_item(item_id: str, text: str, status: str) -> dict[str, Any]:
+    return {
+        "type": "reasoning",
+        "id": item_id,
+        "summary": [],
+        "content": [{"type": "reasoning_text", "text": text}],
+        "status": status,
+    }
+
+
+def _text_part(text: str, logprobs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs}
+
+
+def _message_item(item_id: str, parts: list[dict[str, Any]], status: str) -> dict[str, Any]:
+    return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": parts}
+
+
+def _call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+        "status": status,
+    }
+
+
+def _response(
+    response_id: str,
+    created_at: int,
+    model: str,
+    echo: dict[str, Any],
+    *,
+    status: str,
+    output: list[dict[str, Any]],
+    incomplete: dict[str, str] | None = None,
+    usage: Usage | None = None,
+    error: dict[str, Any] | None = None,
+    charge: Charge | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": response_id,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "error": error,
+        "incomplete_details": incomplete,
+        "model": model,
+        "output": output,
+        **echo,
+        "usage": _usage(usage) if usage is not None else None,
+    }
+    if status in {"completed", "incomplete"}:
+        body["completed_at"] = int(time.time())
+    if charge is not None:
+        body["meta"] = _meta(charge)
+    return body
+
+
+def response_body(result: ChatResult, charge: Charge, *, echo: dict[str, Any]) -> bytes:
+    choice = result.choices[0]
+    output: list[dict[str, Any]] = []
+    if choice.reasoning:
+        output.append(_reasoning_item(_id("rs"), choice.reasoning, "completed"))
+    if choice.content or not choice.tool_calls:
+        part = _text_part(choice.content or "", _logprobs(choice.logprobs))
+        output.append(_message_item(_id("msg"), [part], "completed"))
+    for call in choice.tool_calls:
+        output.append(_call_item(_id("fc"), call.id, call.name, call.arguments, "completed"))
+    status, incomplete = _status(choice.finish_reason)
+    body = _response(
+        new_response_id(),
+        int(time.time()),
+        result.model,
+        echo,
+        status=status,
+        output=output,
+        incomplete=incomplete,
+        usage=result.usage,
+        charge=charge,
+    )
+    return orjson.dumps(body)
+
+
+class _Open:
+    """The output item being streamed."""
+
+    def __init__(self, kind: str, item_id: str, index: int, *, call_id: str = "", name: str = "") -> None:
+        self.kind = kind
+        self.item_id = item_id
+        self.index = index
+        self.call_id = call_id
+        self.name = name
+        self.text = ""
+        self.logprobs: list[dict[str, Any]] = []
+        self.call_index = -1
+
+
+class ResponseStream:
+    """Renders one stream's events (choice 0 only: the Responses API has no ``n``)."""
+
+    def __init__(self, *, model: str, echo: dict[str, Any]) -> None:
+        self.id = new_response_id()
+        self.created_at = int(time.time())
+        self.model = model
+        self.echo = echo
+        self._seq = 0
+        self._output: list[dict[str, Any]] = []
+        self._open: _Open | None = None
+        self._finish: FinishReason | None = None
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        data = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+    def _snapshot(self, status: str, **extra: Any) -> dict[str, Any]:
+        return _response(self.id, self.created_at, self.model, self.echo, status=status, output=self._output, **extra)
+
+    def start(self) -> bytes:
+        snapshot = self._snapshot("in_progress")
+        return self._event("response.created", response=snapshot) + self._event(
+            "response.in_progress", response=snapshot
+        )
+
+    def _begin(self, kind: str, *, call_id: str = "", name: str = "") -> bytes:
+        out = self._close()
+        prefix = {"reasoning": "rs", "message": "msg", "function_call": "fc"}[kind]
+        item = _Open(kind, _id(prefix), len(self._output), call_id=call_id, name=name)
+        self._open = item
+        if kind == "reasoning":
+            added = {**_reasoning_item(item.item_id, "", "in_progress"), "content": []}
+            part: dict[str, Any] | None = {"type": "reasoning_text", "text": ""}
+        elif kind == "message":
+            added = _message_item(item.item_id, [], "in_progress")
+            part = _text_part("", [])
+        else:
+            added = _call_item(item.item_id, call_id, name, "", "in_progress")
+            part = None
+        self._output.append(added)
+        out += self._event("response.output_item.added", output_index=item.index, item=added)
+        if part is not None:
+            out += self._event(
+                "response.content_part.added", item_id=item.item_id, output_index=item.index, content_index=0, part=part
+            )
+        return out
+
+    def _close(self) -> bytes:
+        item, self._open = self._open, None
+        if item is None:
+            return b""
+        ids = {"item_id": item.item_id, "output_index": item.index}
+        if item.kind == "function_call":
+            done = _call_item(item.item_id, item.call_id, item.name, item.text, "completed")
+            out = self._event("response.function_call_arguments.done", **ids, arguments=item.text)
+        elif item.kind == "reasoning":
+            done = _reasoning_item(item.item_id, item.text, "completed")
+            part = {"type": "reasoning_text", "text": item.text}
+            out = self._event("response.reasoning_text.done", **ids, content_index=0, text=item.text)
+            out += self._event("response.content_part.done", **ids, content_index=0, part=part)
+        else:
+            part = _text_part(item.text, item.logprobs)
+            done = _message_item(item.item_id, [part], "completed")
+            out = self._event(
+                "response.output_text.done", **ids, content_index=0, text=item.text, logprobs=item.logprobs
+            )
+            out += self._event("response.content_part.done", **ids, content_index=0, part=part)
+        self._output[item.index] = done
+        return out + self._event("response.output_item.done", output_index=item.index, item=done)
+
+    def delta(self, d: ChoiceDelta) -> bytes:
+        out = b""
+        if d.reasoning:
+            if self._open is None or self._open.kind != "reasoning":
+                out += self._begin("reasoning")
+            assert self._open is not None
+            self._open.text += d.reasoning
+            out += self._event(
+                "response.reasoning_text.delta",
+                item_id=self._open.item_id,
+                output_index=self._open.index,
+                content_index=0,
+                delta=d.reasoning,
+            )
+        if d.content:
+            if self._open is None or self._open.kind != "message":
+                out += self._begin("message")
+            assert self._open is not None
+            logprobs = _logprobs(d.logprobs)
+            self._open.text += d.content
+            self._open.logprobs += logprobs
+            out += self._event(
+                "response.output_text.delta",
+                item_id=self._open.item_id,
+                output_index=self._open.index,
+                content_index=0,
+                delta=d.content,
+                logprobs=logprobs,
+            )
+        for call in d.tool_calls:
+            current = self._open
+            if current is None or current.kind != "function_call" or current.call_index != call.index:
+                out += self._begin("function_call", call_id=call.id or _id("call"), name=call.name or "")
+                assert self._open is not None
+                self._open.call_index = call.index
+            assert self._open is not None
+            if call.arguments:
+                self._open.text += call.arguments
+                out += self._event(
+                    "response.function_call_arguments.delta",
+                    item_id=self._open.item_id,
+                    output_index=self._open.index,
+                    delta=call.arguments,
+                )
+        if d.finish_reason is not None:
+            self._finish = d.finish_reason
+        return out
+
+    def end(self, usage: Usage | None, charge: Charge) -> bytes:
+        out = b"" if self._output or self._open else self._begin("message")
+        out += self._close()
+        status, incomplete = _status(self._finish)
+        final = self._snapshot(status, incomplete=incomplete, usage=usage or Usage(), charge=charge)
+        return out + self._event(f"response.{status}", response=final)
+
+    def error(self, err: GatewayError) -> bytes:
+        error = {"code": err.code, "message": err.message}
+        out = self._event("error", code=err.code, message=err.message, param=err.param)
+        return out + self._event("response.failed", response=self._snapshot("failed", error=error))

@@ -1,0 +1,86 @@
+"""Server-sent event responses for the gateway's streams, shared by the APIs that render them
+through a ``StreamRenderer`` (Anthropic Messages, OpenAI Responses, legacy completions).
+
+Nothing is sent before the first generated delta (a queued request waits there), so that every
+error up to it still gets its HTTP status and the API's error body. After it, a failure ends the
+stream with the API's own error event, never with a normal ending: a truncated answer cannot pass
+for a finished one. A client that leaves closes the gateway's stream, which settles what was
+generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Protocol
+
+from aiohttp import web
+
+from unigate.core.gateway import Charge
+from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, Usage
+from unigate.errors import GatewayError
+
+__all__ = ["SSE_HEADERS", "StreamRenderer", "send_stream"]
+
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+Events = AsyncGenerator[StreamEvent | Charge, None]
+
+
+class StreamRenderer(Protocol):
+    def start(self) -> bytes:
+        """What opens the stream (may be empty)."""
+        ...
+
+    def delta(self, d: ChoiceDelta) -> bytes: ...
+
+    def end(self, usage: Usage | None, charge: Charge) -> bytes:
+        """What closes a stream that finished, with the usage and what it cost."""
+        ...
+
+    def error(self, err: GatewayError) -> bytes:
+        """What closes a stream that failed after its headers were sent."""
+        ...
+
+
+async def send_stream(
+    request: web.Request, events: Events, renderer_for: Callable[[str | None], StreamRenderer]
+) -> web.StreamResponse:
+    """Stream ``events`` (a gateway stream) to the client; ``renderer_for`` gets the model name
+    the upstream reported (``None`` if it reported none before its first output)."""
+    async with aclosing(events):
+        model: str | None = None
+        held: list[StreamEvent | Charge] = []
+        async for event in events:
+            if isinstance(event, StreamStart):
+                model = event.model
+                continue
+            held.append(event)
+            break  # the first delta, or the usage of a stream without any
+        renderer = renderer_for(model)
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        usage: Usage | None = None
+        try:
+            await response.write(renderer.start())
+            async for event in _chain(held, events):
+                if isinstance(event, ChoiceDelta):
+                    chunk = renderer.delta(event)
+                    if chunk:
+                        await response.write(chunk)
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, Charge):
+                    await response.write(renderer.end(usage, event))
+        except GatewayError as err:
+            await response.write(renderer.error(err))
+        except ConnectionResetError:
+            pass  # the client left; closing the events settles what was generated
+        return response
+
+
+async def _chain(held: list[StreamEvent | Charge], events: Events) -> AsyncGenerator[StreamEvent | Charge, None]:
+    for event in held:
+        yield event
+    async for event in events:
+        yield event

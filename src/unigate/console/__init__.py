@@ -1,0 +1,54 @@
+"""The web console at ``/console``: sign in with the management key or an API key, then the
+Playground, Keys, Usage and Models pages (``docs/console.md``).
+
+Server-rendered pages (Jinja2 templates in ``templates/``), a stylesheet and two small scripts
+in ``static/`` served by the same process; nothing is loaded from anywhere else. The console is
+an aiohttp sub-application, so that its pages render their errors as HTML while the gateway's
+API keeps its JSON errors; it reaches the gateway's objects through ``request.config_dict``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from unigate.accounts.store import Store
+from unigate.console import keys, models, playground, signin, usage
+from unigate.console.db import console_db
+from unigate.console.render import console_errors
+from unigate.console.sessions import CONSOLE_DB, THROTTLE, SignInThrottle
+
+__all__ = ["console_app"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def _home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(location="/console/playground")
+
+
+def console_app(store: Store) -> web.Application:
+    """The console, to mount with ``app.add_subapp("/console", console_app(store))``."""
+    app = web.Application(middlewares=[console_errors])
+    app[CONSOLE_DB] = console_db(store)
+    app[THROTTLE] = SignInThrottle()
+    r = app.router
+    r.add_get("", _home)
+    r.add_get("/", _home)
+    r.add_get("/login", signin.login_form)
+    r.add_post("/login", signin.login_submit)
+    r.add_post("/logout", signin.logout)
+    r.add_get("/playground", playground.playground_page)
+    r.add_post("/api/chat", playground.chat)
+    r.add_get("/keys", keys.keys_page)
+    r.add_post("/keys", keys.create_key)
+    r.add_post("/keys/{prefix}/state", keys.set_key_state)
+    r.add_post("/keys/{prefix}/limits", keys.set_key_limits)
+    r.add_post("/keys/{prefix}/delete", keys.delete_key)
+    r.add_post(r"/accounts/{account_id:\d+}/credits", keys.add_credits)
+    r.add_get("/usage", usage.usage_page)
+    r.add_get("/usage.csv", usage.usage_csv)
+    r.add_get("/models", models.models_page)
+    r.add_static("/static", STATIC, append_version=True)
+    return app

@@ -1,0 +1,114 @@
+"""The Playground: chat with any available model, streamed, with the tokens and credits of each
+answer.
+
+The browser never holds a key. Its script posts the conversation to ``POST /console/api/chat``
+with the session cookie and the CSRF token; the console runs it through the gateway (rate
+limits, credit reservation, settlement, the usage ledger: exactly what ``/v1/chat/completions``
+does) with the session's API key, or, in a management session, with the key chosen in the page
+(the management key itself is no API key and spends nothing). The answer streams back as
+OpenAI ``chat.completion.chunk`` events, the last with ``usage`` and ``meta.usage``, exactly as
+``/v1/chat/completions`` streams it.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from unigate.accounts.scopes import CHAT
+from unigate.accounts.store import ApiKey
+from unigate.api.context import GATEWAY, STORE
+from unigate.api.openai.chat_render import ChunkRenderer
+from unigate.api.openai.chat_schema import ChatCompletionRequest
+from unigate.api.requests import read_json, validate
+from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
+from unigate.console.db import Session
+from unigate.console.models import catalog_rows
+from unigate.console.render import page, signed_in
+from unigate.console.sessions import check_csrf, current_session
+from unigate.core.gateway import Charge
+from unigate.core.results import ChoiceDelta, StreamStart, Usage
+from unigate.errors import AuthenticationError, GatewayError, InvalidRequest, PermissionDenied
+
+__all__ = ["chat", "playground_page"]
+
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_FIELDS = ("model", "messages", "temperature", "max_tokens")
+"""What the playground may set; everything else of the chat API is left at its default."""
+
+
+async def playground_page(request: web.Request) -> web.StreamResponse:
+    """``GET /console/playground``."""
+    session = await signed_in(request)
+    chat_models = [r.spec for r in catalog_rows(request) if r.available and r.spec.type == "chat-completion"]
+    ids = [m.id for m in chat_models]
+    wanted = request.query.get("model", "")
+    selected = wanted if wanted in ids else LOCAL_CHAT_MODEL_ID if LOCAL_CHAT_MODEL_ID in ids else ids[0] if ids else ""
+    keys = []
+    if session.kind == "management":
+        keys = [k for k in await request.config_dict[STORE].list_keys() if not k.disabled]
+    return page(request, "playground.html", session=session, models=chat_models, selected=selected, keys=keys)
+
+
+async def _spending_key(request: web.Request, session: Session, chosen: Any) -> ApiKey:
+    store = request.config_dict[STORE]
+    if session.kind == "key":
+        assert session.key_prefix is not None
+        key = await store.get_key(session.key_prefix)
+        if key is None or key.disabled:
+            raise AuthenticationError("This session's key is disabled or deleted: sign in again.")
+        return key
+    if not isinstance(chosen, str) or not chosen:
+        raise InvalidRequest("Choose the API key to spend from.", param="key")
+    key = await store.get_key(chosen)
+    if key is None or key.disabled:
+        raise InvalidRequest(f"There is no enabled API key with the prefix {chosen!r}.", param="key")
+    return key
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    """``POST /console/api/chat``: ``{model, messages, temperature?, max_tokens?, key?}``, where
+    ``key`` is the prefix of the key to spend from (management sessions only)."""
+    session = await current_session(request)
+    if session is None:
+        raise AuthenticationError("Your console session has ended: sign in again.", code="session_expired")
+    if not check_csrf(request, session, None):
+        raise PermissionDenied("The request did not come from a console page (CSRF check).", code="csrf_failed")
+    body = await read_json(request)
+    key = await _spending_key(request, session, body.get("key"))
+    wire = {name: body[name] for name in _FIELDS if body.get(name) is not None}
+    wire |= {"stream": True, "stream_options": {"include_usage": True}}
+    request_ = validate(ChatCompletionRequest, wire).to_canonical()
+    events = request.config_dict[GATEWAY].stream(request_, key, scope=CHAT)
+    async with aclosing(events):
+        # Nothing is sent before the first delta, so that errors up to it keep their status.
+        model, first, event = request_.model, None, None
+        async for event in events:
+            if isinstance(event, StreamStart):
+                model = event.model
+                continue
+            if isinstance(event, ChoiceDelta):
+                first = event
+            break
+        renderer = ChunkRenderer(model=model, include_usage=True)
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        usage = event if isinstance(event, Usage) else None
+        try:
+            if first is not None:
+                await response.write(renderer.delta(first))
+            async for event in events:
+                if isinstance(event, ChoiceDelta):
+                    await response.write(renderer.delta(event))
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, Charge):
+                    await response.write(renderer.end(usage, event))
+        except GatewayError as err:
+            await response.write(b"data: " + orjson.dumps(err.body()) + b"\n\n")
+        except ConnectionResetError:
+            pass  # the page was closed or the answer stopped; closing the events settles
+        return response
