@@ -102,6 +102,7 @@ _BLOCK_PARAMS: dict[str, tuple[str, ...]] = {
 
 FEATURE_ORDER = (
     "openai/chat-completion",
+    "openai/response-api",
     "openai/chat-completion.function",
     "openai/chat-completion.message.refusal",
     "openai/chat-completion.message.system",
@@ -116,7 +117,8 @@ FEATURE_ORDER = (
     "openai/chat-completion.response-format",
 )
 """The seeds' chat feature strings (survey §2.7) in the order the seeds list them.
-``openai/response-api`` and ``openai/chat-assistant`` are left out: we serve neither API."""
+Every chat model is served on the Responses API too (translated through the canonical request);
+``openai/chat-assistant`` is left out: we do not serve the Assistants API."""
 
 _GAP = re.compile(r"\s[,.]")
 """A link whose text the PDF export dropped ("outperforming and ."): such an overview needs a
@@ -360,6 +362,7 @@ def _features(block: SchemaBlock | None, params: frozenset[str], *, reasoning: b
     developer = ("developer" in roles) if roles is not None else provider == "openai"
     has = {
         "openai/chat-completion": True,
+        "openai/response-api": True,
         "openai/chat-completion.function": "tools" in params,
         "openai/chat-completion.message.refusal": provider == "openai",
         "openai/chat-completion.message.system": roles is None or "system" in roles,

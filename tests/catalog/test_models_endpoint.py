@@ -53,7 +53,7 @@ def test_the_seeds_example_items(server: Server) -> None:
     o3 = items["o3-mini"]
     assert (o3["type"], o3["info"]["developer"]) == ("chat-completion", "Open AI")
     assert (o3["info"]["contextLength"], o3["info"]["maxTokens"]) == (200000, 100000)
-    assert o3["endpoints"] == ["/v1/chat/completions"]  # we do not serve /v1/responses
+    assert o3["endpoints"] == ["/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/completions"]
     for feature in (
         "openai/chat-completion.function",
         "openai/chat-completion.message.refusal",

@@ -53,6 +53,7 @@ CHAT_PARAMS = _SAMPLING | {
 
 CHAT_FEATURES = (
     "openai/chat-completion",
+    "openai/response-api",
     "openai/chat-completion.function",
     "openai/chat-completion.message.system",
     "openai/chat-completion.message.developer",
