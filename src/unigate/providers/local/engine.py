@@ -497,9 +497,16 @@ class _TokenLoop:
         text = _TextStream(gen.stop)
         count = 0
         reason: Literal["stop", "length"] = "length"
+        # While the context's last logits are the ones to sample from (always but for the first
+        # token of choices after the first, which start from the saved prompt logits), llama.cpp
+        # samples straight from the context: no copy of the vocabulary-sized row per token.
+        from_context = index == 0
         try:
             while count < limit and not cancelled.is_set():
-                token = self._instance.sample(chain, logits)
+                if from_context:
+                    token = int(llama_cpp.llama_sampler_sample(chain, llama.ctx, -1))
+                else:
+                    token = self._instance.sample(chain, logits)
                 count += 1
                 if llama_cpp.llama_vocab_is_eog(engine.vocab, token):
                     reason = "stop"
@@ -512,6 +519,7 @@ class _TokenLoop:
                 if count < limit:
                     llama.eval([token])
                     logits = self._logits()
+                    from_context = True
         finally:
             llama_cpp.llama_sampler_free(chain)
         if cancelled.is_set():
