@@ -24,10 +24,17 @@ from typing import Any
 
 import httpx2
 
-PROMPT = [
-    {"role": "system", "content": "You are a storyteller."},
-    {"role": "user", "content": "Tell a long story about a lighthouse keeper and a storm."},
-]
+
+def prompt(i: int) -> list[dict[str, str]]:
+    """Request ``i``'s messages. They differ from the first word on, so that neither path serves a
+    request from the KV cache of the one before (llama-cpp-python keeps the longest cached prefix;
+    unigate reuses whole 64-token chunks only, for deterministic output)."""
+    return [
+        {"role": "system", "content": f"Session {i}. You are a storyteller."},
+        {"role": "user", "content": "Tell a long story about a lighthouse keeper and a storm."},
+    ]
+
+
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
@@ -48,10 +55,10 @@ def direct(requests: int, max_tokens: int, n_ctx: int, n_threads: int) -> tuple[
     from unigate.providers.local.engine import default_model_path
 
     llm = Llama(model_path=str(default_model_path()), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-    llm.create_chat_completion(messages=PROMPT, max_tokens=8, temperature=0)  # type: ignore[arg-type]
+    llm.create_chat_completion(messages=prompt(-1), max_tokens=8, temperature=0)  # type: ignore[arg-type]
     tokens, started = 0, time.perf_counter()
-    for _ in range(requests):
-        out: Any = llm.create_chat_completion(messages=PROMPT, max_tokens=max_tokens, temperature=0)  # type: ignore[arg-type]
+    for i in range(requests):
+        out: Any = llm.create_chat_completion(messages=prompt(i), max_tokens=max_tokens, temperature=0)  # type: ignore[arg-type]
         tokens += out["usage"]["completion_tokens"]
     return tokens, time.perf_counter() - started
 
@@ -59,13 +66,14 @@ def direct(requests: int, max_tokens: int, n_ctx: int, n_threads: int) -> tuple[
 async def through_gateway(
     url: str, key: str, *, requests: int, max_tokens: int, concurrency: int, stream: bool
 ) -> tuple[int, float]:
-    body: dict[str, Any] = {"model": MODEL, "messages": PROMPT, "max_tokens": max_tokens, "temperature": 0}
+    base: dict[str, Any] = {"model": MODEL, "max_tokens": max_tokens, "temperature": 0}
     if stream:
-        body |= {"stream": True, "stream_options": {"include_usage": True}}
+        base |= {"stream": True, "stream_options": {"include_usage": True}}
     headers = {"Authorization": f"Bearer {key}"}
     tokens = 0
 
-    async def one(client: httpx2.AsyncClient) -> int:
+    async def one(client: httpx2.AsyncClient, i: int) -> int:
+        body = base | {"messages": prompt(i)}
         if not stream:
             r = await client.post(f"{url}/v1/chat/completions", json=body, headers=headers)
             r.raise_for_status()
@@ -81,10 +89,10 @@ async def through_gateway(
         return used
 
     async with httpx2.AsyncClient(timeout=600) as client:
-        await one(client)  # warm-up
+        await one(client, -1)  # warm-up
         started = time.perf_counter()
-        for _ in range(0, requests, concurrency):
-            done = await asyncio.gather(*(one(client) for _ in range(concurrency)))
+        for first in range(0, requests, concurrency):
+            done = await asyncio.gather(*(one(client, first + j) for j in range(concurrency)))
             tokens += sum(done)
         return tokens, time.perf_counter() - started
 
