@@ -1,9 +1,9 @@
 """Save a screenshot of each page of the web console.
 
 Starts a gateway on a free loopback port (temporary SQLite database, the deterministic fake
-model; ``--local`` adds the embedded SmolLM2 model), makes a few requests so that the usage
-pages have something to show, then drives Debian's Chromium with Playwright: sign in, the
-Playground with a streamed answer, Keys, a newly created key, Usage and Models. PNGs go to
+model; ``--local`` adds the embedded SmolLM2 model for the Playground), makes a few requests so
+that the usage pages have something to show, then drives Debian's Chromium with Playwright: sign
+in, the Playground with a streamed answer, Keys, a newly created key, Usage and Models. PNGs go to
 ``docs/screenshots/`` unless ``--out`` says otherwise::
 
     .venv/bin/python scripts/console_screenshots.py [--out DIR] [--local]
@@ -86,7 +86,7 @@ async def run(out: Path, *, local: bool) -> None:
             store = app[STORE]
             account = await store.create_account(name="demo", credits=20_000_000)
             _, key = await store.create_key(account_id=account, name="demo")
-            await _traffic(url, key, model)
+            await _traffic(url, key, FAKE_MODEL_ID)
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = await browser.new_page(viewport={"width": 1280, "height": 820})
