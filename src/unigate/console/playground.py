@@ -12,10 +12,8 @@ OpenAI ``chat.completion.chunk`` events, the last with ``usage`` and ``meta.usag
 
 from __future__ import annotations
 
-from contextlib import aclosing
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from unigate.accounts.scopes import CHAT
@@ -24,18 +22,16 @@ from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.chat_render import ChunkRenderer
 from unigate.api.openai.chat_schema import ChatCompletionRequest
 from unigate.api.requests import read_json, validate
+from unigate.api.streaming import send_stream
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
 from unigate.console.db import Session
 from unigate.console.models import catalog_rows
 from unigate.console.render import page, signed_in
 from unigate.console.sessions import check_csrf, current_session
-from unigate.core.gateway import Charge
-from unigate.core.results import ChoiceDelta, StreamStart, Usage
-from unigate.errors import AuthenticationError, GatewayError, InvalidRequest, PermissionDenied
+from unigate.errors import AuthenticationError, InvalidRequest, PermissionDenied
 
 __all__ = ["chat", "playground_page"]
 
-SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _FIELDS = ("model", "messages", "temperature", "max_tokens")
 """What the playground may set; everything else of the chat API is left at its default."""
 
@@ -83,32 +79,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     wire |= {"stream": True, "stream_options": {"include_usage": True}}
     request_ = validate(ChatCompletionRequest, wire).to_canonical()
     events = request.config_dict[GATEWAY].stream(request_, key, scope=CHAT)
-    async with aclosing(events):
-        # Nothing is sent before the first delta, so that errors up to it keep their status.
-        model, first, event = request_.model, None, None
-        async for event in events:
-            if isinstance(event, StreamStart):
-                model = event.model
-                continue
-            if isinstance(event, ChoiceDelta):
-                first = event
-            break
-        renderer = ChunkRenderer(model=model, include_usage=True)
-        response = web.StreamResponse(headers=SSE_HEADERS)
-        await response.prepare(request)
-        usage = event if isinstance(event, Usage) else None
-        try:
-            if first is not None:
-                await response.write(renderer.delta(first))
-            async for event in events:
-                if isinstance(event, ChoiceDelta):
-                    await response.write(renderer.delta(event))
-                elif isinstance(event, Usage):
-                    usage = event
-                elif isinstance(event, Charge):
-                    await response.write(renderer.end(usage, event))
-        except GatewayError as err:
-            await response.write(b"data: " + orjson.dumps(err.body()) + b"\n\n")
-        except ConnectionResetError:
-            pass  # the page was closed or the answer stopped; closing the events settles
-        return response
+    # The same chunks as /v1/chat/completions, always with the usage frame (tokens and credits).
+    return await send_stream(
+        request, events, lambda model: ChunkRenderer(model=model or request_.model, include_usage=True)
+    )

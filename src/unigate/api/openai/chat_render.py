@@ -11,6 +11,7 @@ import orjson
 
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, Choice, ChoiceDelta, TokenLogprob, Usage
+from unigate.errors import GatewayError
 
 __all__ = ["ChunkRenderer", "completion_body", "new_completion_id"]
 
@@ -164,6 +165,13 @@ class ChunkRenderer:
             self._held = frame
             return out
         return out + self._encode(frame)
+
+    def start(self) -> bytes:
+        return b""
+
+    def error(self, err: GatewayError) -> bytes:
+        """The OpenAI SDKs raise on an ``error`` event; no ``[DONE]`` follows it."""
+        return b"data: " + orjson.dumps(err.body()) + b"\n\n"
 
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         held, self._held = self._held, None
