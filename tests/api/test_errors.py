@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,9 @@ import pytest
 from tests.api.test_chat_fake import FAKE, post, sse_frames
 from tests.serving import Server, fake_settings
 from unigate.catalog.builtin import fake_spec
+from unigate.catalog.spec import ModelSpec
+from unigate.core.chat import ChatRequest
+from unigate.core.results import ChoiceDelta, StreamEvent
 from unigate.providers.fake import FakeProvider
 
 USER = [{"role": "user", "content": "hello"}]
@@ -224,3 +227,33 @@ def test_client_disconnect_mid_stream_settles_exactly_once(slow_server: Server) 
 def test_deprecated_model_is_404_model_deprecated(server: Server, key: str) -> None:
     r = post(server, key, {"model": "mistralai/Mistral-7B-Instruct-v0.2", "messages": USER})
     error_of(r, 404, param="model", code="model_deprecated")
+
+
+class _BuggyProvider(FakeProvider):
+    """Fails with a plain exception (a bug, not an upstream error) after its first token."""
+
+    async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
+        async for event in super().stream(request, model):
+            yield event
+            if isinstance(event, ChoiceDelta) and event.content:
+                raise ValueError("a bug")
+
+
+@pytest.fixture
+def buggy_server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(fake_settings(tmp_path), models=[fake_spec()], providers={"fake": _BuggyProvider()}).start()
+    yield running
+    running.stop()
+
+
+def test_a_bug_mid_stream_ends_with_a_generic_error_event_and_is_billed_as_error(buggy_server: Server) -> None:
+    key, account = buggy_server.new_key(credits=100_000)
+    r = post(buggy_server, key, {"model": FAKE, "messages": [{"role": "user", "content": "a b c"}], "stream": True})
+    assert r.status_code == 200
+    frames = sse_frames(r.text)
+    assert "[DONE]" not in frames
+    assert frames[-1]["error"]["type"] == "api_error"
+    assert "a bug" not in r.text  # no internals in the response
+    (row,) = buggy_server.usage_rows(account)
+    assert row[4] == "error"
+    assert buggy_server.open_reservations() == 0

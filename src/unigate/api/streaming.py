@@ -10,6 +10,7 @@ generated.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Protocol
@@ -21,6 +22,8 @@ from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError
 
 __all__ = ["SSE_HEADERS", "StreamRenderer", "send_stream"]
+
+log = logging.getLogger("unigate.api")
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -76,6 +79,11 @@ async def send_stream(
             await response.write(renderer.error(err))
         except ConnectionResetError:
             pass  # the client left; closing the events settles what was generated
+        except Exception:
+            # A bug after the headers went out: the middleware can no longer answer, so the stream
+            # ends with a generic error event (never a traceback, never a normal ending).
+            log.exception("unhandled error in a stream on %s", request.path)
+            await response.write(renderer.error(GatewayError("The server had an error while streaming.")))
         return response
 
 

@@ -247,6 +247,9 @@ class Gateway:
             status = "error"
             events.upstream_failed(call.spec.provider, exc)
             raise
+        except Exception:
+            status = "error"  # a bug, not the client leaving: the ledger must not say "cancelled"
+            raise
         finally:
             events.stream_closed()
             if usage is None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from unigate.api.openai.sampling import check_logit_bias, to_sampling
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
@@ -23,7 +24,6 @@ from unigate.core.chat import (
     Message,
     NamedToolChoice,
     ResponseFormat,
-    Sampling,
     TextFormat,
     TextPart,
     ToolCall,
@@ -235,25 +235,13 @@ class ChatCompletionRequest(_Wire):
         """The canonical request; raises ``InvalidRequest`` naming the ``param`` on cross-field errors."""
         self._check_cross_fields()
         stops = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
-        bias = {int(k): v for k, v in self.logit_bias.items()} if self.logit_bias else None
         requested = frozenset(self.model_fields_set - IGNORED_FIELDS - {"model", "messages", "stream"})
         return ChatRequest(
             model=self.model,
             messages=tuple(_message(m) for m in self.messages),
             max_tokens=self.max_completion_tokens or self.max_tokens,
             n=self.n or 1,
-            sampling=Sampling(
-                temperature=self.temperature,
-                top_p=self.top_p,
-                top_k=self.top_k,
-                min_p=self.min_p,
-                repetition_penalty=self.repetition_penalty,
-                frequency_penalty=self.frequency_penalty,
-                presence_penalty=self.presence_penalty,
-                seed=self.seed,
-                stop=stops,
-                logit_bias=bias,
-            ),
+            sampling=to_sampling(self, stops),
             logprobs=bool(self.logprobs),
             top_logprobs=self.top_logprobs,
             response_format=_response_format(self.response_format),
@@ -270,12 +258,7 @@ class ChatCompletionRequest(_Wire):
     @field_validator("logit_bias")
     @classmethod
     def _bias_keys(cls, bias: dict[str, float] | None) -> dict[str, float] | None:
-        for key, value in (bias or {}).items():
-            if not key.lstrip("-").isdigit():
-                raise ValueError("keys must be token ids")
-            if not -100 <= value <= 100:
-                raise ValueError("values must be from -100 to 100")
-        return bias
+        return check_logit_bias(bias)
 
     def _check_cross_fields(self) -> None:
         stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])

@@ -20,7 +20,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from unigate.core.chat import ChatRequest, Message, Sampling, TextPart
+from unigate.api.openai.sampling import check_logit_bias, to_sampling
+from unigate.core.chat import ChatRequest, Message, TextPart
 from unigate.errors import InvalidRequest, UnsupportedParameter
 
 __all__ = ["DEFAULT_MAX_TOKENS", "CompletionsRequest"]
@@ -66,12 +67,7 @@ class CompletionsRequest(BaseModel):
     @field_validator("logit_bias")
     @classmethod
     def _bias_keys(cls, bias: dict[str, float] | None) -> dict[str, float] | None:
-        for key, value in (bias or {}).items():
-            if not key.lstrip("-").isdigit():
-                raise ValueError("keys must be token ids")
-            if not -100 <= value <= 100:
-                raise ValueError("values must be from -100 to 100")
-        return bias
+        return check_logit_bias(bias)
 
     def prompts(self) -> list[str]:
         if isinstance(self.prompt, str):
@@ -114,18 +110,7 @@ class CompletionsRequest(BaseModel):
             messages=(),
             max_tokens=self.max_tokens or DEFAULT_MAX_TOKENS,
             n=self.n or 1,
-            sampling=Sampling(
-                temperature=self.temperature,
-                top_p=self.top_p,
-                top_k=self.top_k,
-                min_p=self.min_p,
-                repetition_penalty=self.repetition_penalty,
-                frequency_penalty=self.frequency_penalty,
-                presence_penalty=self.presence_penalty,
-                seed=self.seed,
-                stop=stops,
-                logit_bias={int(k): v for k, v in self.logit_bias.items()} if self.logit_bias else None,
-            ),
+            sampling=to_sampling(self, stops),
             logprobs=self.logprobs is not None,
             top_logprobs=self.logprobs or None,
             stream=self.stream,
