@@ -6,6 +6,7 @@ through the real pipeline (key authentication, rate limit, credit reserve and se
 creates the key with ample credit, then replaces itself with the server (it stays in the foreground).
 
     python bench/serve_target.py --port {port} --upstream {upstream} [--database-url URL] [--redis-url URL]
+        [--redis-prefix P] [--workers N]
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def main() -> None:
     ap.add_argument("--key", default="sk-bench-1")
     ap.add_argument("--database-url", default=None, help="postgresql://... (default: SQLite in a temp folder)")
     ap.add_argument("--redis-url", default=None)
+    ap.add_argument("--redis-prefix", default=None, help="Redis key prefix (default: unigate's)")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
 
@@ -57,6 +59,8 @@ def main() -> None:
         env["UNIGATE_DATABASE_URL"] = args.database_url
     if args.redis_url:
         env["UNIGATE_REDIS_URL"] = args.redis_url
+    if args.redis_prefix:
+        env["UNIGATE_REDIS_PREFIX"] = args.redis_prefix
     cli = [sys.executable, "-m", "unigate"]
     created = subprocess.run(
         [*cli, "keys", "create", "--key", args.key, "--credits", str(10**15), "--config", str(config)],

@@ -13,6 +13,7 @@ times too high).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -32,6 +33,7 @@ def _serve(settings: Settings, *, sock: socket.socket | None, announce: Callable
     """Serve until interrupted. ``handler_cancellation`` makes a client disconnect cancel its
     request's task, which stops generation and settles credits."""
     app = create_app(settings)
+    _tune_gc()
 
     async def ready(_: web.Application) -> None:
         announce(f"unigate is serving on http://{settings.host}:{settings.port} (Ctrl-C stops it)")
@@ -47,6 +49,16 @@ def _serve(settings: Settings, *, sock: socket.socket | None, announce: Callable
         handler_cancellation=True,
         loop=uvloop.new_event_loop(),
     )
+
+
+def _tune_gc() -> None:
+    """What start-up built (the catalog, routes, compiled schemas: most of the heap) stays for the
+    life of the process: ``freeze`` takes it out of every future collection. A request allocates a
+    few thousand objects, almost none in cycles, so collecting the young generation every 700
+    allocations (the default) would run several collections per request for nothing."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def run(settings: Settings, *, workers: int = 1, announce: Callable[[str], None] = lambda _: None) -> None:

@@ -21,7 +21,7 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     [limits]
     default_rpm = 600                   # UNIGATE_DEFAULT_RPM: for keys without their own (unset: none)
     default_tpm = 1000000               # UNIGATE_DEFAULT_TPM
-    key_cache_ttl_s = 30.0              # with Redis: how long a replica trusts a cached key lookup
+    key_cache_ttl_s = 30.0              # how long a process trusts a cached key lookup (Redis or SQLite)
 
     [billing]
     reservation_ttl_s = 120.0           # UNIGATE_RESERVATION_TTL_S

@@ -1,5 +1,6 @@
-"""The key cache: nothing cached without Redis; with it, a change published by one process
-reaches every other one before the publisher gets its answer."""
+"""The key cache: without Redis, cached only on SQLite, where a write by another process (the
+CLI) drops every entry; with Redis, a change published by one process reaches every other one
+before the publisher gets its answer."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from unigate.accounts.key_events import KeyEvents
-from unigate.accounts.keycache import KeyCache
+from unigate.accounts.keycache import EPOCH_CHECK_INTERVAL_S, KeyCache
 from unigate.accounts.store import ApiKey, KeyChanges
 from unigate.storage.sqlite import SqliteStore
 
@@ -54,6 +55,30 @@ async def test_an_enabled_cache_serves_hits_and_forgets(tmp_path: Path) -> None:
     await store.update_key(plain[:8], KeyChanges(disabled=True))
     await cache.changed(plain[:8])
     assert await cache.authenticate(plain) is None
+    await store.close()
+
+
+async def test_on_sqlite_a_change_by_another_process_drops_the_cache(tmp_path: Path) -> None:
+    store, plain = await _store(tmp_path)
+    cache = KeyCache(store, ttl_s=30, epoch=store.change_counter)
+    assert cache.enabled
+    for _ in range(3):
+        assert await cache.authenticate(plain) is not None
+    assert store.lookups == 1
+    # This process's own writes (reservations, the ledger) keep the cache.
+    key = await cache.authenticate(plain)
+    assert key is not None
+    await store.reserve(key=key, amount=0, ttl_s=60)
+    assert await cache.authenticate(plain) is not None
+    assert store.lookups == 1
+    # `unigate keys disable` in another process: another connection to the same file.
+    other = SqliteStore(tmp_path / "k.db")
+    await other.open()
+    await other.update_key(plain[:8], KeyChanges(disabled=True))
+    await other.close()
+    await asyncio.sleep(EPOCH_CHECK_INTERVAL_S)
+    assert await cache.authenticate(plain) is None
+    assert store.lookups == 2
     await store.close()
 
 

@@ -19,6 +19,10 @@ from unigate.settings import LocalModelSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
+# Playwright's default of 5 s per expectation flaked on a 2-core machine under load (filtering the
+# 600-row models table); the expectations still fail when the page never gets there.
+expect.set_options(timeout=20_000)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
-from unigate.providers.sse import SseDecoder, SseEvent
+from unigate.providers.sse import SseDecoder, SseEvent, more_buffered, sse_events
 
 
 def decode(raw: bytes, piece: int) -> list[SseEvent]:
@@ -47,3 +49,20 @@ def test_a_last_event_without_its_blank_line_is_kept() -> None:
 
 def test_lines_without_data_dispatch_nothing() -> None:
     assert decode(b"event: ping\n\n: keep-alive\n\nid: 1\n\n", 4) == []
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 5, 7, 64, 4096])
+def test_line_feeds_only_at_any_chunk_size(piece: int) -> None:
+    lf_only = STREAM.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    assert b"\r" not in lf_only
+    assert decode(lf_only, piece) == EXPECTED
+
+
+async def test_more_buffered_says_which_events_came_in_the_same_read() -> None:
+    async def reads() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\ndata: 2\n\ndata: 3\n\n"
+        yield b"data: 4\n\n"
+
+    seen = [(e.data, more_buffered()) async for e in sse_events(reads())]
+    assert seen == [("1", True), ("2", True), ("3", False), ("4", False)]
+    assert not more_buffered()

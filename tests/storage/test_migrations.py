@@ -4,15 +4,19 @@ database older than versioning is brought up to date with its data."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
+from tests import services
 from unigate.accounts import keys
 from unigate.accounts.store import Reservation, Settlement
 from unigate.storage.postgres import PostgresStore
 from unigate.storage.postgres_schema import MIGRATIONS as PG_MIGRATIONS
+from unigate.storage.postgres_schema import first_schema, quote_ident
 from unigate.storage.sqlite import SqliteStore
 from unigate.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 
@@ -94,3 +98,34 @@ async def test_postgres_schema_is_the_search_path_one(pg_url: str) -> None:
         assert {r["tablename"] for r in tables} >= {"accounts", "api_keys", "reservations", "usage", "meta"}
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("template", ["t_{}", 'T "{}" x'])
+@pytest.mark.services
+async def test_postgres_creates_a_missing_search_path_schema(template: str) -> None:
+    base = services.postgres_url()
+    assert base is not None
+    schema = template.format(secrets.token_hex(6))
+    # As PostgreSQL reads search_path: an unquoted name is lower-cased, a quoted one kept ("" is a quote).
+    first = schema if schema == schema.lower() and schema.isidentifier() else quote_ident(schema)
+    url = f"{base}?search_path={quote(first + ', public')}"
+    stores = [PostgresStore(url, pool_size=2) for _ in range(3)]
+    try:
+        await asyncio.gather(*(s.open() for s in stores))  # replicas starting together create it once
+        assert await stores[0].pool.fetchval("SELECT current_schema()") == schema
+        account = await stores[1].create_account(name=None, credits=7)
+        assert await stores[2].balance(account) == 7
+        tables = await stores[0].pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
+        assert {r["tablename"] for r in tables} >= {"accounts", "api_keys", "reservations", "usage", "meta"}
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
+        services.run_sql(base, f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+
+
+def test_first_schema_of_a_search_path() -> None:
+    assert first_schema("tenant_a") == "tenant_a"
+    assert first_schema(" Tenant_A , public") == "tenant_a"
+    assert first_schema('"Tenant ""A"", x", public') == 'Tenant "A", x'
+    assert first_schema('"$user", public') is None
+    assert first_schema("$user, public") is None
+    assert first_schema("") is None

@@ -1,7 +1,9 @@
 """API-key lookups, cached in the process when the gateway's processes share invalidations.
 
-Without Redis there is no cache: every request reads the key from the store (a few
-microseconds on SQLite, where ``unigate keys`` in another process may change it at any time).
+On SQLite without Redis, a lookup is kept for ``ttl_s`` at most and everything is dropped as soon
+as the file's change counter (``PRAGMA data_version``, read at most once per millisecond) says
+that another process wrote to it: ``unigate keys`` in another process may change a key at any
+time. Changes made by this process drop the key's entry directly (``changed``).
 With Redis, a lookup is kept for ``ttl_s`` at most, and every change to a key (through the API or
 the CLI, on any process) is published at once on a Redis channel (``accounts/key_events.py``);
 each process drops its entry when the message arrives, and drops everything when it
@@ -26,6 +28,10 @@ from unigate.accounts.store import ApiKey, Store
 __all__ = ["KeyCache"]
 
 MAX_ENTRIES = 100_000
+EPOCH_CHECK_INTERVAL_S = 0.001
+"""How often the store's change counter is read at most: a change by another process is seen
+within this long (and the reservation, which checks the key in the store, refuses a revoked key
+at once anyway)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,23 +48,32 @@ class KeyCache:
         *,
         ttl_s: float = 0.0,
         publish: Callable[[str], Awaitable[None]] | None = None,
+        epoch: Callable[[], int] | None = None,
     ) -> None:
         self._store = store
         self._ttl = ttl_s
         self._publish = publish
         self._entries: dict[str, _Entry] = {}
         self._generation = 0
-        self.enabled = False
-        """Set by the invalidation listener while it is subscribed."""
+        self._epoch = epoch
+        self._seen_epoch: int | None = None
+        self._epoch_checked = -EPOCH_CHECK_INTERVAL_S
+        self.enabled = epoch is not None
+        """Set by the invalidation listener while it is subscribed (always, with ``epoch``)."""
 
     async def authenticate(self, key: str) -> ApiKey | None:
         """The enabled key whose hash matches, else ``None``."""
         if not self.enabled or self._ttl <= 0:
             return await self._store.authenticate(key)
+        now = time.monotonic()
+        if self._epoch is not None and now >= self._epoch_checked + EPOCH_CHECK_INTERVAL_S:
+            self._epoch_checked = now
+            if (epoch := self._epoch()) != self._seen_epoch:
+                self._seen_epoch = epoch
+                self.forget(None)  # another process wrote to the store: any key may have changed
         prefix = keys.prefix_of(key)
         digest = keys.digest(key)
         entry = self._entries.get(prefix)
-        now = time.monotonic()
         if entry is not None and entry.expires > now and hmac.compare_digest(digest, entry.digest):
             return entry.key
         generation = self._generation

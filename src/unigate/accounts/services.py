@@ -1,7 +1,8 @@
 """The running parts of accounts, built from the settings: the key cache, the rate limiter and,
 with Redis, the key-change channel; and the upkeep of reservations.
 
-Without Redis: no key cache, rate limits counted in this process. With Redis: cached key lookups
+Without Redis: rate limits counted in this process, and a key cache only where the store can
+tell that another process changed it (SQLite's ``data_version``). With Redis: cached key lookups
 invalidated through the channel, rate limits counted in Redis for every process.
 
 Upkeep, every quarter of the reservation TTL: extend the reservations of this process's requests
@@ -46,7 +47,9 @@ class AccountServices:
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> AccountServices:
         if settings.redis_url is None:
-            return cls(keys=KeyCache(store), limiter=MemoryRateLimiter(), management_key=settings.management_key)
+            epoch = getattr(store, "change_counter", None)
+            cache = KeyCache(store, ttl_s=settings.key_cache_ttl_s, epoch=epoch) if epoch else KeyCache(store)
+            return cls(keys=cache, limiter=MemoryRateLimiter(), management_key=settings.management_key)
         client = aioredis.Redis.from_url(settings.redis_url, health_check_interval=30)
         events = KeyEvents(client, prefix=settings.redis_prefix)
         return cls(

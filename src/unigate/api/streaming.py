@@ -20,6 +20,7 @@ from aiohttp import web
 from unigate.core.gateway import Charge
 from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError
+from unigate.providers.sse import more_buffered
 
 __all__ = ["SSE_HEADERS", "StreamRenderer", "send_stream"]
 
@@ -50,45 +51,55 @@ async def send_stream(
     request: web.Request, events: Events, renderer_for: Callable[[str | None], StreamRenderer]
 ) -> web.StreamResponse:
     """Stream ``events`` (a gateway stream) to the client; ``renderer_for`` gets the model name
-    the upstream reported (``None`` if it reported none before its first output)."""
+    the upstream reported (``None`` if it reported none before its first output).
+
+    What the events of one upstream read render to goes out in one write (``more_buffered``):
+    relayed as it arrives, without a write per chunk."""
     async with aclosing(events):
         model: str | None = None
-        held: list[StreamEvent | Charge] = []
+        first: StreamEvent | Charge | None = None
         async for event in events:
             if isinstance(event, StreamStart):
                 model = event.model
                 continue
-            held.append(event)
+            first = event
             break  # the first delta, or the usage of a stream without any
         renderer = renderer_for(model)
         response = web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
+        out = [renderer.start()]
         usage: Usage | None = None
         try:
-            await response.write(renderer.start())
-            async for event in _chain(held, events):
-                if isinstance(event, ChoiceDelta):
-                    chunk = renderer.delta(event)
-                    if chunk:
-                        await response.write(chunk)
-                elif isinstance(event, Usage):
-                    usage = event
-                elif isinstance(event, Charge):
-                    await response.write(renderer.end(usage, event))
+            current = first
+            while current is not None:
+                if isinstance(current, ChoiceDelta):
+                    out.append(renderer.delta(current))
+                elif isinstance(current, Usage):
+                    usage = current
+                elif isinstance(current, Charge):
+                    out.append(renderer.end(usage, current))
+                if not more_buffered():
+                    await response.write(b"".join(out))
+                    out.clear()
+                current = await _next(events)
+            if out:
+                await response.write(b"".join(out))
         except GatewayError as err:
-            await response.write(renderer.error(err))
+            out.append(renderer.error(err))
+            await response.write(b"".join(out))
         except ConnectionResetError:
             pass  # the client left; closing the events settles what was generated
         except Exception:
             # A bug after the headers went out: the middleware can no longer answer, so the stream
             # ends with a generic error event (never a traceback, never a normal ending).
             log.exception("unhandled error in a stream on %s", request.path)
-            await response.write(renderer.error(GatewayError("The server had an error while streaming.")))
+            out.append(renderer.error(GatewayError("The server had an error while streaming.")))
+            await response.write(b"".join(out))
         return response
 
 
-async def _chain(held: list[StreamEvent | Charge], events: Events) -> AsyncGenerator[StreamEvent | Charge, None]:
-    for event in held:
-        yield event
-    async for event in events:
-        yield event
+async def _next(events: Events) -> StreamEvent | Charge | None:
+    try:
+        return await anext(events)
+    except StopAsyncIteration:
+        return None

@@ -314,19 +314,29 @@ class ChunkDecoder:
             delta = raw.get("delta") or {}
             content = _text(delta.get("content"))
             reasoning = _text(delta.get("reasoning_content")) or _text(delta.get("reasoning"))
-            calls = tuple(
-                ToolCallDelta(
-                    index=_int(c.get("index")) if "index" in c else i,
-                    id=_text(c.get("id")),
-                    name=_text((c.get("function") or {}).get("name")),
-                    arguments=_arguments((c.get("function") or {}).get("arguments") or ""),
+            raw_calls = delta.get("tool_calls")
+            calls = (
+                tuple(
+                    ToolCallDelta(
+                        index=_int(c.get("index")) if "index" in c else i,
+                        id=_text(c.get("id")),
+                        name=_text((c.get("function") or {}).get("name")),
+                        arguments=_arguments((c.get("function") or {}).get("arguments") or ""),
+                    )
+                    for i, c in enumerate(raw_calls)
                 )
-                for i, c in enumerate(delta.get("tool_calls") or ())
+                if raw_calls
+                else ()
             )
-            logprobs = _logprobs(raw.get("logprobs"))
+            raw_logprobs = raw.get("logprobs")
+            logprobs = _logprobs(raw_logprobs) if raw_logprobs else None
             reason = finish_reason(raw.get("finish_reason"))
-            for text in (content, reasoning, *(c.arguments for c in calls)):
-                self.generated += len(text.encode()) if text else 0
+            if content:
+                self.generated += len(content.encode())
+            if reasoning:
+                self.generated += len(reasoning.encode())
+            for call in calls:
+                self.generated += len(call.arguments.encode())
             if content or reasoning or calls or logprobs or reason:
                 events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason))
             if reason is not None:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import AsyncIterable, AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["SseDecoder", "SseEvent", "sse_events"]
+__all__ = ["SseDecoder", "SseEvent", "more_buffered", "sse_events"]
+
+_MORE: ContextVar[bool] = ContextVar("sse_more_buffered", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,16 @@ class SseDecoder:
             text = text.removeprefix("\ufeff")
         self._buffer += text
         events: list[SseEvent] = []
+        if "\r" not in self._buffer:
+            # The usual case: ``\n`` line ends only. Split once; the last piece is unfinished.
+            lines = self._buffer.split("\n")
+            self._buffer = lines.pop()
+            for line in lines:
+                if line.startswith("data:"):
+                    self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+                elif (event := self._line(line)) is not None:
+                    events.append(event)
+            return events
         while (cut := _line_end(self._buffer)) is not None:
             end, size = cut
             line, self._buffer = self._buffer[:end], self._buffer[end + size :]
@@ -97,11 +110,23 @@ def _line_end(buffer: str) -> tuple[int, int] | None:
     return cr, 2 if buffer[cr + 1] == "\n" else 1
 
 
+def more_buffered() -> bool:
+    """Whether the event ``sse_events`` yielded last, in this task, has others right behind it."""
+    return _MORE.get()
+
+
 async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SseEvent]:
     """The events of a byte stream (``aiohttp``'s ``response.content.iter_any()``)."""
     decoder = SseDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
+    try:
+        async for chunk in chunks:
+            events = decoder.feed(chunk)
+            last = len(events) - 1
+            for i, event in enumerate(events):
+                _MORE.set(i < last)
+                yield event
+        _MORE.set(False)
+        for event in decoder.close():
             yield event
-    for event in decoder.close():
-        yield event
+    finally:
+        _MORE.set(False)

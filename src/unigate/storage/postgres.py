@@ -8,7 +8,8 @@ Connections go back to the pool without ``RESET ALL``: this store never changes 
 and the reset would cost a round trip per request.
 
 The database URL is asyncpg's (``postgresql://user@host:5432/db``); query parameters that
-asyncpg does not know become server settings, so ``?search_path=tenant_a`` selects a schema.
+asyncpg does not know become server settings, so ``?search_path=tenant_a`` selects a schema
+(created on the first ``open`` when it does not exist yet, see ``postgres_schema.ensure_schema``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The PostgreSQL schema as ordered migrations, and the runner that applies them.
 
 Everything lives in the first schema of the connection's ``search_path`` (``public`` unless the
-database URL says ``?search_path=...``). The version is kept in ``schema_version``; the runner
-holds a transaction-scoped advisory lock (one per schema) while it reads the version and applies
-the missing steps, so replicas that start together migrate once, one after the other. Steps are
-append-only: a released step is never edited, a change is a new step.
+database URL says ``?search_path=...``); the runner creates that schema when it does not exist
+yet, so a fresh database with ``?search_path=tenant_a`` just works. The version is kept in
+``schema_version``; the runner holds a transaction-scoped advisory lock (one per schema) while it
+reads the version and applies the missing steps, so replicas that start together migrate once,
+one after the other. Steps are append-only: a released step is never edited, a change is a new
+step.
 
 The hot path is three server-side functions, so that reserving and settling each cost one round
 trip and run as one transaction: ``unigate_reserve``, ``unigate_settle`` and
@@ -19,7 +21,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-__all__ = ["MIGRATIONS", "migrate"]
+__all__ = ["MIGRATIONS", "ensure_schema", "first_schema", "migrate", "quote_ident"]
 
 _V1 = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -192,9 +194,56 @@ CREATE TABLE console_sessions (
 MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
+def first_schema(search_path: str) -> str | None:
+    """The first schema a ``search_path`` value names, as PostgreSQL reads it: names separated by
+    commas, double-quoted ones taken as they are (``""`` is a quote), unquoted ones lower-cased.
+    ``None`` when it names none or starts with ``$user`` (the session user's schema, which the
+    server skips when missing; it is not ours to create)."""
+    text = search_path.strip()
+    if text.startswith('"'):
+        name, i = [], 1
+        while i < len(text):
+            if text[i] == '"':
+                if text[i + 1 : i + 2] != '"':
+                    break
+                i += 1
+            name.append(text[i])
+            i += 1
+        first = "".join(name)
+    else:
+        first = text.split(",", 1)[0].strip().lower()
+    return None if first in ("", "$user") else first
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def ensure_schema(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> str | None:
+    """Create the first schema of the connection's ``search_path`` when it is missing; returns the
+    name of the schema it created, or ``None``. Call it inside a transaction: a transaction-scoped
+    advisory lock keeps replicas that start together from racing on the same ``CREATE SCHEMA``."""
+    name = first_schema(await conn.fetchval("SELECT current_setting('search_path')"))
+    if name is None or name.startswith("pg_"):  # pg_catalog, pg_temp: the server's own
+        return None
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", name):
+        return None
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('unigate-create-schema:' || $1::text))", name)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(name)}")
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise RuntimeError(
+            f"schema {name!r} (the first of the database URL's search_path) does not exist, and this database"
+            f" user may not create it: create it, or grant CREATE on the database ({exc})"
+        ) from exc
+    return name
+
+
 async def migrate(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> int:
-    """Apply the steps this schema lacks; returns its version afterwards."""
+    """Create the ``search_path`` schema if missing, then apply the steps it lacks; returns its
+    version afterwards."""
     async with conn.transaction():
+        await ensure_schema(conn)
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('unigate-migrate:' || current_schema()))")
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         version = await conn.fetchval("SELECT max(version) FROM schema_version") or 0

@@ -4,14 +4,18 @@ Statements run directly on the event loop thread: in WAL mode with ``synchronous
 write transaction costs tens of microseconds, less than a hop to a thread pool. Every write is a
 ``BEGIN IMMEDIATE`` transaction, so other processes on the same file (``unigate keys create``
 while the server runs) serialise with it; ``busy_timeout`` makes them wait instead of failing.
-Nothing is cached: a key disabled by the CLI in another process stops working at the next request.
+Reservations and settlements, two per request, are group-committed: those of concurrent requests
+share one transaction (``sqlite_batch.py``, which says how durability is kept).
+``data_version`` tells the key cache when another process changed the file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -30,6 +34,7 @@ from unigate.accounts.store import (
     UsageQuery,
     UsageRow,
 )
+from unigate.storage.sqlite_batch import GroupCommit
 from unigate.storage.sqlite_schema import migrate
 
 __all__ = ["SqliteStore"]
@@ -51,6 +56,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: sqlite3.Connection | None = None
+        self._batch = GroupCommit(lambda: self.db)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -72,6 +78,11 @@ class SqliteStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def change_counter(self) -> int:
+        """Changes when another connection (another process) commits to the file; the key cache
+        drops its entries then (``accounts/keycache.py``)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     # ---- keys --------------------------------------------------------------------------------
 
@@ -252,42 +263,25 @@ class SqliteStore:
         return await self.balance(account_id)
 
     async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
-        rid = secrets.token_hex(12)
-        now = _now()
-        with _write(self.db):
-            row = self.db.execute(
-                "SELECT account_id, disabled, deleted_at, limit_retention, limit_credits, period_start, period_spent"
-                " FROM api_keys WHERE id = ?",
-                (key.id,),
-            ).fetchone()
-            if row is None or row[1] or row[2] is not None:
-                return Refusal.KEY_REVOKED
-            account_id, _, _, retention, limit, stored_period, spent = row
-            # A key without a spending limit keeps no spend count (``period`` None): one write less.
-            period = None if limit is None else _iso(period_start(retention, now))
-            spent = spent if stored_period == period else 0
-            if limit is not None and spent + amount > limit:
-                return Refusal.KEY_LIMIT
-            cur = self.db.execute(
-                "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?", (amount, account_id, amount)
-            )
-            if cur.rowcount != 1:
-                return Refusal.BALANCE
-            if period is not None:
-                self.db.execute(
-                    "UPDATE api_keys SET period_start = ?, period_spent = ? WHERE id = ?",
-                    (period, spent + amount, key.id),
-                )
-            self.db.execute(
-                "INSERT INTO reservations (id, account_id, key_id, amount, model, period_start, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (rid, account_id, key.id, amount, model, period, _iso(now + timedelta(seconds=ttl_s))),
-            )
-        return Reservation(rid, account_id, key.id, amount)
+        def run(db: sqlite3.Connection) -> Reservation | Refusal:
+            return _reserve(db, key.id, amount, ttl_s, model)
+
+        queued = self._batch.submit(run, skip_if_abandoned=True)
+        try:
+            outcome: Reservation | Refusal = await queued
+        except asyncio.CancelledError:
+            # The caller left after its reservation was committed but before it saw it: release it
+            # now rather than at the expiry sweep.
+            held = queued.result() if queued.done() and not queued.cancelled() else None
+            if isinstance(held, Reservation):
+                release = Settlement(model, 0, 0, 0, 0, "cancelled")
+                self._batch.submit(lambda db: _settle(db, held.id, release))
+            raise
+        return outcome
 
     async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
-        with _write(self.db):
-            _settle(self.db, reservation.id, settlement)
+        # Not skipped if the caller is cancelled while it waits: a settlement always happens.
+        await self._batch.submit(lambda db: _settle(db, reservation.id, settlement))
 
     async def extend_reservations(self, ids: Sequence[str], ttl_s: float) -> None:
         if not ids:
@@ -339,6 +333,43 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+
+def _reserve(db: sqlite3.Connection, key_id: int, amount: int, ttl_s: float, model: str) -> Reservation | Refusal:
+    """Inside a write transaction: hold ``amount`` of the key's account balance (and of its
+    spending limit), or say why not."""
+    # Time-ordered, so that the reservation's index and the ledger's request_id index grow at their
+    # right edge: a random id dirties a random page of each (one more page per settlement to write).
+    rid = f"{time.time_ns():016x}{secrets.token_hex(4)}"
+    now = _now()
+    row = db.execute(
+        "SELECT account_id, disabled, deleted_at, limit_retention, limit_credits, period_start, period_spent"
+        " FROM api_keys WHERE id = ?",
+        (key_id,),
+    ).fetchone()
+    if row is None or row[1] or row[2] is not None:
+        return Refusal.KEY_REVOKED
+    account_id, _, _, retention, limit, stored_period, spent = row
+    # A key without a spending limit keeps no spend count (``period`` None): one write less.
+    period = None if limit is None else _iso(period_start(retention, now))
+    spent = spent if stored_period == period else 0
+    if limit is not None and spent + amount > limit:
+        return Refusal.KEY_LIMIT
+    cur = db.execute(
+        "UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?", (amount, account_id, amount)
+    )
+    if cur.rowcount != 1:
+        return Refusal.BALANCE
+    if period is not None:
+        db.execute(
+            "UPDATE api_keys SET period_start = ?, period_spent = ? WHERE id = ?", (period, spent + amount, key_id)
+        )
+    db.execute(
+        "INSERT INTO reservations (id, account_id, key_id, amount, model, period_start, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (rid, account_id, key_id, amount, model, period, _iso(now + timedelta(seconds=ttl_s))),
+    )
+    return Reservation(rid, account_id, key_id, amount)
 
 
 def _settle(db: sqlite3.Connection, rid: str, s: Settlement) -> None:

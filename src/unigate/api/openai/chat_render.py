@@ -119,6 +119,9 @@ class ChunkRenderer:
         self.include_usage = include_usage
         self._started: set[int] = set()
         self._held: dict[str, Any] | None = None
+        # Every frame starts the same way: serialised once, then each delta adds its choice.
+        head = orjson.dumps(self._frame([]))
+        self._head = b"data: " + head[: head.rindex(b"[]")] + b"["
 
     def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         return {
@@ -151,20 +154,16 @@ class ChunkRenderer:
             body["reasoning_content"] = d.reasoning
         if d.tool_calls:
             body["tool_calls"] = [_tool_call_delta(t.index, t.id, t.name, t.arguments) for t in d.tool_calls]
-        frame = self._frame(
-            [
-                {
-                    "index": d.index,
-                    "delta": body,
-                    "logprobs": _logprobs(d.logprobs),
-                    "finish_reason": d.finish_reason,
-                }
-            ]
-        )
+        choice = {
+            "index": d.index,
+            "delta": body,
+            "logprobs": _logprobs(d.logprobs) if d.logprobs is not None else None,
+            "finish_reason": d.finish_reason,
+        }
         if d.finish_reason is not None:
-            self._held = frame
+            self._held = self._frame([choice])
             return out
-        return out + self._encode(frame)
+        return out + self._head + orjson.dumps(choice) + b"]}\n\n"
 
     def start(self) -> bytes:
         return b""
