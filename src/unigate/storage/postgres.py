@@ -1,9 +1,11 @@
 """The PostgreSQL store: one database shared by several gateway processes.
 
-An asyncpg pool, opened once. ``reserve``, ``settle`` and ``release_expired`` each call one
-server-side function (``postgres_schema.py``): one round trip, one transaction, with the balance,
-the key's state and its spending limit checked under row locks, so that replicas never overspend
-and a key disabled through any replica stops at the next reservation on every other one.
+An asyncpg pool, opened once. ``reserve``, ``settle`` and ``release_expired`` call server-side
+functions (``postgres_schema.py``) that check the balance, the key's state and its spending limit
+under row locks, so that replicas never overspend and a key disabled through any replica stops at
+the next reservation on every other one. Reservations and settlements are group-committed: those
+a process queued while its previous call was in flight go in one call and one transaction
+(``postgres_batch.py``).
 Connections go back to the pool without ``RESET ALL``: this store never changes session state,
 and the reset would cost a round trip per request.
 
@@ -14,8 +16,10 @@ asyncpg does not know become server settings, so ``?search_path=tenant_a`` selec
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -33,6 +37,7 @@ from unigate.accounts.store import (
     UsageQuery,
     UsageRow,
 )
+from unigate.storage.postgres_batch import AsyncGroupCommit
 from unigate.storage.postgres_schema import migrate
 
 __all__ = ["PostgresStore"]
@@ -41,6 +46,22 @@ _KEY_COLUMNS = (
     "id, prefix, account_id, name, disabled, scopes, created_at, updated_at, limit_retention, limit_credits, rpm, tpm"
 )
 _REFUSALS = {1: Refusal.KEY_REVOKED, 2: Refusal.KEY_LIMIT}
+
+
+@dataclass(frozen=True, slots=True)
+class _Reserve:
+    id: str
+    key: ApiKey
+    amount: int
+    model: str
+    ttl_s: float
+
+
+def _outcome(result: int, error: str | None) -> int | Exception:
+    """One item's outcome of a ``*_many`` call: -2 is a failure of that item alone."""
+    if result == -2:
+        return RuntimeError(f"the database refused the operation: {error}")
+    return int(result)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -52,6 +73,8 @@ class PostgresStore:
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self._reserves = AsyncGroupCommit[_Reserve](self._reserve_many)
+        self._settles = AsyncGroupCommit[tuple[str, Settlement]](self._settle_many)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -245,31 +268,55 @@ class PostgresStore:
         return int(balance)
 
     async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
-        rid = secrets.token_hex(12)
+        item = _Reserve(secrets.token_hex(12), key, amount, model, float(ttl_s))
+
+        def release(outcome: int) -> None:
+            # Committed for a caller that left before it saw it: released now, not at the sweep.
+            if outcome == 0:
+                self._settles.submit((item.id, Settlement(model, 0, 0, 0, 0, "cancelled")))
+
+        queued = self._reserves.submit(item, abandoned=release)
         try:
-            outcome = await self.pool.fetchval(
-                "SELECT unigate_reserve($1, $2, $3, $4, $5)", rid, key.id, amount, model, float(ttl_s)
-            )
-        except asyncpg.RaiseError as exc:
-            if "unigate: balance" not in str(exc):
-                raise
+            outcome: int = await queued
+        except asyncio.CancelledError:
+            if queued.done() and not queued.cancelled() and queued.exception() is None:
+                release(queued.result())  # it resolved, but the caller was cancelled before resuming
+            raise
+        if outcome == 3:
             return Refusal.BALANCE
         if outcome != 0:
-            return _REFUSALS[int(outcome)]
-        return Reservation(rid, key.account_id, key.id, amount)
+            return _REFUSALS[outcome]
+        return Reservation(item.id, key.account_id, key.id, amount)
+
+    async def _reserve_many(self, items: list[_Reserve]) -> list[int | Exception]:
+        row = await self.pool.fetchrow(
+            "SELECT * FROM unigate_reserve_many($1, $2, $3, $4, $5)",
+            [i.id for i in items],
+            [i.key.id for i in items],
+            [i.amount for i in items],
+            [i.model for i in items],
+            [i.ttl_s for i in items],
+        )
+        assert row is not None
+        return [_outcome(r, e) for r, e in zip(row["results"], row["errors"], strict=True)]
 
     async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
-        s = settlement
-        await self.pool.fetchval(
-            "SELECT unigate_settle($1, $2, $3, $4, $5, $6, $7)",
-            reservation.id,
-            s.credits,
-            s.model,
-            s.prompt_tokens,
-            s.completion_tokens,
-            s.latency_ms,
-            s.status,
+        # Not skipped if the caller is cancelled while it waits: a settlement always happens.
+        await self._settles.submit((reservation.id, settlement))
+
+    async def _settle_many(self, items: list[tuple[str, Settlement]]) -> list[int | Exception]:
+        row = await self.pool.fetchrow(
+            "SELECT * FROM unigate_settle_many($1, $2, $3, $4, $5, $6, $7)",
+            [rid for rid, _ in items],
+            [s.credits for _, s in items],
+            [s.model for _, s in items],
+            [s.prompt_tokens for _, s in items],
+            [s.completion_tokens for _, s in items],
+            [s.latency_ms for _, s in items],
+            [s.status for _, s in items],
         )
+        assert row is not None
+        return [_outcome(r, e) for r, e in zip(row["results"], row["errors"], strict=True)]
 
     async def extend_reservations(self, ids: Sequence[str], ttl_s: float) -> None:
         if ids:

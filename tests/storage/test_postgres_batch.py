@@ -1,0 +1,101 @@
+"""Group commit on PostgreSQL: what a process queued while its previous call was in flight goes
+in one call and one transaction; a refusal or a failure stays with its own item; a caller that
+leaves neither leaks a reservation nor loses a settlement."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, UsageQuery
+from unigate.storage.postgres import PostgresStore
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+async def pg(pg_url: str) -> AsyncIterator[PostgresStore]:
+    store = PostgresStore(pg_url, pool_size=4)
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def _key(store: PostgresStore, credits: int) -> ApiKey:
+    account = await store.create_account(name=None, credits=credits)
+    key, _ = await store.create_key(account_id=account, name=None)
+    return key
+
+
+async def _reservations(store: PostgresStore) -> int:
+    return int(await store.pool.fetchval("SELECT count(*) FROM reservations"))
+
+
+async def test_concurrent_reservations_go_in_few_calls_and_refusals_stay_alone(pg: PostgresStore) -> None:
+    key = await _key(pg, 335)
+    before = pg._reserves.batches
+    outcomes = await asyncio.gather(*(pg.reserve(key=key, amount=10, ttl_s=60, model="m") for _ in range(40)))
+    assert pg._reserves.batches - before <= 2  # the first call, then everything queued meanwhile
+    held = [o for o in outcomes if isinstance(o, Reservation)]
+    assert len(held) == 33
+    assert outcomes.count(Refusal.BALANCE) == 7
+    assert await pg.balance(key.account_id) == 5
+    await asyncio.gather(*(pg.settle(r, Settlement("m", 4, 1, 1, 1, "ok")) for r in held))
+    assert await pg.balance(key.account_id) == 335 - 33 * 4
+    assert await _reservations(pg) == 0
+    assert len(await pg.usage(UsageQuery(limit=100))) == 33
+
+
+async def test_a_revoked_key_in_a_batch_is_refused_alone(pg: PostgresStore) -> None:
+    good, bad = await _key(pg, 100), await _key(pg, 100)
+    assert await pg.delete_key(bad.prefix)
+    a, b = await asyncio.gather(pg.reserve(key=good, amount=10, ttl_s=60), pg.reserve(key=bad, amount=10, ttl_s=60))
+    assert isinstance(a, Reservation)
+    assert b is Refusal.KEY_REVOKED
+
+
+async def test_a_failing_settlement_fails_alone(pg: PostgresStore) -> None:
+    key = await _key(pg, 100)
+    held = await pg.reserve(key=key, amount=10, ttl_s=60)
+    assert isinstance(held, Reservation)
+    broken = Settlement("m", 1, 1, 1, 1, None)  # type: ignore[arg-type]  # usage.status is NOT NULL
+    other = await pg.reserve(key=key, amount=10, ttl_s=60)
+    assert isinstance(other, Reservation)
+    results = await asyncio.gather(
+        pg.settle(held, Settlement("m", 3, 1, 1, 1, "ok")), pg.settle(other, broken), return_exceptions=True
+    )
+    assert results[0] is None
+    assert isinstance(results[1], RuntimeError)
+    assert await _reservations(pg) == 1  # the failed settlement left its reservation for the sweep
+    assert await pg.balance(key.account_id) == 100 - 3 - 10
+
+
+async def test_a_reservation_committed_for_a_caller_that_left_is_released(pg: PostgresStore) -> None:
+    key = await _key(pg, 100)
+    started = asyncio.Event()
+    release = asyncio.Event()
+    run = pg._reserve_many
+
+    async def slow(items: list) -> list:  # type: ignore[type-arg]
+        out = await run(items)  # committed ...
+        started.set()
+        await release.wait()  # ... but the caller is cancelled before it hears back
+        return out
+
+    pg._reserves._run = slow
+    task = asyncio.ensure_future(pg.reserve(key=key, amount=10, ttl_s=60))
+    await started.wait()
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):
+        if await _reservations(pg) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert await _reservations(pg) == 0
+    assert await pg.balance(key.account_id) == 100
+    [row] = await pg.usage(UsageQuery(limit=10))
+    assert (row.status, row.credits) == ("cancelled", 0)
