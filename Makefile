@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Both install into .venv first.
-.PHONY: serve test check
+.PHONY: serve test check bench
 
 serve:
 	@./scripts/install.sh
@@ -16,3 +16,7 @@ check:
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
 	UNIGATE_REQUIRE_SERVICES=1 .venv/bin/python -m pytest
+
+# The speed targets in one run (bench/speed.py; needs PostgreSQL, Redis, wrk and the shared harness
+# in ../shared/bench; LiteLLM from .venv-litellm when present). About 6-8 minutes.
+bench: ; .venv/bin/python bench/speed.py

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -89,8 +90,11 @@ async def through_gateway(
         async with client.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers) as r:
             if r.status_code != 200:
                 raise RuntimeError(f"request {i}: HTTP {r.status_code}: {(await r.aread())[:500]!r}")
-            async for line in r.aiter_lines():
-                if line.startswith("data: {") and '"usage"' in line and '"choices":[]' in line:
+            # Read as it arrives, parse at the end: the client shares the cores with the model, and
+            # splitting every token's frame into lines here would be counted against the gateway.
+            received = [chunk async for chunk in r.aiter_raw()]
+            for line in b"".join(received).split(b"\n"):
+                if line.startswith(b"data: {") and b'"usage"' in line and b'"choices":[]' in line:
                     used = int(orjson.loads(line[6:])["usage"]["completion_tokens"])
         if not used:
             raise RuntimeError("the stream carried no usage frame")
@@ -211,6 +215,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="llama.cpp threads, both paths")
     ap.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the gateway on the way out
     try:
         concurrencies = [int(c) for c in args.concurrency.split(",")]
     except ValueError:

@@ -26,6 +26,11 @@ port = {port}
 [local]
 enabled = false
 
+# Every key is rate limited, as in production; high enough that the load never reaches the limit.
+[limits]
+default_rpm = 100000000
+default_tpm = 1000000000000
+
 [providers.mock]
 kind = "openai"
 base_url = "{upstream}"

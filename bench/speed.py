@@ -10,7 +10,11 @@ One invocation measures, one part after the other (progress on stderr):
    ``unigate-pg-w2`` (the same with ``--workers 2`` on two cores) and ``litellm`` (skipped with a
    note when ``.venv-litellm`` is missing). Every unigate target runs the real pipeline (key
    authentication, rate limit, credit reserve and settle, usage ledger) against the harness's mock
-   upstream: see ``bench/serve_target.py``.
+   upstream: see ``bench/serve_target.py``. The harness pins each gateway to one core (CPU 1) and
+   the mock + load generator to CPU 0; ``unigate-pg-w2`` widens its own set to two cores with
+   ``taskset``: CPUs 1-2 when the machine has a third, else 0-1, where the load generator then
+   shares a core with a worker (the summary says so, and grades scaling by gateway CPU per
+   request instead of req/s).
 2. Start-up: from the exec of ``unigate serve`` (local model disabled, fresh data folder,
    management key from the environment) to the first 200 of ``GET /health``; the median of 3.
 3. The embedded local model: tokens/s through the gateway at 1 and at 8 concurrent requests, and
@@ -54,7 +58,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HARNESS = ROOT.parent / "shared" / "bench" / "bench.py"
@@ -101,7 +105,11 @@ class Row:
     def measured(self) -> str:
         if self.value is None:
             return "-"
-        text = f"{self.value:.3g}" if abs(self.value) < 100 else f"{self.value:.0f}"
+        v = self.value
+        if self.unit == "x":
+            text = f"{v:.2f}" if abs(v) >= 0.1 else f"{v:.3f}"
+        else:
+            text = f"{v:.1f}" if self.unit in (" MiB", " tok/s") else f"{v:.2f}"
         return f"{text}{self.unit}" + (f" ({self.detail})" if self.detail else "")
 
 
@@ -111,11 +119,17 @@ def graded(value: float, *, at_least: float | None = None, at_most: float | None
 
 
 def render(rows: list[Row], notes: list[str]) -> str:
-    lines = [
-        "| target | measured | threshold | result |",
-        "|---|---|---|---|",
-        *(f"| {r.label} | {r.measured()} | {r.threshold} | {r.result} |" for r in rows),
-    ]
+    """The summary table. A long reason for a missing figure is cut to its first clause in the
+    table and given in full once, under it."""
+    lines = ["| target | measured | threshold | result |", "|---|---|---|---|"]
+    notes = list(notes)
+    for r in rows:
+        result = r.result
+        if len(result) > 60:
+            result = result.split(";")[0].split(": ")[0] + " (see below)"
+            if r.result not in notes:
+                notes.append(r.result)
+        lines.append(f"| {r.label} | {r.measured()} | {r.threshold} | {result} |")
     if notes:
         lines += ["", *(f"- {n}" for n in notes)]
     return "\n".join(lines) + "\n"
@@ -218,16 +232,20 @@ def harness_argv(
     if pg_missing:
         left_out.append(f"unigate-pg left out: {pg_missing}")
     else:
-        w1 = f"unigate_bench_{services.tag}"
-        pg_common = ["--redis-url", services.redis_url, "--redis-prefix", services.redis_prefix]
-        services.schemas.append(w1)
-        targets += ["--target", f"unigate-pg={serve_command(py, '--database-url', services.pg_url(w1), *pg_common)}"]
+        # A schema and a Redis prefix of each target's own, so that the 2-worker target starts as fresh.
+        def pg_command(suffix: str, *more: str) -> str:
+            schema = f"unigate_bench_{services.tag}{suffix}"
+            services.schemas.append(schema)
+            url, prefix = services.pg_url(schema), f"{services.redis_prefix}{suffix.strip('_') or 'w1'}:"
+            return serve_command(
+                py, "--database-url", url, "--redis-url", services.redis_url, "--redis-prefix", prefix, *more
+            )
+
+        targets += ["--target", f"unigate-pg={pg_command('')}"]
         keys += ["--target-key", f"unigate-pg={BENCH_KEY}"]
         if with_scaling:
             cpus, _ = scaling_cpus()
-            w2 = f"{w1}_w{WORKERS}"
-            services.schemas.append(w2)
-            command = serve_command(py, "--database-url", services.pg_url(w2), *pg_common, "--workers", str(WORKERS))
+            command = pg_command(f"_w{WORKERS}", "--workers", str(WORKERS))
             if cpus is not None:
                 # The harness pins every gateway to one core; taskset widens this one's set again.
                 command = f"taskset -c {cpus} {command}"
@@ -239,11 +257,29 @@ def harness_argv(
     return argv, left_out
 
 
+def run_child(argv: list[str], *, stdout: int | TextIO | None) -> tuple[int, str]:
+    """Run a part; on Ctrl-C or SIGTERM let it stop what it started before giving up on it (it
+    got the Ctrl-C too; a SIGINT more is harmless) instead of killing it at once."""
+    note("$ " + shlex.join(argv))
+    child = subprocess.Popen(argv, cwd=ROOT, stdout=stdout, text=True)
+    try:
+        out, _ = child.communicate()
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signal.SIGINT)
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    return child.returncode, out or ""
+
+
 def run_harness(argv: list[str], *, tables_to_stdout: bool) -> tuple[int, dict[str, Any] | None]:
     out_dir = Path(argv[argv.index("--out") + 1])
     before = set(out_dir.glob("bench-*.json"))
-    note("$ " + shlex.join(argv))
-    code = subprocess.run(argv, cwd=ROOT, stdout=None if tables_to_stdout else sys.stderr).returncode
+    code, _ = run_child(argv, stdout=None if tables_to_stdout else sys.stderr)
     if code >= 128 or code < 0:
         raise KeyboardInterrupt
     made = sorted(set(out_dir.glob("bench-*.json")) - before)
@@ -319,39 +355,22 @@ def harness_rows(run: dict[str, Any] | None, scaling_free: bool) -> list[Row]:
     rows: list[Row] = []
     for backend, name, graded_here in (("SQLite", "unigate-sqlite", True), ("PostgreSQL+Redis", "unigate-pg", False)):
         slug = "sqlite" if graded_here else "pg"
-        rows.append(
-            ratio_row(
-                run,
-                key=f"nonstream_vs_floor_{slug}",
-                label=f"non-stream c=32 req/s ÷ floor, {backend}",
-                name=name,
-                base="floor",
-                cell="nonstream-c32",
-                at_least=MIN_VS_FLOOR if graded_here else None,
+        for key, what, base, cell, at_least in (
+            ("nonstream_vs_floor", "non-stream c=32 req/s ÷ floor", "floor", "nonstream-c32", MIN_VS_FLOOR),
+            ("nonstream_vs_litellm", "non-stream c=32 req/s ÷ LiteLLM", "litellm", "nonstream-c32", MIN_VS_LITELLM),
+            ("stream_vs_floor", "stream c=32 req/s ÷ floor", "floor", "stream-c32", MIN_VS_FLOOR),
+        ):
+            rows.append(
+                ratio_row(
+                    run,
+                    key=f"{key}_{slug}",
+                    label=f"{what}, {backend}",
+                    name=name,
+                    base=base,
+                    cell=cell,
+                    at_least=at_least if graded_here else None,
+                )
             )
-        )
-        rows.append(
-            ratio_row(
-                run,
-                key=f"nonstream_vs_litellm_{slug}",
-                label=f"non-stream c=32 req/s ÷ LiteLLM, {backend}",
-                name=name,
-                base="litellm",
-                cell="nonstream-c32",
-                at_least=MIN_VS_LITELLM if graded_here else None,
-            )
-        )
-        rows.append(
-            ratio_row(
-                run,
-                key=f"stream_vs_floor_{slug}",
-                label=f"stream c=32 req/s ÷ floor, {backend}",
-                name=name,
-                base="floor",
-                cell="stream-c32",
-                at_least=MIN_VS_FLOOR if graded_here else None,
-            )
-        )
         mine, floor = cell_value(run, name, "paced-c1", ttft_p50), cell_value(run, "floor", "paced-c1", ttft_p50)
         label = f"added TTFT p50, paced stream c=1, {backend}"
         threshold = f"≤ {MAX_ADDED_TTFT_MS:g} ms" if graded_here else "-"
@@ -400,18 +419,11 @@ def harness_rows(run: dict[str, Any] | None, scaling_free: bool) -> list[Row]:
         rows.append(Row("workers_cpu_efficiency", label, None, "x", "", threshold, missing))
     else:
         value = one_cpu / many_cpu
-        detail = f"{one_cpu:.3f} vs {many_cpu:.3f} gateway CPU ms/req"
-        rows.append(
-            Row(
-                "workers_cpu_efficiency",
-                label,
-                value,
-                "x",
-                detail,
-                threshold,
-                graded(value, at_least=MIN_CPU_EFFICIENCY),
-            )
+        detail, result = (
+            f"{one_cpu:.3f} vs {many_cpu:.3f} gateway CPU ms/req",
+            graded(value, at_least=MIN_CPU_EFFICIENCY),
         )
+        rows.append(Row("workers_cpu_efficiency", label, value, "x", detail, threshold, result))
     return rows
 
 
@@ -488,6 +500,10 @@ def startup_row(samples: int, log: Path) -> Row:
 # Part 3: the local model
 
 
+def local_label(concurrency: int) -> str:
+    return f"local model tokens/s through the gateway, {concurrency} concurrent (stream)"
+
+
 def local_model_rows(*, requests: int, max_tokens: int, out: Path) -> list[Row]:
     argv = [
         sys.executable,
@@ -500,20 +516,19 @@ def local_model_rows(*, requests: int, max_tokens: int, out: Path) -> list[Row]:
         "--concurrency",
         "1,8",
     ]
-    note("$ " + shlex.join(argv))
-    done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    code, stdout = run_child(argv, stdout=subprocess.PIPE)
     rows: list[dict[str, Any]] = []
-    failure = f"failed: local_model.py exited with {done.returncode}"
-    if done.returncode == 0:
+    failure = f"failed: local_model.py exited with {code}"
+    if code == 0:
         try:
-            rows = json.loads(done.stdout)["rows"]
-            (out / "local-model.json").write_text(done.stdout)
+            rows = json.loads(stdout)["rows"]
+            (out / "local-model.json").write_text(stdout)
         except (ValueError, KeyError) as exc:
             failure = f"failed: unreadable local_model.py output ({exc})"
     direct = next((r["tokens_per_s"] for r in rows if r["path"] == "direct"), None)
     result: list[Row] = []
     for concurrency in (1, 8):
-        label = f"local model tokens/s through the gateway, {concurrency} concurrent (stream)"
+        label = local_label(concurrency)
         mine = {r["stream"]: r for r in rows if r["path"] == "gateway" and r["concurrency"] == concurrency}
         stream = mine.get(True, {}).get("tokens_per_s")
         if stream is None:
@@ -561,7 +576,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     args, extra = ap.parse_known_args(argv)
     short = args.short
     args.dur = args.dur if args.dur is not None else (1 if short else 10)
-    args.warmup = args.warmup if args.warmup is not None else (0.5 if short else 3)
+    args.warmup = args.warmup if args.warmup is not None else (0 if short else 3)
     args.startup_samples = args.startup_samples or (1 if short else 3)
     args.local_requests = args.local_requests or (2 if short else 5)
     args.local_max_tokens = args.local_max_tokens or (8 if short else 128)
@@ -638,13 +653,12 @@ def measure_all(args: argparse.Namespace, services: Services, extra: list[str], 
 
     if args.no_local_model:
         for c in (1, 8):
-            rows.append(Row(f"local_tps_c{c}", f"local model tokens/s, {c} concurrent", None, "", "", "-", "skipped"))
+            rows.append(Row(f"local_tps_c{c}", local_label(c), None, " tok/s", "", "-", "skipped (--no-local-model)"))
     else:
         phase("3/3 the embedded local model: tokens/s at 1 and 8 concurrent requests, and llama-cpp-python direct")
         rows += local_model_rows(requests=args.local_requests, max_tokens=args.local_max_tokens, out=out)
 
-    took = time.monotonic() - started
-    notes.append(f"results in {out}/ (harness JSON and markdown, local-model.json, summary.json); took {took:.0f} s")
+    notes.append(f"results and logs in {out}/; this run took {time.monotonic() - started:.0f} s")
     table = render(rows, notes)
     title = f"## unigate speed targets, {dt.datetime.now().astimezone().isoformat(timespec='seconds')}"
     if args.short:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from unigate.providers.sse import SseDecoder, SseEvent, more_buffered, sse_events
+from unigate.providers.sse import SseDecoder, SseEvent, more_buffered, relay
 
 
 def decode(raw: bytes, piece: int) -> list[SseEvent]:
@@ -58,11 +56,10 @@ def test_line_feeds_only_at_any_chunk_size(piece: int) -> None:
     assert decode(lf_only, piece) == EXPECTED
 
 
-async def test_more_buffered_says_which_events_came_in_the_same_read() -> None:
-    async def reads() -> AsyncIterator[bytes]:
-        yield b"data: 1\n\ndata: 2\n\ndata: 3\n\n"
-        yield b"data: 4\n\n"
-
-    seen = [(e.data, more_buffered()) async for e in sse_events(reads())]
-    assert seen == [("1", True), ("2", True), ("3", False), ("4", False)]
+def test_more_buffered_says_which_events_came_in_the_same_read() -> None:
+    decoder = SseDecoder()
+    seen = [(e.data, more_buffered()) for e in relay(decoder, b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]
+    seen += [(e.data, more_buffered()) for e in relay(decoder, b"data: 4\n\ndata: 5")]
+    seen += [(e.data, more_buffered()) for e in relay(decoder, None)]
+    assert seen == [("1", True), ("2", True), ("3", False), ("4", False), ("5", False)]
     assert not more_buffered()

@@ -69,19 +69,27 @@ async def send_stream(
         await response.prepare(request)
         out = [renderer.start()]
         usage: Usage | None = None
+
+        def render(event: StreamEvent | Charge) -> None:
+            nonlocal usage
+            if isinstance(event, ChoiceDelta):
+                out.append(renderer.delta(event))
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, Charge):
+                out.append(renderer.end(usage, event))
+
         try:
-            current = first
-            while current is not None:
-                if isinstance(current, ChoiceDelta):
-                    out.append(renderer.delta(current))
-                elif isinstance(current, Usage):
-                    usage = current
-                elif isinstance(current, Charge):
-                    out.append(renderer.end(usage, current))
+            if first is not None:
+                render(first)
+            if not more_buffered():
+                await response.write(b"".join(out))
+                out.clear()
+            async for event in events:
+                render(event)
                 if not more_buffered():
                     await response.write(b"".join(out))
                     out.clear()
-                current = await _next(events)
             if out:
                 await response.write(b"".join(out))
         except GatewayError as err:
@@ -96,10 +104,3 @@ async def send_stream(
             out.append(renderer.error(GatewayError("The server had an error while streaming.")))
             await response.write(b"".join(out))
         return response
-
-
-async def _next(events: Events) -> StreamEvent | Charge | None:
-    try:
-        return await anext(events)
-    except StopAsyncIteration:
-        return None

@@ -47,7 +47,7 @@ from unigate.errors import (
     UpstreamTimeout,
 )
 from unigate.providers.config import ProviderConfig
-from unigate.providers.sse import SseEvent, sse_events
+from unigate.providers.sse import SseDecoder, SseEvent, relay
 
 __all__ = [
     "USER_AGENT",
@@ -212,7 +212,11 @@ class Upstream:
             )
             if resp.status >= 400:
                 raise self.error(resp.status, await resp.read(), resp.headers)
-            async for event in sse_events(resp.content.iter_any()):
+            decoder = SseDecoder()
+            async for chunk in resp.content.iter_any():
+                for event in relay(decoder, chunk):
+                    yield event
+            for event in relay(decoder, None):
                 yield event
         except GatewayError:
             raise

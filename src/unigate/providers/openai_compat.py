@@ -341,8 +341,8 @@ class ChunkDecoder:
                 events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason))
             if reason is not None:
                 self.finished.add(index)
-        usage = parse_usage(chunk.get("usage"))
-        if usage is not None:
+        raw_usage = chunk.get("usage")
+        if raw_usage is not None and (usage := parse_usage(raw_usage)) is not None:
             self.usage = usage
         return events
 

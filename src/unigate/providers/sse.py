@@ -11,11 +11,11 @@ network split lines, ``\\r\\n`` pairs and UTF-8 characters anywhere; the decoder
 from __future__ import annotations
 
 import codecs
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["SseDecoder", "SseEvent", "more_buffered", "sse_events"]
+__all__ = ["SseDecoder", "SseEvent", "more_buffered", "relay"]
 
 _MORE: ContextVar[bool] = ContextVar("sse_more_buffered", default=False)
 
@@ -111,22 +111,16 @@ def _line_end(buffer: str) -> tuple[int, int] | None:
 
 
 def more_buffered() -> bool:
-    """Whether the event ``sse_events`` yielded last, in this task, has others right behind it."""
+    """Whether the event ``relay`` yielded last, in this task, has others right behind it."""
     return _MORE.get()
 
 
-async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SseEvent]:
-    """The events of a byte stream (``aiohttp``'s ``response.content.iter_any()``)."""
-    decoder = SseDecoder()
-    try:
-        async for chunk in chunks:
-            events = decoder.feed(chunk)
-            last = len(events) - 1
-            for i, event in enumerate(events):
-                _MORE.set(i < last)
-                yield event
-        _MORE.set(False)
-        for event in decoder.close():
-            yield event
-    finally:
-        _MORE.set(False)
+def relay(decoder: SseDecoder, chunk: bytes | None) -> Iterator[SseEvent]:
+    """The events completed by ``chunk`` (``None``: the end of the body), each with
+    ``more_buffered()`` telling whether more of them follow."""
+    events = decoder.close() if chunk is None else decoder.feed(chunk)
+    last = len(events) - 1
+    for i, event in enumerate(events):
+        _MORE.set(i < last)
+        yield event
+    _MORE.set(False)
