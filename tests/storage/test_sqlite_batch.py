@@ -87,7 +87,7 @@ async def test_a_reservation_committed_for_a_caller_that_left_is_released_at_onc
     key = await _key(sqlite, 100)
     task = asyncio.ensure_future(sqlite.reserve(key=key, amount=10, ttl_s=60))
     await asyncio.sleep(0)  # the task waits on the batch
-    sqlite._batch._flush()  # the batch commits; then, before the task resumes, it is cancelled
+    sqlite._batch.flush()  # the batch commits; then, before the task resumes, it is cancelled
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -110,3 +110,19 @@ async def test_a_settlement_happens_even_if_its_caller_is_cancelled(sqlite: Sqli
     await asyncio.sleep(0.01)
     assert await sqlite.balance(key.account_id) == 93
     assert _rows(sqlite, "reservations") == 0
+
+
+async def test_closing_the_store_commits_what_is_queued(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "c.db")
+    await store.open()
+    key = await _key(store, 100)
+    held = await store.reserve(key=key, amount=10, ttl_s=60)
+    assert isinstance(held, Reservation)
+    pending = asyncio.ensure_future(store.settle(held, Settlement("m", 4, 1, 1, 1, "ok")))
+    await asyncio.sleep(0)  # queued for the next turn of the loop
+    await store.close()
+    await pending
+    reopened = SqliteStore(tmp_path / "c.db")
+    await reopened.open()
+    assert await reopened.balance(key.account_id) == 96
+    await reopened.close()

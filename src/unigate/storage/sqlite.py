@@ -76,6 +76,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         if self._db is not None:
+            self._batch.flush()  # settlements queued in this turn of the loop are not lost
             self._db.close()
             self._db = None
 

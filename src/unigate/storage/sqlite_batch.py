@@ -54,24 +54,25 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self._queue:
-            loop.call_soon(self._flush)
+            loop.call_soon(self.flush)
         self._queue.append(_Queued(run, future, skip_if_abandoned))
         return future
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Run what is queued now (the store does before it closes; otherwise the loop does)."""
         queue, self._queue = self._queue, []
         queue = [q for q in queue if not (q.skip_if_abandoned and q.future.cancelled())]
         if not queue:
             return
-        db = self._db()
         try:
+            db = self._db()
             try:
                 outcomes = self._run(db, queue, isolated=False)
             except Exception:
                 # Operations do nothing outside the database, so the batch can run again with each
                 # one in a savepoint, to find the one that failed and keep the others.
                 outcomes = self._run(db, queue, isolated=True)
-        except Exception as exc:  # the transaction itself failed (locked, disk full): nothing happened
+        except Exception as exc:  # no transaction (store closed, locked, disk full): nothing happened
             for q in queue:
                 if not q.future.done():
                     q.future.set_exception(exc)
