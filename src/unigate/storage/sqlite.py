@@ -6,7 +6,8 @@ write transaction costs tens of microseconds, less than a hop to a thread pool. 
 while the server runs) serialise with it; ``busy_timeout`` makes them wait instead of failing.
 Reservations and settlements, two per request, are group-committed: those of concurrent requests
 share one transaction (``sqlite_batch.py``, which says how durability is kept).
-``data_version`` tells the key cache when another process changed the file.
+``data_version`` tells the key cache when another process changed the file. WAL checkpoints
+(and their ``fsync``) run in a thread, not in a commit on the loop (``sqlite_checkpoint.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from unigate.accounts.store import (
     UsageRow,
 )
 from unigate.storage.sqlite_batch import GroupCommit
+from unigate.storage.sqlite_checkpoint import Checkpointer
 from unigate.storage.sqlite_schema import migrate
 
 __all__ = ["SqliteStore"]
@@ -57,6 +59,7 @@ class SqliteStore:
         self._path = path
         self._db: sqlite3.Connection | None = None
         self._batch = GroupCommit(lambda: self.db)
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -72,12 +75,18 @@ class SqliteStore:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         migrate(db)
+        db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in a thread (sqlite_checkpoint.py)
+        self._checkpointer = Checkpointer(self._path)
+        self._checkpointer.start()
         self._db = db
 
     async def close(self) -> None:
         if self._db is not None:
             self._batch.flush()  # settlements queued in this turn of the loop are not lost
             self._db.close()
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+                self._checkpointer = None
             self._db = None
 
     def change_counter(self) -> int:
