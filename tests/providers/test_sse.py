@@ -63,3 +63,11 @@ def test_more_buffered_says_which_events_came_in_the_same_read() -> None:
     seen += [(e.data, more_buffered()) for e in relay(decoder, None)]
     assert seen == [("1", True), ("2", True), ("3", False), ("4", False), ("5", False)]
     assert not more_buffered()
+
+
+def test_a_stream_closed_in_the_middle_of_a_read_leaves_nothing_held() -> None:
+    events = relay(SseDecoder(), b"data: 1\n\ndata: 2\n\n")
+    assert next(events).data == "1"
+    assert more_buffered()
+    events.close()  # the consumer stopped (e.g. the router fell back to another provider)
+    assert not more_buffered()

@@ -120,7 +120,11 @@ def relay(decoder: SseDecoder, chunk: bytes | None) -> Iterator[SseEvent]:
     ``more_buffered()`` telling whether more of them follow."""
     events = decoder.close() if chunk is None else decoder.feed(chunk)
     last = len(events) - 1
-    for i, event in enumerate(events):
-        _MORE.set(i < last)
-        yield event
-    _MORE.set(False)
+    try:
+        for i, event in enumerate(events):
+            _MORE.set(i < last)
+            yield event
+    finally:
+        # Also when the stream is closed in the middle of a read (the client left, or the router
+        # gave up on this upstream): whatever streams next in this task must not be held back.
+        _MORE.set(False)
