@@ -11,7 +11,7 @@ network split lines, ``\\r\\n`` pairs and UTF-8 characters anywhere; the decoder
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -115,7 +115,7 @@ def more_buffered() -> bool:
     return _MORE.get()
 
 
-def relay(decoder: SseDecoder, chunk: bytes | None) -> Iterator[SseEvent]:
+def relay(decoder: SseDecoder, chunk: bytes | None) -> Generator[SseEvent, None, None]:
     """The events completed by ``chunk`` (``None``: the end of the body), each with
     ``more_buffered()`` telling whether more of them follow."""
     events = decoder.close() if chunk is None else decoder.feed(chunk)
