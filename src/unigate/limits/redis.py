@@ -13,12 +13,12 @@ become an outage of the gateway.
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from unigate.core.ids import hex_id
 from unigate.limits.window import WINDOW_S, Decision, Reason
 
 __all__ = ["RedisRateLimiter"]
@@ -83,7 +83,7 @@ class RedisRateLimiter:
 
     async def admit(self, key_id: int, *, rpm: int | None, tpm: int | None, tokens: int) -> Decision:
         base = f"{self._prefix}rl:{key_id}"
-        args: list[int | str] = [rpm or 0, tpm or 0, tokens, self._window_ms, secrets.token_hex(6)]
+        args: list[int | str] = [rpm or 0, tpm or 0, tokens, self._window_ms, hex_id(6)]
         try:
             result: list[Any] = await self._script(keys=[base, base + ":tokens"], args=args)
         except RedisError:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from unigate.core.ids import hex_id
 from unigate.observability import metrics
 from unigate.observability.events import CURRENT, RequestRecord
 from unigate.observability.logging import FIELDS
@@ -44,7 +44,7 @@ def _request_id(given: str | None) -> str:
     """The id a proxy in front gave the request (``X-Request-Id``), if it looks like one; else ours."""
     if given is not None and _GIVEN_ID.fullmatch(given):
         return given
-    return os.urandom(8).hex()
+    return hex_id(8)
 
 
 def _route(request: web.Request) -> str:

@@ -32,7 +32,6 @@ reasoning in completion tokens, and Gemini bills thoughts as output); ``reasonin
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
@@ -53,6 +52,7 @@ from unigate.core.chat import (
     TextPart,
     ToolCall,
 )
+from unigate.core.ids import hex_id
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -308,7 +308,7 @@ def _finish(value: Any, *, called: bool) -> FinishReason:
 
 def _tool_call(part: dict[str, Any]) -> ToolCall:
     call = part["functionCall"]
-    call_id = call.get("id") or "call_" + secrets.token_hex(12)
+    call_id = call.get("id") or "call_" + hex_id(12)
     return ToolCall(str(call_id), str(call.get("name", "")), orjson.dumps(call.get("args") or {}).decode())
 
 

@@ -146,6 +146,11 @@ class Upstream:
         self.parse_error = parse_error
         self._factory = session_factory or default_session
         self._session: aiohttp.ClientSession | None = None
+        t = config.timeouts
+        self._timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s)
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s, sock_read=t.first_byte_s
+        )
 
     async def start(self) -> None:
         if self._session is None:
@@ -174,11 +179,12 @@ class Upstream:
 
     async def post_json(self, url: str, *, headers: Mapping[str, str], body: Any) -> Any:
         """POST ``body`` and return the decoded JSON answer; upstream failures raise typed errors."""
-        t = self.config.timeouts
-        timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s)
         try:
             async with self._require_session().post(
-                url, data=orjson.dumps(body), headers={**headers, "Content-Type": "application/json"}, timeout=timeout
+                url,
+                data=orjson.dumps(body),
+                headers={**headers, "Content-Type": "application/json"},
+                timeout=self._timeout,
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
@@ -198,17 +204,13 @@ class Upstream:
         Closing this generator (the client went away) closes the upstream connection at once,
         which is how an upstream learns to stop generating.
         """
-        t = self.config.timeouts
-        timeout = aiohttp.ClientTimeout(
-            total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s, sock_read=t.first_byte_s
-        )
         resp: aiohttp.ClientResponse | None = None
         try:
             resp = await self._require_session().post(
                 url,
                 data=orjson.dumps(body),
                 headers={**headers, "Content-Type": "application/json", "Accept": "text/event-stream"},
-                timeout=timeout,
+                timeout=self._stream_timeout,
             )
             if resp.status >= 400:
                 raise self.error(resp.status, await resp.read(), resp.headers)

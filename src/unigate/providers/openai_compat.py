@@ -20,7 +20,6 @@ reported, else the input's UTF-8 bytes (a bound for every byte-level tokenizer).
 from __future__ import annotations
 
 import base64
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from unigate.core.chat import (
     ToolCall,
 )
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
+from unigate.core.ids import hex_id
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -259,7 +259,7 @@ def _arguments(value: Any) -> str:
 
 def _tool_call(raw: Any) -> ToolCall:
     fn = raw.get("function") or {}
-    call_id = _text(raw.get("id")) or "call_" + secrets.token_hex(12)
+    call_id = _text(raw.get("id")) or "call_" + hex_id(12)
     return ToolCall(call_id, str(fn.get("name", "")), _arguments(fn.get("arguments")))
 
 

@@ -17,7 +17,6 @@ asyncpg does not know become server settings, so ``?search_path=tenant_a`` selec
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from unigate.accounts.store import (
     UsageQuery,
     UsageRow,
 )
+from unigate.core.ids import hex_id
 from unigate.storage.postgres_batch import AsyncGroupCommit
 from unigate.storage.postgres_schema import migrate
 
@@ -268,7 +268,7 @@ class PostgresStore:
         return int(balance)
 
     async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
-        item = _Reserve(secrets.token_hex(12), key, amount, model, float(ttl_s))
+        item = _Reserve(hex_id(12), key, amount, model, float(ttl_s))
 
         def release(outcome: int) -> None:
             # Committed for a caller that left before it saw it: released now, not at the sweep.

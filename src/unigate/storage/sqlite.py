@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -35,6 +34,7 @@ from unigate.accounts.store import (
     UsageQuery,
     UsageRow,
 )
+from unigate.core.ids import hex_id
 from unigate.storage.sqlite_batch import GroupCommit
 from unigate.storage.sqlite_checkpoint import Checkpointer
 from unigate.storage.sqlite_schema import migrate
@@ -350,7 +350,7 @@ def _reserve(db: sqlite3.Connection, key_id: int, amount: int, ttl_s: float, mod
     spending limit), or say why not."""
     # Time-ordered, so that the reservation's index and the ledger's request_id index grow at their
     # right edge: a random id dirties a random page of each (one more page per settlement to write).
-    rid = f"{time.time_ns():016x}{secrets.token_hex(4)}"
+    rid = f"{time.time_ns():016x}{hex_id(4)}"
     now = _now()
     row = db.execute(
         "SELECT account_id, disabled, deleted_at, limit_retention, limit_credits, period_start, period_spent"

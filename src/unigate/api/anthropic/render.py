@@ -11,13 +11,13 @@ Anthropic signs thinking), tool calls ``tool_use`` blocks whose input streams as
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import orjson
 
 from unigate.api.anthropic.errors import anthropic_error
 from unigate.core.gateway import Charge
+from unigate.core.ids import urlsafe_id
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
 from unigate.errors import GatewayError, UpstreamError
 
@@ -40,7 +40,7 @@ def stop_reason(reason: FinishReason | None) -> str:
 
 
 def new_message_id() -> str:
-    return "msg_" + secrets.token_urlsafe(18)
+    return "msg_" + urlsafe_id(18)
 
 
 def _meta(charge: Charge) -> dict[str, Any]:

@@ -3,13 +3,13 @@ server-sent events, each with ``meta.usage`` (seed-survey §2.3, §2.3a)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
 import orjson
 
 from unigate.core.gateway import Charge
+from unigate.core.ids import urlsafe_id
 from unigate.core.results import ChatResult, Choice, ChoiceDelta, TokenLogprob, Usage
 from unigate.errors import GatewayError
 
@@ -19,7 +19,7 @@ DONE = b"data: [DONE]\n\n"
 
 
 def new_completion_id() -> str:
-    return "chatcmpl-" + secrets.token_urlsafe(18)
+    return "chatcmpl-" + urlsafe_id(18)
 
 
 def _meta(charge: Charge) -> dict[str, Any]:

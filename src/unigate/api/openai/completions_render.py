@@ -11,13 +11,13 @@ frame carries ``usage`` and ``meta``; then ``data: [DONE]``.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
 import orjson
 
 from unigate.core.gateway import Charge
+from unigate.core.ids import urlsafe_id
 from unigate.core.results import ChatResult, ChoiceDelta, TokenLogprob, Usage
 from unigate.errors import GatewayError
 
@@ -27,7 +27,7 @@ DONE = b"data: [DONE]\n\n"
 
 
 def new_completion_id() -> str:
-    return "cmpl-" + secrets.token_urlsafe(18)
+    return "cmpl-" + urlsafe_id(18)
 
 
 def _meta(charge: Charge) -> dict[str, Any]:

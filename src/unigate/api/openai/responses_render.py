@@ -16,13 +16,13 @@ an ``error`` event followed by ``response.failed``.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
 import orjson
 
 from unigate.core.gateway import Charge
+from unigate.core.ids import hex_id
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
 from unigate.errors import GatewayError
 
@@ -30,11 +30,11 @@ __all__ = ["ResponseStream", "new_response_id", "response_body"]
 
 
 def new_response_id() -> str:
-    return "resp_" + secrets.token_hex(24)
+    return "resp_" + hex_id(24)
 
 
 def _id(prefix: str) -> str:
-    return f"{prefix}_" + secrets.token_hex(24)
+    return f"{prefix}_" + hex_id(24)
 
 
 def _meta(charge: Charge) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import secrets
 from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -32,6 +31,7 @@ from unigate.core.chat import (
     NamedToolChoice,
     ToolCall,
 )
+from unigate.core.ids import hex_id
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -291,7 +291,7 @@ def _max_tokens(request: ChatRequest, model: ModelSpec) -> int | None:
 
 
 def _call_id() -> str:
-    return "call_" + secrets.token_hex(12)
+    return "call_" + hex_id(12)
 
 
 def _invalid_output() -> UpstreamError:
