@@ -109,10 +109,13 @@ def test_forced_tool_round_trip(client: anthropic.Anthropic) -> None:
     jsonschema.validate(call.input, WEATHER["input_schema"])
 
     turn: Any = {"role": "assistant", "content": [call.model_dump(include={"type", "id", "name", "input"})]}
+    # Greedy, and no further tool call allowed: in "auto" a sampled answer may call the tool again.
     answer = client.messages.create(
         model=MODEL,
         max_tokens=24,
         tools=[WEATHER],
+        tool_choice={"type": "none"},
+        extra_body=GREEDY,
         messages=[
             question,
             turn,

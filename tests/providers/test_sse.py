@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from unigate.providers.sse import SseDecoder, SseEvent, more_buffered, relay
@@ -71,3 +73,17 @@ def test_a_stream_closed_in_the_middle_of_a_read_leaves_nothing_held() -> None:
     assert more_buffered()
     events.close()  # the consumer stopped (e.g. the router fell back to another provider)
     assert not more_buffered()
+
+
+def test_lf_only_streams_decode_as_crlf_streams_do() -> None:
+    """Streams with ``\\n`` line ends only take a faster path than those with ``\\r``; both must
+    read every mix of fields, comments and blank lines alike, cut anywhere."""
+    lines = ["data: a", "data:b", 'data: {"x": 1}', "event: ping", "event:", ": note", "id: 3", "", "", "data"]
+    lines += ["data: ", "other: x", "data:  two spaces", "é data: ü"]
+    for seed in range(2000):
+        rng = random.Random(seed)
+        text = "\n".join(rng.choice(lines) for _ in range(rng.randint(0, 12))) + rng.choice(["", "\n"])
+        piece = rng.randint(1, 40)
+        lf = decode(text.encode(), piece)
+        crlf = decode(text.replace("\n", "\r\n").encode(), piece)
+        assert lf == crlf, text

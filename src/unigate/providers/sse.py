@@ -20,7 +20,7 @@ __all__ = ["SseDecoder", "SseEvent", "more_buffered", "relay"]
 _MORE: ContextVar[bool] = ContextVar("sse_more_buffered", default=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per streamed chunk, and a frozen one costs more to build
 class SseEvent:
     data: str
     event: str = "message"
@@ -46,11 +46,20 @@ class SseDecoder:
             # The usual case: ``\n`` line ends only. Split once; the last piece is unfinished.
             lines = self._buffer.split("\n")
             self._buffer = lines.pop()
+            data = self._data
             for line in lines:
                 if line.startswith("data:"):
-                    self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
-                elif (event := self._line(line)) is not None:
-                    events.append(event)
+                    data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+                elif not line:  # the end of an event, dispatched here rather than in _line
+                    if data:
+                        events.append(
+                            SseEvent(data[0] if len(data) == 1 else "\n".join(data), self._event or "message")
+                        )
+                        data = self._data = []
+                    self._event = ""
+                else:
+                    self._line(line)
+                    data = self._data
             return events
         while (cut := _line_end(self._buffer)) is not None:
             end, size = cut
