@@ -29,10 +29,10 @@ __all__ = ["KeyCache"]
 
 MAX_ENTRIES = 100_000
 EPOCH_CHECK_INTERVAL_S = 0.01
-"""How often the store's change counter is read at most (reading it costs several
-microseconds: once a millisecond was ~1 % of a request's CPU at 2,000 requests/s): a change by
-another process is seen within this long (and the reservation, which checks the key in the store, refuses a revoked key
-at once anyway)."""
+"""How often the store's change counter is read at most: a change by another process is seen
+within this long (and the reservation, which checks the key in the store, refuses a revoked key
+at once anyway). Reading it costs several microseconds: once a millisecond was about 1 % of a
+request's CPU at 2,000 requests/s."""
 
 
 @dataclass(frozen=True, slots=True)
