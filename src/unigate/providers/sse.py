@@ -46,20 +46,14 @@ class SseDecoder:
             # The usual case: ``\n`` line ends only. Split once; the last piece is unfinished.
             lines = self._buffer.split("\n")
             self._buffer = lines.pop()
-            data = self._data
             for line in lines:
                 if line.startswith("data:"):
-                    data.append(line[6:] if line.startswith(" ", 5) else line[5:])
-                elif not line:  # the end of an event, dispatched here rather than in _line
-                    if data:
-                        events.append(
-                            SseEvent(data[0] if len(data) == 1 else "\n".join(data), self._event or "message")
-                        )
-                        data = self._data = []
-                    self._event = ""
+                    self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+                elif not line:
+                    if (event := self._dispatch()) is not None:
+                        events.append(event)
                 else:
                     self._line(line)
-                    data = self._data
             return events
         while (cut := _line_end(self._buffer)) is not None:
             end, size = cut
@@ -106,7 +100,7 @@ class SseDecoder:
         self._data, self._event = [], ""
         if not data:
             return None
-        return SseEvent("\n".join(data), event or "message")
+        return SseEvent(data[0] if len(data) == 1 else "\n".join(data), event or "message")
 
 
 def _line_end(buffer: str) -> tuple[int, int] | None:
