@@ -27,6 +27,13 @@ class KeyEvents:
     def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
         self._client = client
         self.channel = f"{prefix}keys:changed"
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Make ``listen`` return instead of reconnecting. For shutdown: redis-py can lose the
+        cancellation of a task blocked in a pub/sub read (redis/redis-py#2028, #2551), and such a
+        task then only ends when its connection is closed under it."""
+        self._stopped = True
 
     async def publish(self, key_prefix: str) -> None:
         try:
@@ -37,8 +44,8 @@ class KeyEvents:
             log.exception("could not announce the change of key %s", key_prefix)
 
     async def listen(self, cache: KeyCache) -> None:
-        """Apply the announced changes to ``cache`` until cancelled; reconnects on errors."""
-        while True:
+        """Apply the announced changes to ``cache`` until cancelled or stopped; reconnects on errors."""
+        while not self._stopped:
             pubsub = self._client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
@@ -51,6 +58,8 @@ class KeyEvents:
                         data = message["data"]
                         cache.forget(data.decode() if isinstance(data, bytes) else str(data))
             except RedisError:
+                if self._stopped:
+                    return  # the connection was closed for shutdown
                 log.warning("lost the key-change channel; key lookups are not cached until it is back")
             finally:
                 cache.enabled = False

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -33,6 +33,8 @@ __all__ = ["AccountServices", "upkeep"]
 log = logging.getLogger("unigate.accounts")
 
 MAX_UPKEEP_INTERVAL_S = 60.0
+SHUTDOWN_WAIT_S = 2.0
+"""How long the shutdown waits for a cancelled background task, before and after closing Redis."""
 
 
 @dataclass
@@ -71,14 +73,28 @@ class AccountServices:
         try:
             yield
         finally:
+            if self.events is not None:
+                self.events.stop()
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            running = await _finish(tasks)
             await self.limiter.close()
             if self.redis is not None:
+                # Also closes the connection of a listener whose cancellation redis-py lost: its
+                # read fails, and being stopped it returns.
                 await self.redis.aclose()
+            if running and await _finish(running):
+                log.warning("a background task did not stop within %.0f s; shutting down without it", SHUTDOWN_WAIT_S)
+
+
+async def _finish(tasks: Collection[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+    """Wait at most ``SHUTDOWN_WAIT_S`` for cancelled ``tasks`` to end; those still running.
+    Bounded, so that a task that lost its cancellation cannot hang the shutdown."""
+    done, running = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)
+    for task in done:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("a background task failed", exc_info=exc)
+    return running
 
 
 async def upkeep(store: Store, held: set[str], *, ttl_s: float) -> None:
