@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import orjson
 import pytest
 
 from tests.providers.emulators import (
@@ -27,11 +28,13 @@ from tests.serving import Server, fake_settings
 from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.base import Provider
 from unigate.providers.gemini import GeminiProvider
+from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.registry import build_remote_providers
 
 CLAUDE = model_spec("anthropic", "claude-sonnet-4-5", id="anthropic/claude-sonnet-4.5", max_output=4096)
 GEMINI = model_spec("gemini", "gemini-3-flash-preview", id="google/gemini-3-flash-preview")
 GPT = model_spec("openai", "gpt-4o", id="openai/gpt-4o")
+VLLM = model_spec("vllm", "gpt-4o", id="vllm/gpt-4o")  # an OpenAI-compatible upstream: its stream is relayed
 WEATHER: Any = {
     "type": "function",
     "function": {
@@ -53,9 +56,10 @@ def server(upstream: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iter
     providers: dict[str, Provider] = dict(build_remote_providers({}))  # all unconfigured...
     providers["anthropic"] = AnthropicProvider(provider_config("anthropic", upstream.url))  # ...but these two
     providers["gemini"] = GeminiProvider(provider_config("gemini", upstream.url))
+    providers["vllm"] = OpenAICompatProvider(provider_config("vllm", upstream.url + "/v1"))
     data_dir: Path = tmp_path_factory.mktemp("remote")
     running = Server(
-        fake_settings(data_dir, management_key="mk-test"), models=[CLAUDE, GEMINI, GPT], providers=providers
+        fake_settings(data_dir, management_key="mk-test"), models=[CLAUDE, GEMINI, GPT, VLLM], providers=providers
     ).start()
     yield running
     running.stop()
@@ -127,6 +131,40 @@ def test_claude_tool_use_stream(upstream: Emulator, client: openai.OpenAI) -> No
     assert finish == ["tool_calls"]
     assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens) == (472, 89)
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_openai_compatible_stream_relayed_to_the_sdk(
+    upstream: Emulator, server: Server, account: tuple[str, int], client: openai.OpenAI, include_usage: bool
+) -> None:
+    recorded = fixture("openai/stream_gpt4o.sse")
+    upstream.queue(sse_reply(recorded, piece=700))
+    before = server.balance(account[1])
+    response = client.chat.completions.with_raw_response.create(
+        model=VLLM.id,
+        messages=[{"role": "user", "content": "Hi! What do you think about mankind?"}],
+        stream=True,
+        stream_options={"include_usage": include_usage},
+    )
+    chunks = list(response.parse())
+    text = "".join(c.delta.content or "" for chunk in chunks for c in chunk.choices)
+    expected = "".join(
+        (orjson.loads(e[6:])["choices"] or [{"delta": {}}])[0]["delta"].get("content") or ""
+        for e in recorded.split(b"\n\n")
+        if e.startswith(b"data: {")
+    )
+    assert text == expected
+    assert {(c.id, c.created, c.model) for c in chunks} == {(chunks[0].id, chunks[0].created, "gpt-4o-2024-08-06")}
+    assert chunks[0].id.startswith("chatcmpl-")
+    assert chunks[0].id != "chatcmpl-DL2G9KdEY06xq8M0PqZ5rs5Jv13ok"  # ours, not the upstream's
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[1].model_dump()["service_tier"] == "default"  # relayed as the upstream wrote it
+    finish = [c.finish_reason for chunk in chunks for c in chunk.choices if c.finish_reason]
+    assert finish == ["stop"]
+    credits = VLLM.price.cost(16, 102)
+    assert chunks[-1].model_dump()["meta"]["usage"]["credits_used"] == credits
+    assert (chunks[-1].usage is not None) is include_usage
+    assert server.balance(account[1]) == before - credits
 
 
 def test_claude_error_mid_stream_reaches_the_sdk(upstream: Emulator, client: openai.OpenAI) -> None:

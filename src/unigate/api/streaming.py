@@ -18,11 +18,11 @@ from typing import Protocol
 from aiohttp import web
 
 from unigate.core.gateway import Charge
-from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, Usage
+from unigate.core.results import ChoiceDelta, RelayedFrames, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError
 from unigate.providers.sse import more_buffered
 
-__all__ = ["SSE_HEADERS", "StreamRenderer", "send_stream"]
+__all__ = ["SSE_HEADERS", "NotRelayed", "StreamRenderer", "send_stream"]
 
 log = logging.getLogger("unigate.api")
 
@@ -38,6 +38,11 @@ class StreamRenderer(Protocol):
 
     def delta(self, d: ChoiceDelta) -> bytes: ...
 
+    def relayed(self, frames: RelayedFrames) -> bytes:
+        """Upstream events in this renderer's own format, passed on (only the OpenAI chat
+        renderer gets them: the requests of its API alone set ``relay_chunks``)."""
+        ...
+
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         """What closes a stream that finished, with the usage and what it cost."""
         ...
@@ -45,6 +50,13 @@ class StreamRenderer(Protocol):
     def error(self, err: GatewayError) -> bytes:
         """What closes a stream that failed after its headers were sent."""
         ...
+
+
+class NotRelayed:
+    """For the renderer of an API whose requests never set ``relay_chunks``."""
+
+    def relayed(self, frames: RelayedFrames) -> bytes:
+        raise TypeError(f"{type(self).__name__} got relayed frames, which only OpenAI chat streams ask for")
 
 
 async def send_stream(
@@ -72,7 +84,9 @@ async def send_stream(
 
         def render(event: StreamEvent | Charge) -> None:
             nonlocal usage
-            if isinstance(event, ChoiceDelta):
+            if isinstance(event, RelayedFrames):
+                out.append(renderer.relayed(event))
+            elif isinstance(event, ChoiceDelta):
                 out.append(renderer.delta(event))
             elif isinstance(event, Usage):
                 usage = event

@@ -28,7 +28,7 @@ from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import CREDITS_PER_USD, ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
-from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, Usage
+from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, Usage
 from unigate.errors import (
     AuthenticationError,
     GatewayError,
@@ -241,6 +241,8 @@ class Gateway:
                         continue
                     if isinstance(event, ChoiceDelta) and (event.content or event.tool_calls or event.reasoning):
                         deltas += 1
+                    elif isinstance(event, RelayedFrames):
+                        deltas += event.count
                     yield event
             status = "ok"
         except GatewayError as exc:

@@ -16,6 +16,7 @@ __all__ = [
     "Choice",
     "ChoiceDelta",
     "FinishReason",
+    "RelayedFrames",
     "StreamEvent",
     "StreamStart",
     "TokenLogprob",
@@ -108,5 +109,25 @@ class ChoiceDelta:
     finish_reason: FinishReason | None = None
 
 
-StreamEvent = StreamStart | ChoiceDelta | Usage
-"""A provider stream yields one ``StreamStart``, then ``ChoiceDelta``s, and ends with ``Usage``."""
+@dataclass(slots=True)
+class RelayedFrames:
+    """Output of an upstream that already speaks the client's wire format, passed on as received:
+    whole ``data: {chat.completion.chunk}`` server-sent events of one choice (index 0), none of
+    which finishes it, reports usage or carries an error (those arrive as canonical events).
+
+    A provider yields these only for a request with ``relay_chunks`` set, that is to the OpenAI
+    chat completions API, whose renderer gives them its own ``id`` (``api/openai/chat_render.py``).
+    """
+
+    data: bytes
+    count: int
+    """How many events ``data`` holds; each is about one generated token."""
+    id_field: bytes
+    """The bytes of the upstream's ``"id":...`` field, the same in every event."""
+    created_field: bytes
+    """The bytes of the upstream's ``"created":...`` field, the same in every event."""
+
+
+StreamEvent = StreamStart | ChoiceDelta | Usage | RelayedFrames
+"""A provider stream yields one ``StreamStart``, then ``ChoiceDelta``s (or ``RelayedFrames``),
+and ends with ``Usage``."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,8 +199,9 @@ class Upstream:
         except orjson.JSONDecodeError as exc:
             raise UpstreamError(f"The {self.config.name} provider answered with invalid JSON.") from exc
 
-    async def sse(self, url: str, *, headers: Mapping[str, str], body: Any) -> AsyncGenerator[SseEvent, None]:
-        """POST ``body`` and yield the server-sent events of the answer.
+    async def chunks(self, url: str, *, headers: Mapping[str, str], body: Any) -> AsyncGenerator[bytes, None]:
+        """POST ``body`` and yield the answer's body as it arrives (for a stream of server-sent
+        events); a failure status raises its typed error before the first chunk.
 
         Closing this generator (the client went away) closes the upstream connection at once,
         which is how an upstream learns to stop generating.
@@ -214,12 +216,8 @@ class Upstream:
             )
             if resp.status >= 400:
                 raise self.error(resp.status, await resp.read(), resp.headers)
-            decoder = SseDecoder()
             async for chunk in resp.content.iter_any():
-                for event in relay(decoder, chunk):
-                    yield event
-            for event in relay(decoder, None):
-                yield event
+                yield chunk
         except GatewayError:
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -230,3 +228,13 @@ class Upstream:
                     resp.release()
                 else:
                     resp.close()  # drop the connection: the upstream sees the cancel
+
+    async def sse(self, url: str, *, headers: Mapping[str, str], body: Any) -> AsyncGenerator[SseEvent, None]:
+        """POST ``body`` and yield the server-sent events of the answer (see ``chunks``)."""
+        decoder = SseDecoder()
+        async with aclosing(self.chunks(url, headers=headers, body=body)) as chunks:
+            async for chunk in chunks:
+                for event in relay(decoder, chunk):
+                    yield event
+        for event in relay(decoder, None):
+            yield event

@@ -20,7 +20,7 @@ reported, else the input's UTF-8 bytes (a bound for every byte-level tokenizer).
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +47,7 @@ from unigate.core.results import (
     Choice,
     ChoiceDelta,
     FinishReason,
+    RelayedFrames,
     StreamEvent,
     StreamStart,
     TokenLogprob,
@@ -58,6 +59,8 @@ from unigate.errors import UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
 from unigate.providers.http import SessionFactory, Upstream, UpstreamFailure
+from unigate.providers.openai_relay import ChunkRelay
+from unigate.providers.sse import marked
 
 __all__ = [
     "FINISH_REASONS",
@@ -346,6 +349,11 @@ class ChunkDecoder:
             self.usage = usage
         return events
 
+    def relayed(self, count: int) -> None:
+        """``count`` events of choice 0 went to the client as received (``openai_relay.py``)."""
+        self.seen.add(0)
+        self.generated += 2 * count  # an event is about a token, which the estimate counts as 2 bytes
+
     def complete(self) -> bool:
         """Whether every choice that started also finished."""
         return bool(self.finished) and self.seen <= self.finished
@@ -441,23 +449,63 @@ class OpenAICompatProvider:
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
         body = request_body(request, model, dialect=self.dialect, stream=True)
         decoder = ChunkDecoder(fallback_model=model.upstream_model)
-        async with aclosing(self.upstream.sse(self._url(), headers=self._headers(), body=body)) as events:
-            async for event in events:
-                if event.data.strip() == "[DONE]":
-                    break
-                try:
-                    chunk = orjson.loads(event.data)
-                except orjson.JSONDecodeError as exc:
-                    raise UpstreamError(f"The {self.name} provider sent a malformed stream chunk.") from exc
-                if not isinstance(chunk, dict):
-                    continue
-                if "error" in chunk and not chunk.get("choices"):
-                    raise self.upstream.error(502, event.data.encode())
-                for out in decoder.feed(chunk):
-                    yield out
+        url, headers = self._url(), self._headers()
+        if request.relay_chunks and request.n == 1:
+            chunks = self.upstream.chunks(url, headers=headers, body=body)
+            async with aclosing(self._relay(decoder, chunks)) as relayed:
+                async for event in relayed:
+                    yield event
+        else:
+            async with aclosing(self.upstream.sse(url, headers=headers, body=body)) as events:
+                async for sse in events:
+                    decoded = self._decode(decoder, sse.data)
+                    if decoded is None:
+                        break
+                    for event in decoded:
+                        yield event
         if not decoder.complete():
             raise UpstreamError(f"The {self.name} provider's stream ended before the answer finished.")
         yield decoder.usage or estimated_usage(request, decoder.generated)
+
+    async def _relay(
+        self, decoder: ChunkDecoder, chunks: AsyncGenerator[bytes, None]
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The stream's plain events as ``RelayedFrames``, the others decoded (``openai_relay.py``)."""
+        relay = ChunkRelay()
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                for item in marked(relay.feed(chunk)):
+                    if isinstance(item, RelayedFrames):
+                        decoder.relayed(item.count)
+                        yield item
+                        continue
+                    decoded = self._decode(decoder, item.data)
+                    if decoded is None:
+                        return
+                    if decoder.finished:
+                        relay.decode_all()  # what follows a finish is checked, as without the relay
+                    for event in decoded:
+                        yield event
+            for sse in marked(relay.close()):
+                decoded = self._decode(decoder, sse.data)
+                if decoded is None:
+                    return
+                for event in decoded:
+                    yield event
+
+    def _decode(self, decoder: ChunkDecoder, data: str) -> list[StreamEvent] | None:
+        """The events of one server-sent event's ``data``; ``None`` for ``[DONE]``."""
+        if data.strip() == "[DONE]":
+            return None
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError(f"The {self.name} provider sent a malformed stream chunk.") from exc
+        if not isinstance(chunk, dict):
+            return []
+        if "error" in chunk and not chunk.get("choices"):
+            raise self.upstream.error(502, data.encode())
+        return decoder.feed(chunk)
 
     # ---- embeddings (the ``Embedder`` capability, providers/embeddings/base.py) ------------------
 

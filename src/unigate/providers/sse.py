@@ -14,8 +14,11 @@ import codecs
 from collections.abc import Generator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["SseDecoder", "SseEvent", "more_buffered", "relay"]
+__all__ = ["SseDecoder", "SseEvent", "marked", "more_buffered", "relay"]
+
+T = TypeVar("T")
 
 _MORE: ContextVar[bool] = ContextVar("sse_more_buffered", default=False)
 
@@ -121,12 +124,17 @@ def more_buffered() -> bool:
 def relay(decoder: SseDecoder, chunk: bytes | None) -> Generator[SseEvent, None, None]:
     """The events completed by ``chunk`` (``None``: the end of the body), each with
     ``more_buffered()`` telling whether more of them follow."""
-    events = decoder.close() if chunk is None else decoder.feed(chunk)
-    last = len(events) - 1
+    return marked(decoder.close() if chunk is None else decoder.feed(chunk))
+
+
+def marked(items: list[T]) -> Generator[T, None, None]:
+    """``items`` (what one upstream read yielded), each with ``more_buffered()`` telling whether
+    more of them follow."""
+    last = len(items) - 1
     try:
-        for i, event in enumerate(events):
+        for i, item in enumerate(items):
             _MORE.set(i < last)
-            yield event
+            yield item
     finally:
         # Also when the stream is closed in the middle of a read (the client left, or the router
         # gave up on this upstream): whatever streams next in this task must not be held back.

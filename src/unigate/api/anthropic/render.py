@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from unigate.api.anthropic.errors import anthropic_error
+from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
 from unigate.core.ids import urlsafe_id
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
@@ -98,7 +99,7 @@ def _event(data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-class MessageStream:
+class MessageStream(NotRelayed):
     """Renders one stream's events; only choice 0 exists on this API."""
 
     def __init__(self, *, model: str) -> None:

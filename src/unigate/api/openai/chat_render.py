@@ -10,8 +10,9 @@ import orjson
 
 from unigate.core.gateway import Charge
 from unigate.core.ids import urlsafe_id
-from unigate.core.results import ChatResult, Choice, ChoiceDelta, TokenLogprob, Usage
+from unigate.core.results import ChatResult, Choice, ChoiceDelta, RelayedFrames, TokenLogprob, Usage
 from unigate.errors import GatewayError
+from unigate.providers.openai_relay import created_field, id_field
 
 __all__ = ["ChunkRenderer", "completion_body", "new_completion_id"]
 
@@ -122,6 +123,8 @@ class ChunkRenderer:
         # Every frame starts the same way: serialised once, then each delta adds its choice.
         head = orjson.dumps(self._frame([]))
         self._head = b"data: " + head[: head.rindex(b"[]")] + b"["
+        self._id_field = id_field(self.id)
+        self._created_field = created_field(self.created)
 
     def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         return {
@@ -164,6 +167,19 @@ class ChunkRenderer:
             self._held = self._frame([choice])
             return out
         return out + self._head + orjson.dumps(choice) + b"]}\n\n"
+
+    def relayed(self, frames: RelayedFrames) -> bytes:
+        """The upstream's own chunks, with this stream's ``id`` and ``created`` (the rest of each
+        chunk is the upstream's: OpenAI's ``service_tier`` or ``obfuscation`` pass on, as its
+        ``system_fingerprint`` does)."""
+        out = b""
+        if self._held is not None:
+            out, self._held = self._encode(self._held), None
+        if 0 not in self._started:
+            out += self.delta(ChoiceDelta(0))  # the role opens the choice, as in every stream
+        return out + frames.data.replace(frames.id_field, self._id_field).replace(
+            frames.created_field, self._created_field
+        )
 
     def start(self) -> bytes:
         return b""

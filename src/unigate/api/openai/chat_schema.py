@@ -232,7 +232,10 @@ class ChatCompletionRequest(_Wire):
     safety_identifier: str | None = None
 
     def to_canonical(self) -> ChatRequest:
-        """The canonical request; raises ``InvalidRequest`` naming the ``param`` on cross-field errors."""
+        """The canonical request; raises ``InvalidRequest`` naming the ``param`` on cross-field errors.
+
+        Its stream is rendered back as ``chat.completion.chunk`` events (``ChunkRenderer``), so an
+        upstream that sends those may relay them (``relay_chunks``)."""
         self._check_cross_fields()
         stops = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
         requested = frozenset(self.model_fields_set - IGNORED_FIELDS - {"model", "messages", "stream"})
@@ -253,6 +256,7 @@ class ChatCompletionRequest(_Wire):
             include_usage=bool(self.stream_options and self.stream_options.include_usage),
             user=self.user,
             requested=requested,
+            relay_chunks=bool(self.stream),
         )
 
     @field_validator("logit_bias")

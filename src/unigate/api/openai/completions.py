@@ -71,7 +71,7 @@ async def _streams(
                 elif isinstance(event, Usage):
                     usage.prompt_tokens += event.prompt_tokens
                     usage.completion_tokens += event.completion_tokens
-                else:
+                elif isinstance(event, Charge):
                     credits += event.credits
     yield usage
     yield Charge(credits)

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
 from unigate.core.ids import urlsafe_id
 from unigate.core.results import ChatResult, ChoiceDelta, TokenLogprob, Usage
@@ -87,7 +88,7 @@ def completion_body(
     )
 
 
-class CompletionChunks:
+class CompletionChunks(NotRelayed):
     """Renders a stream (a ``StreamRenderer``) of choices already numbered ``i * n + j``."""
 
     def __init__(self, *, model: str, include_usage: bool, prompts: list[str] | None, n: int) -> None:

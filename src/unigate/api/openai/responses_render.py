@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
 from unigate.core.ids import hex_id
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
@@ -173,7 +174,7 @@ class _Open:
         self.call_index = -1
 
 
-class ResponseStream:
+class ResponseStream(NotRelayed):
     """Renders one stream's events (choice 0 only: the Responses API has no ``n``)."""
 
     def __init__(self, *, model: str, echo: dict[str, Any]) -> None:
