@@ -113,7 +113,8 @@ class ChoiceDelta:
 class RelayedFrames:
     """Output of an upstream that already speaks the client's wire format, passed on as received:
     whole ``data: {chat.completion.chunk}`` server-sent events of one choice (index 0), none of
-    which finishes it, reports usage or carries an error (those arrive as canonical events).
+    which finishes it, reports usage or carries an error (those arrive as canonical events), and
+    the keep-alive comments among them.
 
     A provider yields these only for a request with ``relay_chunks`` set, that is to the OpenAI
     chat completions API, whose renderer gives them its own ``id`` (``api/openai/chat_render.py``).
@@ -125,7 +126,8 @@ class RelayedFrames:
     id_field: bytes
     """The bytes of the upstream's ``"id":...`` field, the same in every event."""
     created_field: bytes
-    """The bytes of the upstream's ``"created":...`` field, the same in every event."""
+    """The bytes of the ``"created":...`` field of the upstream's first event (an event whose
+    ``created`` differs keeps its own)."""
 
 
 StreamEvent = StreamStart | ChoiceDelta | Usage | RelayedFrames
