@@ -99,3 +99,32 @@ async def test_a_reservation_committed_for_a_caller_that_left_is_released(pg: Po
     assert await pg.balance(key.account_id) == 100
     [row] = await pg.usage(UsageQuery(limit=10))
     assert (row.status, row.credits) == ("cancelled", 0)
+
+
+async def test_the_tables_each_request_rewrites_are_vacuumed_as_settlements_add_up(pg_url: str) -> None:
+    store = PostgresStore(pg_url, pool_size=4, vacuum_every=50)
+    await store.open()
+    try:
+        key = await _key(store, 10**9)
+
+        async def request() -> None:
+            reservation = await store.reserve(key=key, amount=10, ttl_s=60, model="m")
+            assert isinstance(reservation, Reservation)
+            await store.settle(reservation, Settlement("m", 3, 1, 1, 1, "ok"))
+
+        await asyncio.gather(*(request() for _ in range(40)))
+        await asyncio.sleep(0.2)
+        assert store.vacuums == 0  # 40 settlements: not yet
+        await asyncio.gather(*(request() for _ in range(20)))
+        for _ in range(100):
+            if store.vacuums:
+                break
+            await asyncio.sleep(0.05)
+        assert store.vacuums == 1
+        vacuumed = await store.pool.fetch(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() AND last_vacuum IS NOT NULL"
+        )
+        assert {r["relname"] for r in vacuumed} >= {"reservations", "accounts", "api_keys"}
+        assert await _reservations(store) == 0
+    finally:
+        await store.close()
