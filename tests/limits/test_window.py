@@ -109,3 +109,18 @@ async def test_redis_down_admits() -> None:
         assert decision.allowed
     finally:
         await client.aclose()
+
+
+@pytest.mark.services
+async def test_redis_admissions_queued_together_go_in_one_pipeline(redis_url: str, redis_prefix: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    limiter = RedisRateLimiter(client, prefix=redis_prefix)
+    try:
+        await client.script_flush()  # as after a restart of Redis: the first batch loads the script
+        decisions = await asyncio.gather(*(limiter.admit(7, rpm=25, tpm=None, tokens=1) for _ in range(40)))
+        assert [d.allowed for d in decisions] == [True] * 25 + [False] * 15  # in order, each counted once
+        assert [d.remaining_requests for d in decisions[:3]] == [24, 23, 22]
+        assert limiter._batches.batches <= 2  # the first call, then all that queued meanwhile
+        assert await client.zcard(f"{redis_prefix}rl:7") == 25
+    finally:
+        await client.aclose()

@@ -1,7 +1,11 @@
 """Rate limits counted in Redis, shared by every process of the gateway.
 
-One Lua script per admission (one round trip, atomic): it drops the entries that left the
-window, checks both limits and records the request. Times are Redis's own clock (``TIME``), so
+One Lua script per admission (atomic): it drops the entries that left the window, checks both
+limits and records the request. The admissions a process queues while its previous call to
+Redis is in flight go together in the next one, a pipeline of one ``EVALSHA`` per admission
+(``core/batching.py``): each still runs atomically and in order, and the process pays one round
+trip and one command dispatch of redis-py per batch instead of per request (the dispatch cost
+about a sixth of a request's CPU). Times are Redis's own clock (``TIME``), so
 the replicas' clocks do not matter. Per key: a sorted set of admissions (score: milliseconds;
 member: ``<random id>:<tokens>``) and the token total of the set.
 
@@ -16,8 +20,9 @@ import logging
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
+from unigate.core.batching import Batcher
 from unigate.core.ids import hex_id
 from unigate.limits.window import WINDOW_S, Decision, Reason
 
@@ -74,18 +79,23 @@ return {count, used, retry, reset, reason}
 """
 
 
+_Admission = tuple[list[str], list[int | str]]
+
+
 class RedisRateLimiter:
     def __init__(self, client: aioredis.Redis, *, prefix: str, window_s: float = WINDOW_S) -> None:
         self._client = client
         self._prefix = prefix
         self._window_ms = round(window_s * 1000)
-        self._script = client.register_script(_ADMIT)
+        self._sha = client.register_script(_ADMIT).sha
+        self._batches = Batcher[_Admission](self._admit_many)
 
     async def admit(self, key_id: int, *, rpm: int | None, tpm: int | None, tokens: int) -> Decision:
         base = f"{self._prefix}rl:{key_id}"
         args: list[int | str] = [rpm or 0, tpm or 0, tokens, self._window_ms, hex_id(6)]
         try:
-            result: list[Any] = await self._script(keys=[base, base + ":tokens"], args=args)
+            # A caller that leaves before its admission is sent drops it; once sent, it counts.
+            result: list[Any] = await self._batches.submit(([base, base + ":tokens"], args), abandoned=_ignore)
         except RedisError:
             log.exception("rate limiter unavailable; admitting the request")
             return Decision(True, None, None, 0, 0, 0.0, 0.0, 0.0)
@@ -103,8 +113,30 @@ class RedisRateLimiter:
             reason=reason,
         )
 
+    async def _admit_many(self, admissions: list[_Admission]) -> list[Any]:
+        """One pipeline; an admission that failed alone gets its exception. A server that does not
+        know the script yet (first use, or restarted) gets it, and those admissions run again:
+        ``NOSCRIPT`` means they did not run."""
+        outcomes = await self._pipeline(admissions)
+        missing = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, NoScriptError)]
+        if missing:
+            await self._client.script_load(_ADMIT)
+            for i, outcome in zip(missing, await self._pipeline([admissions[i] for i in missing]), strict=True):
+                outcomes[i] = outcome
+        return outcomes
+
+    async def _pipeline(self, admissions: list[_Admission]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for keys, args in admissions:
+                pipe.evalsha(self._sha, len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)
+
     async def close(self) -> None:
         return None  # the client belongs to the caller
+
+
+def _ignore(_: object) -> None:
+    """An admission whose caller left while it was in flight: it counts, as any sent request."""
 
 
 def _reason(raw: bytes | str) -> Reason:

@@ -191,7 +191,7 @@ CREATE TABLE console_sessions (
 );
 """
 
-# Group commit (postgres_batch.py): one call, one transaction for the reservations, or the
+# Group commit (core/batching.py, storage/postgres.py): one call, one transaction for the reservations, or the
 # settlements, that a process has queued. Each item runs in its own subtransaction (the
 # ``EXCEPTION`` block), so a balance refusal, which raises to undo the key's update, or any other
 # failure undoes that item alone. Reservations: unigate_reserve's result, 3 for a balance refusal,

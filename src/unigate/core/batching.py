@@ -1,16 +1,14 @@
-"""Group commit for PostgreSQL: the reservations (and, apart, the settlements) one process has
-queued go to the server in one call, one transaction, one commit flush.
+"""Batching calls to a server: at most one call in flight per ``Batcher``; what callers queue
+meanwhile goes in the next call, so batches grow with the load and the round trip (and, for a
+database, the commit flush) is paid once per batch instead of once per request.
 
-Every reservation of an account updates that account's balance row, so its transactions queue on
-the row lock, each holding it until its commit is flushed to disk: one transaction per request
-caps an account at a few hundred requests per second, whatever the number of replicas. Here a
-process keeps at most one call of each kind in flight; what is queued meanwhile goes in the next
-one, so batches grow with the load and the flush is paid once per batch. The server-side
-functions (``unigate_reserve_many``, ``unigate_settle_many``) run each item in its own
-subtransaction: one that fails is undone alone.
+Used for PostgreSQL group commit (``storage/postgres.py``: reservations, and apart settlements,
+each batch one call and one transaction, whose server-side functions run each item in its own
+subtransaction) and for Redis rate-limit admissions (``limits/redis.py``: one pipeline per batch).
 
-Durability is unchanged: a caller learns of its reservation or settlement only after the
-transaction holding it is committed.
+A caller learns its outcome only after the call holding its item has returned, so for a database
+durability is unchanged: nobody is told of a reservation or settlement before its transaction
+is committed.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["AsyncGroupCommit"]
+__all__ = ["Batcher"]
 
 T = TypeVar("T")
 
@@ -34,7 +32,7 @@ class _Queued(Generic[T]):
     abandoned: Callable[[Any], None] | None
 
 
-class AsyncGroupCommit(Generic[T]):
+class Batcher(Generic[T]):
     def __init__(self, run: Callable[[list[T]], Awaitable[Sequence[Any]]]) -> None:
         """``run(items)`` sends one batch and returns one outcome per item, in order: a value, or
         an ``Exception`` instance for an item that failed alone."""
@@ -44,7 +42,8 @@ class AsyncGroupCommit(Generic[T]):
         self.batches = 0
 
     def submit(self, item: T, *, abandoned: Callable[[Any], None] | None = None) -> asyncio.Future[Any]:
-        """Queue ``item``; the future resolves once the transaction holding it has committed.
+        """Queue ``item``; the future resolves once the call holding it has returned (for a
+        database: once its transaction has committed).
 
         Without ``abandoned`` the item runs whatever happens to its caller. With it, the item is
         dropped if its caller left (the future was cancelled) before it was sent, and if the
