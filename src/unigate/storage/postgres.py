@@ -16,8 +16,9 @@ tables gather dead row versions at the request rate. Autovacuum visits a table a
 minute (and some servers run without it): meanwhile every reservation lookup wades through the
 dead versions, and one process's throughput fell from about 1,900 to 530 requests/s within a
 minute of load on this project's benchmark. So each process vacuums them itself after every
-``vacuum_every`` settlements it made: ``VACUUM (SKIP_LOCKED)`` takes no lock that blocks requests
-and skips a table another process is vacuuming at that moment.
+``vacuum_every`` settlements it made, with ``VACUUM (SKIP_LOCKED, TRUNCATE false)``: it takes no
+lock that blocks requests (without ``TRUNCATE false`` it would briefly take an exclusive one to
+give empty pages at the end back to the system) and skips a table another process is vacuuming.
 
 The database URL is asyncpg's (``postgresql://user@host:5432/db``); query parameters that
 asyncpg does not know become server settings, so ``?search_path=tenant_a`` selects a schema
@@ -136,7 +137,7 @@ class PostgresStore:
 
     async def _vacuum_hot_tables(self) -> None:
         try:
-            await self.pool.execute(f"VACUUM (SKIP_LOCKED) {_HOT_TABLES}")
+            await self.pool.execute(f"VACUUM (SKIP_LOCKED, TRUNCATE false) {_HOT_TABLES}")
         except (asyncpg.PostgresError, OSError, RuntimeError):
             # Not the owner of the tables, the store closing, the server gone: requests go on;
             # autovacuum, where it runs, still does the job.
