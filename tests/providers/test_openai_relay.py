@@ -233,6 +233,33 @@ async def test_a_client_reads_the_same_answer_relayed_or_decoded(
         assert relayed > 0
 
 
+async def test_openrouter_reasoning_is_decoded_into_reasoning_content(
+    upstream: Emulator, provider: OpenAICompatProvider
+) -> None:
+    recorded = fixture("openai/stream_qwen3_reasoning.sse").replace(b'"reasoning_content":', b'"reasoning":')
+    views = []
+    for relay in (False, True):
+        upstream.queue(sse_reply(recorded))
+        request = chat("Hi", stream=True, relay_chunks=relay)
+        events = [e async for e in provider.stream(request, model_spec("openai", "qwen3"))]
+        views.append(client_view(*render(events, include_usage=True)))
+    assert views[0] == views[1]
+    assert views[1]["reasoning"].startswith('Okay, the user said "Hello".')
+    assert not any(isinstance(i, RelayedFrames) and b'"reasoning":"' in i.data for i in through_relay([recorded]))
+
+
+def test_tool_call_arguments_sent_as_an_object_are_decoded() -> None:
+    text = fixture("openai/stream_tool_calls.sse")
+    events = [e for e in text.split(b"\n\n") if e]
+    odd = orjson.loads(events[3][6:])
+    odd["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"] = {"location": "Paris"}
+    mixed = b"\n\n".join([*events[:3], b"data: " + orjson.dumps(odd), *events[4:]]) + b"\n\n"
+    items = through_relay([mixed])
+    assert payloads(items) == reference(mixed)
+    relayed = b"".join(i.data for i in items if isinstance(i, RelayedFrames))
+    assert b'"arguments":{' not in relayed
+
+
 async def test_an_error_after_relayed_events_raises(upstream: Emulator, provider: OpenAICompatProvider) -> None:
     head = b"".join(e + b"\n\n" for e in fixture("openai/stream_gpt4o.sse").split(b"\n\n")[:6])
     upstream.queue(sse_reply(head + b'data: {"error": {"message": "Provider returned error", "code": 502}}\n\n'))

@@ -11,14 +11,15 @@ of what a stream costs the gateway. ``ChunkRelay`` splits each upstream read int
   or carries an error, ``[DONE]``, and whatever follows them in the same read.
 
 A run of events is plain when it starts with ``data: ``, holds none of ``"finish_reason":"``,
-``"usage":{``, ``"error":`` and ``[DONE]``, and every event in it carries the stream's exact
-``"id":...``. Inside a JSON string every quote is escaped, so these byte patterns can only be the
-objects' own keys: no plain event finishes a choice, reports usage or carries an error, whatever
-text it holds. The checks are a few passes in C over the whole read, whatever the number of
-events (a per-event loop in Python costs more than it saves). A read that fails them (an upstream
-that writes spaces after colons, or changes ids) is decoded event by event instead: slower, never
-wrong. Plain events are not validated as JSON: like any pass-through, the client gets them as the
-upstream wrote them, ``created`` included if it changes between events.
+``"usage":{``, ``"error":``, ``[DONE]``, ``"reasoning":"`` and ``"arguments":{`` (the last two are
+shapes the decoder normalises), and every event in it carries the stream's exact ``"id":...``.
+Inside a JSON string every quote is escaped, so these byte patterns can only be the objects' own
+keys: no plain event finishes a choice, reports usage or carries an error, whatever text it holds.
+The checks are a few passes in C over the whole read, whatever the number of events (a per-event
+loop in Python costs more than it saves). A read that fails them (an upstream that writes spaces
+after colons, or changes ids) is decoded event by event instead: slower, never wrong. Plain events
+are not validated as JSON: like any pass-through, the client gets them as the upstream wrote them,
+``created`` included if it changes between events.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ __all__ = ["ChunkRelay", "created_field", "id_field"]
 
 _END = b"\n\n"
 _DATA = b"data:"
-# Any of these starts the part of a read that is decoded.
-_SPECIAL = (b'"finish_reason":"', b'"usage":{', b'"error":', b"[DONE]")
+# Any of these starts the part of a read that is decoded: what ends a choice or the stream, and
+# what the decoder normalises (OpenRouter's "reasoning" for "reasoning_content", tool call
+# arguments sent as an object instead of JSON text).
+_SPECIAL = (b'"finish_reason":"', b'"usage":{', b'"error":', b"[DONE]", b'"reasoning":"', b'"arguments":{')
 
 
 def id_field(value: str) -> bytes:
