@@ -1,20 +1,31 @@
-"""Fixtures for the local-model tests: the embedded model is loaded once per session."""
+"""Fixtures of the provider tests: an emulated upstream per test, and the embedded model, loaded
+once per session."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.providers.emulators import Emulator
 from unigate.catalog.spec import ModelSpec, Price
 from unigate.core.chat import ChatRequest, Message, Sampling, TextPart
 from unigate.providers.local import LocalProvider, default_model_path
 
 Ask = Callable[..., ChatRequest]
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[Emulator]:
+    """An emulated upstream on this test's event loop, replaying the replies a test queues."""
+    emulator = Emulator()
+    await emulator.start()
+    yield emulator
+    await emulator.close()
 
 
 def run_blocking(coroutine: Any) -> None:

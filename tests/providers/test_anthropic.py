@@ -57,14 +57,6 @@ WEATHER = FunctionTool(
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
-
-
-@pytest.fixture
 async def make(upstream: Emulator) -> AsyncIterator[Make]:
     made: list[AnthropicProvider] = []
 

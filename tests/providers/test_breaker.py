@@ -4,8 +4,6 @@ re-opens on the trial's outcome."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.providers.emulators import Emulator, chat, fixture_json, json_reply, model_spec, provider_config
@@ -83,14 +81,6 @@ def test_what_is_retried() -> None:
     assert all(retryable(e) for e in (RateLimited("x"), Overloaded("x"), UpstreamError("x"), UpstreamTimeout("x")))
     assert not retryable(InvalidRequest("x"))
     assert not retryable(ValueError("x"))
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
 
 
 async def no_sleep(seconds: float) -> None:

@@ -96,14 +96,6 @@ KINDS = [
 Make = Callable[..., Awaitable[Provider]]
 
 
-@pytest.fixture
-async def upstream() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
-
-
 @pytest.fixture(params=KINDS, ids=[k.name for k in KINDS])
 def kind(request: pytest.FixtureRequest) -> Kind:
     value: Kind = request.param

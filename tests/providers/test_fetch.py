@@ -47,14 +47,6 @@ NAMES = {
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
-
-
-@pytest.fixture
 async def fetcher() -> AsyncIterator[Fetcher]:
     made = Fetcher(FetchPolicy(exempt=LOOPBACK, timeout_s=2.0, max_bytes=4096), resolver=FakeResolver(NAMES))
     await made.start()

@@ -50,14 +50,6 @@ TEMPERATURE = FunctionTool("get_current_temperature", "Gets the current temperat
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
-
-
-@pytest.fixture
 async def make(upstream: Emulator) -> AsyncIterator[Make]:
     made: list[GeminiProvider] = []
 

@@ -42,14 +42,6 @@ Make = Callable[..., Awaitable[OpenAICompatProvider]]
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
-
-
-@pytest.fixture
 async def make(upstream: Emulator) -> AsyncIterator[Make]:
     made: list[OpenAICompatProvider] = []
 

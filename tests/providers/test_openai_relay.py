@@ -152,14 +152,6 @@ Make = Callable[..., Awaitable[OpenAICompatProvider]]
 
 
 @pytest.fixture
-async def upstream() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    yield emulator
-    await emulator.close()
-
-
-@pytest.fixture
 async def provider(upstream: Emulator) -> AsyncIterator[OpenAICompatProvider]:
     made = OpenAICompatProvider(provider_config("openai", upstream.url + "/v1"))
     await made.start()
