@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
+
 from unigate.core.chat import ToolCall
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "ToolCallDelta",
     "TopLogprob",
     "Usage",
+    "created_field",
+    "id_field",
 ]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call", "unknown"]
@@ -128,6 +132,16 @@ class RelayedFrames:
     created_field: bytes
     """The bytes of the ``"created":...`` field of the upstream's first event (an event whose
     ``created`` differs keeps its own)."""
+
+
+def id_field(value: str) -> bytes:
+    """The bytes of ``"id":<value>`` in a compact JSON object (``RelayedFrames.id_field``)."""
+    return b'"id":' + orjson.dumps(value)
+
+
+def created_field(value: int) -> bytes:
+    """The bytes of ``"created":<value>`` in a compact JSON object (``RelayedFrames.created_field``)."""
+    return b'"created":%d' % value
 
 
 StreamEvent = StreamStart | ChoiceDelta | Usage | RelayedFrames

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import orjson
 
-from unigate.core.results import RelayedFrames
+from unigate.core.results import RelayedFrames, created_field, id_field
 from unigate.providers.sse import SseDecoder, SseEvent
 
-__all__ = ["ChunkRelay", "created_field", "id_field"]
+__all__ = ["ChunkRelay"]
 
 _END = b"\n\n"
 _DATA = b"data:"
@@ -37,16 +37,6 @@ _DATA = b"data:"
 # what the decoder normalises (OpenRouter's "reasoning" for "reasoning_content", tool call
 # arguments sent as an object instead of JSON text).
 _SPECIAL = (b'"finish_reason":"', b'"usage":{', b'"error":', b"[DONE]", b'"reasoning":"', b'"arguments":{')
-
-
-def id_field(value: str) -> bytes:
-    """The bytes of ``"id":<value>`` in a compact JSON object."""
-    return b'"id":' + orjson.dumps(value)
-
-
-def created_field(value: int) -> bytes:
-    """The bytes of ``"created":<value>`` in a compact JSON object."""
-    return b'"created":%d' % value
 
 
 class ChunkRelay:
@@ -59,19 +49,20 @@ class ChunkRelay:
         self._decode_all = False
 
     def _learn(self, events: list[SseEvent]) -> None:
-        """From the stream's first JSON event: the ``id`` and ``created`` every plain event must
-        carry. Without them (not a string and an integer), every event is decoded."""
-        for event in events:
-            try:
-                first = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                first = None  # the adapter's decoding reports it
-            upstream_id, created = (first.get("id"), first.get("created")) if isinstance(first, dict) else (None, None)
-            if isinstance(upstream_id, str) and type(created) is int:
-                self._marks = (id_field(upstream_id), created_field(created))
-            else:
-                self._decode_all = True
-            return
+        """From the stream's first event (``events`` holds at most one): the ``id`` and
+        ``created`` every plain event must carry. Without them (not a string and an integer),
+        every event is decoded."""
+        if not events:
+            return  # a comment: the first event is still to come
+        try:
+            first = orjson.loads(events[0].data)
+        except orjson.JSONDecodeError:
+            first = None  # the adapter's decoding reports it
+        upstream_id, created = (first.get("id"), first.get("created")) if isinstance(first, dict) else (None, None)
+        if isinstance(upstream_id, str) and type(created) is int:
+            self._marks = (id_field(upstream_id), created_field(created))
+        else:
+            self._decode_all = True
 
     def decode_all(self) -> None:
         """Decode every event from now on (the adapter asks once the choice has finished)."""
@@ -97,10 +88,10 @@ class ChunkRelay:
             self._learn(events)
             out.extend(events)
             whole = whole[first:]
-        if self._decode_all:
+        if self._marks is None or self._decode_all:
             out.extend(self._sse.feed(whole))
-            return out
-        out.extend(self._plain_then_decoded(whole))
+        else:
+            out.extend(self._plain_then_decoded(whole, self._marks))
         return out
 
     def close(self) -> list[SseEvent]:
@@ -108,9 +99,10 @@ class ChunkRelay:
         pending, self._pending = self._pending, b""
         return [*self._sse.feed(pending), *self._sse.close()]
 
-    def _plain_then_decoded(self, whole: bytes) -> list[RelayedFrames | SseEvent]:
-        if not whole or self._marks is None:
-            return []  # (the caller saw to both)
+    def _plain_then_decoded(self, whole: bytes, marks: tuple[bytes, bytes]) -> list[RelayedFrames | SseEvent]:
+        """The run of plain events that ``whole`` starts with, if any, then the rest decoded."""
+        if not whole:
+            return []
         special = min((i for i in (whole.find(p) for p in _SPECIAL) if i >= 0), default=-1)
         if special < 0:
             cut = len(whole)
@@ -121,7 +113,7 @@ class ChunkRelay:
         out: list[RelayedFrames | SseEvent] = []
         if plain:
             count = plain.count(_DATA)
-            id_mark, created_mark = self._marks
+            id_mark, created_mark = marks
             if plain.startswith(_DATA) and plain.count(id_mark) == count:
                 out.append(RelayedFrames(plain, count, id_mark, created_mark))
             else:

@@ -10,9 +10,17 @@ import orjson
 
 from unigate.core.gateway import Charge
 from unigate.core.ids import urlsafe_id
-from unigate.core.results import ChatResult, Choice, ChoiceDelta, RelayedFrames, TokenLogprob, Usage
+from unigate.core.results import (
+    ChatResult,
+    Choice,
+    ChoiceDelta,
+    RelayedFrames,
+    TokenLogprob,
+    Usage,
+    created_field,
+    id_field,
+)
 from unigate.errors import GatewayError
-from unigate.providers.openai_relay import created_field, id_field
 
 __all__ = ["ChunkRenderer", "completion_body", "new_completion_id"]
 
