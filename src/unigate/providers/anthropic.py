@@ -62,7 +62,7 @@ from unigate.core.results import (
 from unigate.errors import InvalidRequest, UnsupportedContent, UnsupportedParameter, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
-from unigate.providers.http import SessionFactory, Upstream, UpstreamFailure
+from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media import Inline, file_source, image_source
 from unigate.providers.replay import ReplayCache
 
@@ -462,12 +462,11 @@ class AnthropicProvider:
         self,
         config: ProviderConfig,
         *,
-        session_factory: SessionFactory | None = None,
         replay: ReplayCache[Blocks] | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error, session_factory=session_factory)
+        self.upstream = Upstream(config, parse_error=parse_error)
         self.replay: ReplayCache[Blocks] = replay if replay is not None else ReplayCache()
 
     async def start(self) -> None:

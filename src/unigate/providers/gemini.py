@@ -69,7 +69,7 @@ from unigate.errors import InvalidRequest, UnsupportedContent, UnsupportedParame
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
 from unigate.providers.fetch import Fetcher, FetchError
-from unigate.providers.http import SessionFactory, Upstream, UpstreamFailure
+from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media import Inline, file_source, image_source
 from unigate.providers.replay import ReplayCache
 
@@ -497,13 +497,12 @@ class GeminiProvider:
         self,
         config: ProviderConfig,
         *,
-        session_factory: SessionFactory | None = None,
         replay: ReplayCache[str] | None = None,
         fetcher: Fetcher | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error, session_factory=session_factory)
+        self.upstream = Upstream(config, parse_error=parse_error)
         self.replay: ReplayCache[str] = replay if replay is not None else ReplayCache()
         self.fetcher = fetcher or Fetcher()
 

@@ -1,8 +1,8 @@
-"""HTTP to one upstream: the pooled session, the timeouts, and upstream failures as typed errors.
+"""HTTP to one upstream: the pooled connections, the timeouts, and upstream failures as typed errors.
 
-One ``aiohttp.ClientSession`` per provider, opened in ``start()`` (or made by an injected factory,
-for tests) and closed in ``close()``; methods never create one. Only the headers the adapter
-builds are sent: the client's own key and headers never reach an upstream.
+One keep-alive client (``h1.py``) per provider, opened in ``start()`` and closed in ``close()``;
+methods never create one. Only the headers the adapter builds are sent: the client's own key and
+headers never reach an upstream.
 
 How an upstream failure reaches our client (the status is ours, the message says whose it is):
 
@@ -35,7 +35,6 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 
 from unigate.errors import (
@@ -48,12 +47,12 @@ from unigate.errors import (
     UpstreamTimeout,
 )
 from unigate.providers.config import ProviderConfig
+from unigate.providers.h1 import Client, HttpFailure, Response
 from unigate.providers.sse import SseDecoder, SseEvent, relay
 
 __all__ = [
     "USER_AGENT",
     "ErrorParser",
-    "SessionFactory",
     "Upstream",
     "UpstreamFailure",
     "failure_error",
@@ -61,8 +60,6 @@ __all__ = [
 
 USER_AGENT = "unigate/0.1"
 MAX_MESSAGE_CHARS = 1000
-
-SessionFactory = Callable[[], aiohttp.ClientSession]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +91,12 @@ def _seconds(value: str | None) -> str | None:
 def failure_error(
     config: ProviderConfig, status: int, failure: UpstreamFailure, headers: Mapping[str, str] | None = None
 ) -> GatewayError:
-    """Our typed error for an upstream failure (the table in the module docstring)."""
+    """Our typed error for an upstream failure (the table in the module docstring); ``headers``
+    are the answer's, with lower-cased names."""
     name = config.name
     status = failure.status or status
     detail = (failure.message or "").strip()[:MAX_MESSAGE_CHARS] or "no details given"
-    retry = _seconds((headers or {}).get("Retry-After")) or _seconds(failure.retry_after)
+    retry = _seconds((headers or {}).get("retry-after")) or _seconds(failure.retry_after)
     retry_headers = {"Retry-After": retry} if retry else None
     if status in (401, 403):
         # Never echo the upstream message: it may quote part of our key.
@@ -133,39 +131,22 @@ def failure_error(
     return UpstreamError(f"The {name} provider failed (HTTP {status}): {detail}")
 
 
-def default_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}, raise_for_status=False)
-
-
 class Upstream:
     """The HTTP side of one provider. Adapters build URLs, headers and bodies; this sends them."""
 
-    def __init__(
-        self, config: ProviderConfig, *, parse_error: ErrorParser, session_factory: SessionFactory | None = None
-    ) -> None:
+    def __init__(self, config: ProviderConfig, *, parse_error: ErrorParser) -> None:
         self.config = config
         self.parse_error = parse_error
-        self._factory = session_factory or default_session
-        self._session: aiohttp.ClientSession | None = None
-        t = config.timeouts
-        self._timeout = aiohttp.ClientTimeout(total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s)
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=t.total_s, sock_connect=t.connect_s, connect=t.connect_s, sock_read=t.first_byte_s
-        )
+        self._client: Client | None = None
 
     async def start(self) -> None:
-        if self._session is None:
-            self._session = self._factory()
+        if self._client is None:
+            self._client = Client(user_agent=USER_AGENT)
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
-    def _require_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise UpstreamError(f"The {self.config.name} provider was used before the server started it.")
-        return self._session
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> GatewayError:
         return failure_error(self.config, status, self.parse_error(body), headers)
@@ -174,26 +155,36 @@ class Upstream:
         name = self.config.name
         if isinstance(exc, TimeoutError):
             return UpstreamTimeout(f"The {name} provider did not answer in time.")
-        if isinstance(exc, aiohttp.ClientPayloadError):
-            return UpstreamError(f"The connection to the {name} provider broke off mid-response.")
-        return UpstreamError(f"Could not reach the {name} provider: {type(exc).__name__}.")
+        if isinstance(exc, HttpFailure) and exc.mid_body:
+            return UpstreamError(f"The connection to the {name} provider broke off mid-response: {exc}.")
+        return UpstreamError(f"Could not reach the {name} provider: {exc}.")
+
+    async def _post(self, url: str, headers: Mapping[str, str], body: Any, *, stream: bool) -> Response:
+        client = self._client
+        if client is None:
+            raise UpstreamError(f"The {self.config.name} provider was used before the server started it.")
+        t = self.config.timeouts
+        return await client.post(
+            url,
+            {**headers, "Content-Type": "application/json", "Accept": "text/event-stream" if stream else "*/*"},
+            orjson.dumps(body),
+            connect_s=t.connect_s,
+            total_s=t.total_s,
+            read_s=t.first_byte_s if stream else None,
+        )
 
     async def post_json(self, url: str, *, headers: Mapping[str, str], body: Any) -> Any:
         """POST ``body`` and return the decoded JSON answer; upstream failures raise typed errors."""
         try:
-            async with self._require_session().post(
-                url,
-                data=orjson.dumps(body),
-                headers={**headers, "Content-Type": "application/json"},
-                timeout=self._timeout,
-            ) as resp:
+            resp = await self._post(url, headers, body, stream=False)
+            try:
                 raw = await resp.read()
-                if resp.status >= 400:
-                    raise self.error(resp.status, raw, resp.headers)
-        except GatewayError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            finally:
+                resp.close()
+        except (TimeoutError, HttpFailure) as exc:
             raise self._transport_error(exc) from exc
+        if resp.status >= 400:
+            raise self.error(resp.status, raw, resp.headers)
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -206,28 +197,24 @@ class Upstream:
         Closing this generator (the client went away) closes the upstream connection at once,
         which is how an upstream learns to stop generating.
         """
-        resp: aiohttp.ClientResponse | None = None
         try:
-            resp = await self._require_session().post(
-                url,
-                data=orjson.dumps(body),
-                headers={**headers, "Content-Type": "application/json", "Accept": "text/event-stream"},
-                timeout=self._stream_timeout,
-            )
-            if resp.status >= 400:
-                raise self.error(resp.status, await resp.read(), resp.headers)
-            async for chunk in resp.content.iter_any():
-                yield chunk
-        except GatewayError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            resp = await self._post(url, headers, body, stream=True)
+        except (TimeoutError, HttpFailure) as exc:
             raise self._transport_error(exc) from exc
+        try:
+            if resp.status >= 400:
+                try:
+                    raw = await resp.read()
+                except (TimeoutError, HttpFailure) as exc:
+                    raise self._transport_error(exc) from exc
+                raise self.error(resp.status, raw, resp.headers)
+            try:
+                async for chunk in resp.chunks():
+                    yield chunk
+            except (TimeoutError, HttpFailure) as exc:
+                raise self._transport_error(exc) from exc
         finally:
-            if resp is not None:
-                if resp.content.at_eof():
-                    resp.release()
-                else:
-                    resp.close()  # drop the connection: the upstream sees the cancel
+            resp.close()  # back to the pool after a whole answer, else dropped: the upstream sees the cancel
 
     async def sse(self, url: str, *, headers: Mapping[str, str], body: Any) -> AsyncGenerator[SseEvent, None]:
         """POST ``body`` and yield the server-sent events of the answer (see ``chunks``)."""

@@ -58,7 +58,7 @@ from unigate.core.results import (
 from unigate.errors import UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
-from unigate.providers.http import SessionFactory, Upstream, UpstreamFailure
+from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.openai_relay import ChunkRelay
 from unigate.providers.sse import marked
 
@@ -413,11 +413,11 @@ def parse_embeddings(data: Any, *, count: int) -> tuple[np.ndarray[Any, np.dtype
 class OpenAICompatProvider:
     """One OpenAI-compatible upstream (``POST {base_url}/chat/completions``)."""
 
-    def __init__(self, config: ProviderConfig, *, session_factory: SessionFactory | None = None) -> None:
+    def __init__(self, config: ProviderConfig) -> None:
         self.name = config.name
         self.config = config
         self.dialect = Dialect.of(config.name)
-        self.upstream = Upstream(config, parse_error=parse_error, session_factory=session_factory)
+        self.upstream = Upstream(config, parse_error=parse_error)
 
     async def start(self) -> None:
         await self.upstream.start()

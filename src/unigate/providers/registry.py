@@ -20,7 +20,6 @@ from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.base import Provider
 from unigate.providers.config import ProviderConfig, load_provider_configs
 from unigate.providers.gemini import GeminiProvider
-from unigate.providers.http import SessionFactory
 from unigate.providers.openai_compat import OpenAICompatProvider
 
 __all__ = ["UnconfiguredProvider", "build_provider", "build_remote_providers", "missing_setting"]
@@ -59,27 +58,25 @@ class UnconfiguredProvider:
         yield  # pragma: no cover - makes this an async generator like the others
 
 
-def build_provider(config: ProviderConfig, *, session_factory: SessionFactory | None = None) -> Provider:
+def build_provider(config: ProviderConfig) -> Provider:
     """The adapter for ``config``'s protocol, or its stand-in if a setting is missing."""
     missing = config.missing_setting()
     if missing is not None:
         return UnconfiguredProvider(config.name, missing)
     if config.kind == "anthropic":
-        return AnthropicProvider(config, session_factory=session_factory)
+        return AnthropicProvider(config)
     if config.kind == "gemini":
-        return GeminiProvider(config, session_factory=session_factory)
-    return OpenAICompatProvider(config, session_factory=session_factory)
+        return GeminiProvider(config)
+    return OpenAICompatProvider(config)
 
 
 def build_remote_providers(
     env: Mapping[str, str] | None = None,
     tables: Mapping[str, Mapping[str, Any]] | None = None,
-    *,
-    session_factory: SessionFactory | None = None,
 ) -> dict[str, Provider]:
     """Every remote provider by name (``env`` defaults to ``os.environ``)."""
     configs = load_provider_configs(os.environ if env is None else env, tables)
-    return {name: build_provider(c, session_factory=session_factory) for name, c in configs.items()}
+    return {name: build_provider(c) for name, c in configs.items()}
 
 
 def missing_setting(

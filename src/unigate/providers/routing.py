@@ -31,7 +31,6 @@ from unigate.catalog.spec import ModelSpec
 from unigate.errors import GatewayError
 from unigate.providers.base import Provider
 from unigate.providers.config import load_deployments, load_provider_configs
-from unigate.providers.http import SessionFactory
 from unigate.providers.registry import UnconfiguredProvider, build_provider
 from unigate.providers.retry import RetryPolicy
 from unigate.providers.router import Routes, Sleep
@@ -99,7 +98,6 @@ def build_routed_providers(
     routing: RoutingConfig | Mapping[str, Any] | None = None,
     resolve: Callable[[str], ModelSpec] | None = None,
     others: Mapping[str, Provider] | None = None,
-    session_factory: SessionFactory | None = None,
     sleep: Sleep = asyncio.sleep,
 ) -> dict[str, Provider]:
     """Every remote provider by name: a ``Router`` over its configured deployments, or the
@@ -124,12 +122,12 @@ def build_routed_providers(
     bases = load_provider_configs(env, tables)
     for name, deployments in load_deployments(env, tables).items():
         if deployments:
-            adapters = [build_provider(c, session_factory=session_factory) for c in deployments]
+            adapters = [build_provider(c) for c in deployments]
             out[name] = routes.router(name, adapters)
         elif bases[name].missing_setting() is None:  # a deployments list whose entries are all skipped
             out[name] = UnconfiguredProvider(name, f"a key or URL for a deployment of [providers.{name}]")
         else:
-            out[name] = build_provider(bases[name], session_factory=session_factory)
+            out[name] = build_provider(bases[name])
     for requested, specs in routes.fallbacks.items():
         for spec in specs:
             if spec.provider not in routes.deployments:
