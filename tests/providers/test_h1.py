@@ -165,6 +165,31 @@ async def test_a_connection_idle_too_long_is_not_reused(
     assert server.connections == 2
 
 
+async def test_an_informational_answer_is_skipped(serve: Callable[..., Awaitable[RawServer]], client: Client) -> None:
+    server = await serve(keep(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + answer(b"{}", "Content-Length: 2")))
+    assert await post(client, server.url) == (200, b"{}")
+    assert await post(client, server.url) == (200, b"{}")
+    assert server.connections == 1
+
+
+async def test_an_idle_connection_that_receives_data_is_dropped(
+    serve: Callable[..., Awaitable[RawServer]], client: Client
+) -> None:
+    async def then_408(_: asyncio.StreamReader, writer: asyncio.StreamWriter, __: bytes) -> bool:
+        writer.write(answer(b"{}", "Content-Length: 2"))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(answer(b"", "Content-Length: 0", status="408 Request Timeout"))
+        await asyncio.sleep(1.0)  # and leaves the connection open without reading from it
+        return False
+
+    server = await serve(then_408)
+    assert await post(client, server.url) == (200, b"{}")
+    await asyncio.sleep(0.1)
+    assert await post(client, server.url, total_s=0.5) == (200, b"{}")  # not sent into the deaf connection
+    assert server.connections == 2
+
+
 async def test_a_chunked_stream_arrives_whole_and_in_order(
     serve: Callable[..., Awaitable[RawServer]], client: Client
 ) -> None:

@@ -91,6 +91,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.idle = False
         self.idle_since = 0.0
         self._reset()
 
@@ -98,6 +99,8 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.headers: dict[str, str] = {}
         self.head_done = False
+        self.interim = False
+        """An informational (1xx) answer is being read: what counts is the one after it."""
         self.complete = False
         self.reusable = False
         self.body: deque[bytes] = deque()
@@ -114,6 +117,9 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if self.idle:  # nothing was asked: the upstream is giving up on this connection (a 408, say)
+            self.close()
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -150,7 +156,12 @@ class _Connection(asyncio.Protocol):
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if status < 200:  # 100 Continue, 103 Early Hints: the answer follows
+            self.headers = {}
+            self.interim = True
+            return
+        self.status = status
         self.head_done = True
         self._wake()
 
@@ -164,6 +175,9 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
         self.complete = True
         self.reusable = not self.closed and self._parser.should_keep_alive()
         self._wake()
@@ -209,6 +223,7 @@ class _Connection(asyncio.Protocol):
         return data
 
     def send(self, data: list[bytes]) -> None:
+        self.idle = False
         self._reset()
         assert self.transport is not None
         self.transport.writelines(data)
@@ -378,6 +393,7 @@ class Client:
         if self._closed:
             conn.close()
             return
+        conn.idle = True
         conn.idle_since = time.monotonic()
         assert conn.transport is not None
         self._idle.setdefault(conn.origin, []).append(conn)
