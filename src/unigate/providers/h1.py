@@ -10,13 +10,18 @@ does what it needs:
   ``Content-Length``;
 - answers framed by ``Content-Length``, chunked, or by the end of the connection;
 - no ``Accept-Encoding`` is sent; a ``gzip`` or ``deflate`` answer is decoded anyway;
+- informational answers (``100``, ``103``) are skipped: the final one is what a call gets;
 - a connection goes back to its pool only after a whole answer that allows keep-alive; an idle
-  one is dropped after ``KEEPALIVE_S``, or as soon as the upstream closes it;
+  one is dropped after ``KEEPALIVE_S``, as soon as the upstream closes it, or if the upstream
+  writes to it unasked (a ``408`` before closing);
 - timeouts: connecting, each wait for data (``read_s``: the status line, then every gap between
   two reads), and a deadline for the whole exchange; each raises ``TimeoutError``;
 - TLS with the system's trust store and SNI (``ssl.create_default_context``).
 
-No proxies, redirects or cookies: an upstream API needs none (the aiohttp session used none).
+No proxies, redirects or cookies: an upstream API call needs none of them. No limit on the
+connections to one origin either (aiohttp's was 100 per provider, queueing the rest): the
+upstream's own rate limits, answered as 429s, are the limit that counts.
+
 Failures raise ``TimeoutError`` or ``HttpFailure``; ``Upstream`` (``http.py``) makes them typed
 gateway errors.
 """
