@@ -337,7 +337,9 @@ async def test_leaving_a_stream_early_drops_its_connection(
     assert server.connections == 2
 
 
-async def test_https_with_the_trusted_certificate(serve: Callable[..., Awaitable[RawServer]], tmp_path: Path) -> None:
+async def test_https_with_the_trusted_certificate(
+    serve: Callable[..., Awaitable[RawServer]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(  # noqa: ASYNC221 - a second's set-up before the servers start
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -359,3 +361,9 @@ async def test_https_with_the_trusted_certificate(serve: Callable[..., Awaitable
     assert await post(trusting, server.url) == (200, b"{}")
     await trusting.close()
     assert server.connections == 1  # kept alive (the refused handshake never reached the server's handler)
+
+    # How an operator trusts a private CA (a vLLM behind its own certificate): OpenSSL's variable.
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    by_environment = Client(user_agent="t")
+    assert await post(by_environment, server.url) == (200, b"{}")
+    await by_environment.close()
