@@ -108,6 +108,15 @@ def keep(data: bytes) -> Handler:
     return handle
 
 
+def then_close(data: bytes) -> Handler:
+    async def handle(_: asyncio.StreamReader, writer: asyncio.StreamWriter, __: bytes) -> bool:
+        writer.write(data)
+        await writer.drain()
+        return False
+
+    return handle
+
+
 async def test_requests_reuse_one_kept_alive_connection(
     serve: Callable[..., Awaitable[RawServer]], client: Client
 ) -> None:
@@ -130,11 +139,7 @@ async def test_requests_reuse_one_kept_alive_connection(
 async def test_an_answer_with_connection_close_is_not_reused(
     serve: Callable[..., Awaitable[RawServer]], client: Client
 ) -> None:
-    async def close_after(_: asyncio.StreamReader, writer: asyncio.StreamWriter, __: bytes) -> bool:
-        writer.write(answer(b"{}", "Content-Length: 2", "Connection: close"))
-        return False
-
-    server = await serve(close_after)
+    server = await serve(then_close(answer(b"{}", "Content-Length: 2", "Connection: close")))
     assert await post(client, server.url) == (200, b"{}")
     assert await post(client, server.url) == (200, b"{}")
     assert server.connections == 2
@@ -143,12 +148,8 @@ async def test_an_answer_with_connection_close_is_not_reused(
 async def test_a_connection_the_server_closed_while_idle_is_replaced(
     serve: Callable[..., Awaitable[RawServer]], client: Client
 ) -> None:
-    async def once(_: asyncio.StreamReader, writer: asyncio.StreamWriter, __: bytes) -> bool:
-        writer.write(answer(b"{}", "Content-Length: 2"))  # says keep-alive, then closes: a server's idle timeout
-        await writer.drain()
-        return False
-
-    server = await serve(once)
+    # Says keep-alive, then closes: a server's idle timeout.
+    server = await serve(then_close(answer(b"{}", "Content-Length: 2")))
     assert await post(client, server.url) == (200, b"{}")
     await asyncio.sleep(0.05)
     assert await post(client, server.url) == (200, b"{}")
@@ -209,11 +210,7 @@ async def test_a_chunked_stream_arrives_whole_and_in_order(
 
 
 async def test_a_body_that_ends_with_the_connection(serve: Callable[..., Awaitable[RawServer]], client: Client) -> None:
-    async def close_delimited(_: asyncio.StreamReader, writer: asyncio.StreamWriter, __: bytes) -> bool:
-        writer.write(answer(b"data: 1\n\ndata: 2\n\n", "Content-Type: text/event-stream"))
-        return False
-
-    server = await serve(close_delimited)
+    server = await serve(then_close(answer(b"data: 1\n\ndata: 2\n\n", "Content-Type: text/event-stream")))
     assert await post(client, server.url) == (200, b"data: 1\n\ndata: 2\n\n")
 
 
@@ -227,11 +224,7 @@ async def test_a_body_cut_short_is_a_failure_mid_body(
         else answer(b'5\r\n{"par\r\n', "Transfer-Encoding: chunked")
     )
 
-    async def truncate(_: asyncio.StreamReader, writer: asyncio.StreamWriter, __: bytes) -> bool:
-        writer.write(cut)
-        return False
-
-    server = await serve(truncate)
+    server = await serve(then_close(cut))
     with pytest.raises(HttpFailure, match="broke off") as failure:
         await post(client, server.url)
     assert failure.value.mid_body
@@ -367,3 +360,8 @@ async def test_https_with_the_trusted_certificate(
     by_environment = Client(user_agent="t")
     assert await post(by_environment, server.url) == (200, b"{}")
     await by_environment.close()
+
+
+async def test_a_host_that_cannot_be_encoded_is_a_connect_failure(client: Client) -> None:
+    with pytest.raises(HttpFailure, match="could not connect"):  # IDNA: a label longer than 63 characters
+        await client.post(f"http://{'a' * 64}.example/v1", {}, b"", connect_s=1.0, total_s=1.0)

@@ -204,12 +204,14 @@ class _Connection(asyncio.Protocol):
     def _time_out(self) -> None:
         self._fail(TimeoutError())
 
-    async def wait(self, deadline: float) -> None:
-        """Until the parser has more to give (headers, data, the end) or ``deadline`` (loop time)."""
+    async def wait(self, deadline: float, read_s: float | None) -> None:
+        """Until the parser has more to give (headers, data, the end), at most until ``deadline``
+        (loop time) and, with ``read_s``, for that many seconds."""
         if self.error is not None:
             raise self.error
-        self._waiter = waiter = self._loop.create_future()
-        timer = self._loop.call_at(deadline, self._time_out)
+        loop = self._loop
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_at(deadline if read_s is None else min(deadline, loop.time() + read_s), self._time_out)
         try:
             await waiter
         finally:
@@ -262,11 +264,6 @@ class Response:
         else:
             raise HttpFailure(f"the answer uses an unsupported content encoding {encoding!r}", mid_body=True)
 
-    def _next_deadline(self) -> float:
-        if self._read_s is None:
-            return self._deadline
-        return min(self._deadline, self._conn._loop.time() + self._read_s)
-
     async def read(self) -> bytes:
         """The whole body."""
         conn = self._conn
@@ -275,7 +272,7 @@ class Response:
                 raise HttpFailure(f"the answer is larger than {MAX_BODY_BYTES} bytes", mid_body=True)
             if conn.complete:
                 break
-            await conn.wait(self._next_deadline())
+            await conn.wait(self._deadline, self._read_s)
         return self._decode(conn.take(), final=True)
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -293,7 +290,7 @@ class Response:
                     yield tail
                 return
             else:
-                await conn.wait(self._next_deadline())
+                await conn.wait(self._deadline, self._read_s)
 
     def _decode(self, data: bytes, *, final: bool) -> bytes:
         if self._decoder is None:
@@ -352,7 +349,7 @@ class Client:
         )
         try:
             while not conn.head_done:
-                await conn.wait(deadline if read_s is None else min(deadline, loop.time() + read_s))
+                await conn.wait(deadline, read_s)
             return Response(self, conn, deadline, read_s)
         except BaseException:
             conn.close()
@@ -388,9 +385,9 @@ class Client:
                     ssl=context,
                     server_hostname=host if context else None,
                 )
-        except TimeoutError:
+        except TimeoutError:  # an OSError too, but ours to report as a timeout
             raise
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ValueError) as exc:  # refused, unresolvable, TLS refused; a host IDNA cannot encode
             raise HttpFailure(f"could not connect to {host}:{port} ({type(exc).__name__}: {exc})") from exc
         return conn
 
