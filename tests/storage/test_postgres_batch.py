@@ -5,8 +5,10 @@ leaves neither leaks a reservation nor loses a settlement."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, UsageQuery
@@ -49,7 +51,7 @@ async def test_concurrent_reservations_go_in_few_calls_and_refusals_stay_alone(p
 
 
 async def test_a_revoked_key_in_a_batch_is_refused_alone(pg: PostgresStore) -> None:
-    good, bad = await _key(pg, 100), await _key(pg, 100)
+    bad, good = await _key(pg, 100), await _key(pg, 100)  # the batch goes sorted by account: bad first
     assert await pg.delete_key(bad.prefix)
     a, b = await asyncio.gather(pg.reserve(key=good, amount=10, ttl_s=60), pg.reserve(key=bad, amount=10, ttl_s=60))
     assert isinstance(a, Reservation)
@@ -128,3 +130,59 @@ async def test_the_tables_each_request_rewrites_are_vacuumed_as_settlements_add_
         assert await _reservations(store) == 0
     finally:
         await store.close()
+
+
+async def test_replicas_batching_many_accounts_never_deadlock(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Two processes' batches each lock several accounts' rows: they must take them in one order,
+    or they wait on each other in a cycle, PostgreSQL aborts one ("deadlock detected") and its
+    requests fail with their settlements lost. (The store runs an aborted batch again, but that
+    is a backstop: here no batch may need it.)"""
+    replicas = [PostgresStore(pg_url, pool_size=4) for _ in range(2)]
+    for replica in replicas:
+        await replica.open()
+    try:
+        keys = [await _key(replicas[0], 10_000_000) for _ in range(12)]
+        rng = random.Random(7)
+
+        async def request(store: PostgresStore, key: ApiKey) -> None:
+            held = await store.reserve(key=key, amount=100, ttl_s=60, model="m")
+            assert isinstance(held, Reservation)
+            await asyncio.sleep(rng.random() / 1000)
+            await store.settle(held, Settlement("m", 7, 1, 1, 1, "ok"))
+
+        waves = 30
+        for _ in range(waves):
+            calls = [request(replicas[i % 2], rng.choice(keys)) for i in range(48)]
+            rng.shuffle(calls)
+            await asyncio.gather(*calls)
+        for store in replicas:
+            assert await _reservations(store) == 0
+        charged = [10_000_000 - await replicas[1].balance(k.account_id) for k in keys]
+        assert sum(charged) == 7 * 48 * waves
+        assert all(c % 7 == 0 for c in charged)
+        assert "deadlock" not in caplog.text
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_a_batch_aborted_by_a_deadlock_runs_again(
+    pg: PostgresStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = await _key(pg, 100)
+    fetchrow = asyncpg.Pool.fetchrow
+    aborted = 0
+
+    async def deadlock_once(pool: asyncpg.Pool, query: str, *args: object) -> object:
+        nonlocal aborted
+        if aborted == 0:
+            aborted += 1
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
+        return await fetchrow(pool, query, *args)
+
+    monkeypatch.setattr(asyncpg.Pool, "fetchrow", deadlock_once)
+    held = await pg.reserve(key=key, amount=10, ttl_s=60)
+    assert isinstance(held, Reservation)
+    assert aborted == 1
+    assert "met a deadlock and runs again" in caplog.text
+    assert await pg.balance(key.account_id) == 90  # reserved once

@@ -8,6 +8,9 @@ a process queued while its previous call was in flight go in one call and one tr
 (``core/batching.py``): every reservation of an account updates its balance row, so one
 transaction per request would queue on that row's lock, each holding it until its commit is
 flushed, and cap an account at a few hundred requests per second whatever the replicas.
+Rows are locked in one order everywhere (schema V4): a batch goes sorted by (account, key), and
+each function locks an account's row before its keys'. Before, two replicas' batches over several
+accounts deadlocked within seconds of load, and PostgreSQL's abort lost the settlements of one.
 Connections go back to the pool without ``RESET ALL``: this store never changes session state,
 and the reset would cost a round trip per request.
 
@@ -32,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -78,6 +82,14 @@ def _outcome(result: int, error: str | None) -> int | Exception:
     return int(result)
 
 
+def _unsorted(order: list[int], outcomes: list[int | Exception]) -> list[int | Exception]:
+    """Outcomes of items sent in ``order`` (their positions in the batch), back in batch order."""
+    out: list[int | Exception] = [0] * len(order)
+    for position, outcome in zip(order, outcomes, strict=True):
+        out[position] = outcome
+    return out
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Pool ``reset``: nothing to undo (asyncpg still rolls back a transaction left open)."""
 
@@ -87,6 +99,9 @@ VACUUM_EVERY = 5000
 
 _HOT_TABLES = "reservations, accounts, api_keys"
 
+DEADLOCK_ATTEMPTS = 3
+"""Calls of one batch that PostgreSQL may abort for a deadlock before its callers get the error."""
+
 
 class PostgresStore:
     def __init__(self, url: str, *, pool_size: int = 10, vacuum_every: int = VACUUM_EVERY) -> None:
@@ -94,7 +109,7 @@ class PostgresStore:
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._reserves = Batcher[_Reserve](self._reserve_many)
-        self._settles = Batcher[tuple[str, Settlement]](self._settle_many)
+        self._settles = Batcher[tuple[Reservation, Settlement]](self._settle_many)
         self._vacuum_every = vacuum_every
         self._settled_since_vacuum = 0
         self._vacuum: asyncio.Task[None] | None = None
@@ -319,7 +334,8 @@ class PostgresStore:
         def release(outcome: int) -> None:
             # Committed for a caller that left before it saw it: released now, not at the sweep.
             if outcome == 0:
-                self._settles.submit((item.id, Settlement(model, 0, 0, 0, 0, "cancelled")))
+                held = Reservation(item.id, key.account_id, key.id, amount)
+                self._settles.submit((held, Settlement(model, 0, 0, 0, 0, "cancelled")))
 
         queued = self._reserves.submit(item, abandoned=release)
         try:
@@ -335,41 +351,64 @@ class PostgresStore:
         return Reservation(item.id, key.account_id, key.id, amount)
 
     async def _reserve_many(self, items: list[_Reserve]) -> list[int | Exception]:
-        row = await self.pool.fetchrow(
-            "SELECT * FROM unigate_reserve_many($1, $2, $3, $4, $5)",
-            [i.id for i in items],
-            [i.key.id for i in items],
-            [i.amount for i in items],
-            [i.model for i in items],
-            [i.ttl_s for i in items],
+        order = sorted(range(len(items)), key=lambda i: (items[i].key.account_id, items[i].key.id))
+        ordered = [items[i] for i in order]
+        return _unsorted(
+            order,
+            await self._call_many(
+                "SELECT * FROM unigate_reserve_many($1, $2, $3, $4, $5)",
+                [i.id for i in ordered],
+                [i.key.id for i in ordered],
+                [i.amount for i in ordered],
+                [i.model for i in ordered],
+                [i.ttl_s for i in ordered],
+            ),
         )
-        assert row is not None
-        return [_outcome(r, e) for r, e in zip(row["results"], row["errors"], strict=True)]
 
     async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
         # Not skipped if the caller is cancelled while it waits: a settlement always happens.
-        await self._settles.submit((reservation.id, settlement))
+        await self._settles.submit((reservation, settlement))
 
-    async def _settle_many(self, items: list[tuple[str, Settlement]]) -> list[int | Exception]:
+    async def _settle_many(self, items: list[tuple[Reservation, Settlement]]) -> list[int | Exception]:
         self._count_settlements(len(items))
-        row = await self.pool.fetchrow(
-            "SELECT * FROM unigate_settle_many($1, $2, $3, $4, $5, $6, $7)",
-            [rid for rid, _ in items],
-            [s.credits for _, s in items],
-            [s.model for _, s in items],
-            [s.prompt_tokens for _, s in items],
-            [s.completion_tokens for _, s in items],
-            [s.latency_ms for _, s in items],
-            [s.status for _, s in items],
+        order = sorted(range(len(items)), key=lambda i: (items[i][0].account_id, items[i][0].key_id))
+        ordered = [items[i] for i in order]
+        return _unsorted(
+            order,
+            await self._call_many(
+                "SELECT * FROM unigate_settle_many($1, $2, $3, $4, $5, $6, $7)",
+                [r.id for r, _ in ordered],
+                [s.credits for _, s in ordered],
+                [s.model for _, s in ordered],
+                [s.prompt_tokens for _, s in ordered],
+                [s.completion_tokens for _, s in ordered],
+                [s.latency_ms for _, s in ordered],
+                [s.status for _, s in ordered],
+            ),
         )
+
+    async def _call_many(self, sql: str, *columns: list[Any]) -> list[int | Exception]:
+        """One batch call, sorted by (account, key) so that batches lock rows in one order (schema
+        V4). A deadlock still aborts the whole call (with a statement outside that order, say):
+        it did nothing, so it runs again."""
+        for attempt in range(DEADLOCK_ATTEMPTS):
+            try:
+                row = await self.pool.fetchrow(sql, *columns)
+                break
+            except asyncpg.DeadlockDetectedError:
+                if attempt == DEADLOCK_ATTEMPTS - 1:
+                    raise
+                log.warning("a batch of %d met a deadlock and runs again", len(columns[0]))
         assert row is not None
         return [_outcome(r, e) for r, e in zip(row["results"], row["errors"], strict=True)]
 
     async def extend_reservations(self, ids: Sequence[str], ttl_s: float) -> None:
         if ids:
+            # SKIP LOCKED: a reservation being settled is on its way out, and waiting for its row
+            # while holding others could close a cycle with a settlement batch.
             await self.pool.execute(
                 "UPDATE reservations SET expires_at = clock_timestamp() + $2 * interval '1 second'"
-                " WHERE id = ANY($1::text[])",
+                " WHERE id IN (SELECT id FROM reservations WHERE id = ANY($1::text[]) FOR UPDATE SKIP LOCKED)",
                 list(ids),
                 float(ttl_s),
             )
