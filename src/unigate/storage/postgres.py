@@ -388,8 +388,8 @@ class PostgresStore:
         )
 
     async def _call_many(self, sql: str, *columns: list[Any]) -> list[int | Exception]:
-        """One batch call, sorted by (account, key) so that batches lock rows in one order (schema
-        V4). A deadlock still aborts the whole call (with a statement outside that order, say):
+        """One batch call, its items already in lock order (by account, then key: the module
+        docstring). A deadlock, with a statement outside that order say, aborts the whole call:
         it did nothing, so it runs again."""
         for attempt in range(DEADLOCK_ATTEMPTS):
             try:
