@@ -21,7 +21,9 @@ async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
         yield MemoryRateLimiter(window_s=WINDOW)
         return
     client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
-    yield RedisRateLimiter(client, prefix=request.getfixturevalue("redis_prefix"), window_s=WINDOW)
+    limiter = RedisRateLimiter(client, prefix=request.getfixturevalue("redis_prefix"), window_s=WINDOW)
+    yield limiter
+    await limiter.close()
     await client.aclose()
 
 
@@ -97,22 +99,25 @@ async def test_redis_counts_once_for_all_processes(redis_url: str, redis_prefix:
         decisions = await asyncio.gather(*(limiters[i % 3].admit(42, rpm=20, tpm=None, tokens=1) for i in range(90)))
         assert sum(d.allowed for d in decisions) == 20
     finally:
-        for c in clients:
+        for limiter, c in zip(limiters, clients, strict=True):
+            await limiter.close()
             await c.aclose()
 
 
 async def test_redis_down_admits() -> None:
     """Rate limits protect capacity, not money: an outage of Redis is not one of the gateway."""
     client = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    limiter = RedisRateLimiter(client, prefix="nowhere:")
     try:
-        decision = await RedisRateLimiter(client, prefix="nowhere:").admit(1, rpm=1, tpm=None, tokens=1)
+        decision = await limiter.admit(1, rpm=1, tpm=None, tokens=1)
         assert decision.allowed
     finally:
+        await limiter.close()
         await client.aclose()
 
 
 @pytest.mark.services
-async def test_redis_admissions_queued_together_go_in_one_pipeline(redis_url: str, redis_prefix: str) -> None:
+async def test_redis_admissions_queued_together_go_in_one_call(redis_url: str, redis_prefix: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     limiter = RedisRateLimiter(client, prefix=redis_prefix)
     try:
@@ -123,4 +128,47 @@ async def test_redis_admissions_queued_together_go_in_one_pipeline(redis_url: st
         assert limiter._batches.batches <= 2  # the first call, then all that queued meanwhile
         assert await client.zcard(f"{redis_prefix}rl:7") == 25
     finally:
+        await limiter.close()
         await client.aclose()
+
+
+@pytest.mark.services
+async def test_redis_admissions_of_several_keys_in_one_call_keep_their_own_limits(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Each admission of a batch reads its own limits and tokens, whatever its place in the call."""
+    client = aioredis.Redis.from_url(redis_url)
+    limiter = RedisRateLimiter(client, prefix=redis_prefix)
+    asks = [(1, 2, None, 1), (2, None, 100, 60), (3, None, None, 5), (4, 1, 50, 51)] * 3
+    try:
+        decisions = await asyncio.gather(
+            *(limiter.admit(key, rpm=rpm, tpm=tpm, tokens=tokens) for key, rpm, tpm, tokens in asks)
+        )
+        assert limiter._batches.batches <= 2
+        by_key = {key: [d for (k, *_), d in zip(asks, decisions, strict=True) if k == key] for key in (1, 2, 3, 4)}
+        assert [(d.allowed, d.reason) for d in by_key[1]] == [(True, ""), (True, ""), (False, "requests")]
+        assert [d.remaining_requests for d in by_key[1][:2]] == [1, 0]
+        assert [(d.allowed, d.reason) for d in by_key[2]] == [(True, ""), (False, "tokens"), (False, "tokens")]
+        assert by_key[2][0].remaining_tokens == 40
+        assert all(d.allowed for d in by_key[3])
+        assert [d.reason for d in by_key[4]] == ["too_large"] * 3
+        assert await client.get(f"{redis_prefix}rl:3:tokens") == b"15"
+    finally:
+        await limiter.close()
+        await client.aclose()
+
+
+@pytest.mark.services
+async def test_redis_limiter_reconnects_after_its_connection_is_closed(redis_url: str, redis_prefix: str) -> None:
+    """Redis restarted, or dropped an idle client: the next admission still counts."""
+    client, other = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
+    limiter = RedisRateLimiter(client, prefix=redis_prefix)
+    try:
+        assert (await limiter.admit(9, rpm=10, tpm=None, tokens=1)).remaining_requests == 9
+        assert await other.client_kill_filter(_id=str(await client.client_id())) == 1
+        assert (await limiter.admit(9, rpm=10, tpm=None, tokens=1)).remaining_requests == 8
+        assert await other.zcard(f"{redis_prefix}rl:9") == 2
+    finally:
+        await limiter.close()
+        await client.aclose()
+        await other.aclose()

@@ -13,6 +13,7 @@ import pytest
 
 from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, UsageQuery
 from unigate.storage.postgres import PostgresStore
+from unigate.storage.postgres_lane import Lane
 
 pytestmark = pytest.mark.services
 
@@ -170,17 +171,17 @@ async def test_a_batch_aborted_by_a_deadlock_runs_again(
     pg: PostgresStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = await _key(pg, 100)
-    fetchrow = asyncpg.Pool.fetchrow
+    fetchrow = Lane.fetchrow
     aborted = 0
 
-    async def deadlock_once(pool: asyncpg.Pool, query: str, *args: object) -> object:
+    async def deadlock_once(lane: Lane, query: str, *args: object) -> object:
         nonlocal aborted
         if aborted == 0:
             aborted += 1
             raise asyncpg.DeadlockDetectedError("deadlock detected")
-        return await fetchrow(pool, query, *args)
+        return await fetchrow(lane, query, *args)
 
-    monkeypatch.setattr(asyncpg.Pool, "fetchrow", deadlock_once)
+    monkeypatch.setattr(Lane, "fetchrow", deadlock_once)
     held = await pg.reserve(key=key, amount=10, ttl_s=60)
     assert isinstance(held, Reservation)
     assert aborted == 1

@@ -54,6 +54,11 @@ class Batcher(Generic[T]):
             self._worker = asyncio.create_task(self._drain())
         return future
 
+    async def wait_idle(self) -> None:
+        """Return once every queued item has been sent and its call has returned."""
+        while self._worker is not None:
+            await asyncio.wait([self._worker])
+
     async def _drain(self) -> None:
         try:
             while self._queue:

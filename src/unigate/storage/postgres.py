@@ -12,7 +12,9 @@ Rows are locked in one order everywhere (schema V4): a batch goes sorted by (acc
 each function locks an account's row before its keys'. Before, two replicas' batches over several
 accounts deadlocked within seconds of load, and PostgreSQL's abort lost the settlements of one.
 Connections go back to the pool without ``RESET ALL``: this store never changes session state,
-and the reset would cost a round trip per request.
+and the reset would cost a round trip per request. The two batchers do not use the pool at all:
+each has a connection of its own (``postgres_lane.py``), so a process holds up to ``pool_size``
++ 2 connections.
 
 Every request inserts and deletes a reservation row and rewrites its account's row, so these
 tables gather dead row versions at the request rate. Autovacuum visits a table at most once a
@@ -54,6 +56,7 @@ from unigate.accounts.store import (
 )
 from unigate.core.batching import Batcher
 from unigate.core.ids import hex_id
+from unigate.storage.postgres_lane import Lane
 from unigate.storage.postgres_schema import migrate
 
 __all__ = ["PostgresStore"]
@@ -99,6 +102,8 @@ VACUUM_EVERY = 5000
 
 _HOT_TABLES = "reservations, accounts, api_keys"
 
+COMMAND_TIMEOUT_S = 60
+
 DEADLOCK_ATTEMPTS = 3
 """Calls of one batch that PostgreSQL may abort for a deadlock before its callers get the error."""
 
@@ -110,6 +115,8 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
         self._reserves = Batcher[_Reserve](self._reserve_many)
         self._settles = Batcher[tuple[Reservation, Settlement]](self._settle_many)
+        self._reserve_lane = Lane(url, command_timeout=COMMAND_TIMEOUT_S)
+        self._settle_lane = Lane(url, command_timeout=COMMAND_TIMEOUT_S)
         self._vacuum_every = vacuum_every
         self._settled_since_vacuum = 0
         self._vacuum: asyncio.Task[None] | None = None
@@ -124,7 +131,7 @@ class PostgresStore:
 
     async def open(self) -> None:
         pool = await asyncpg.create_pool(
-            self._url, min_size=1, max_size=self._pool_size, reset=_keep_session, command_timeout=60
+            self._url, min_size=1, max_size=self._pool_size, reset=_keep_session, command_timeout=COMMAND_TIMEOUT_S
         )
         try:
             async with pool.acquire() as conn:
@@ -139,6 +146,11 @@ class PostgresStore:
             self._vacuum.cancel()
             await asyncio.gather(self._vacuum, return_exceptions=True)
             self._vacuum = None
+        # Calls in flight (a settlement of a caller that left, say) finish before their lanes close.
+        await self._reserves.wait_idle()
+        await self._settles.wait_idle()
+        await self._reserve_lane.close()
+        await self._settle_lane.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -356,6 +368,7 @@ class PostgresStore:
         return _unsorted(
             order,
             await self._call_many(
+                self._reserve_lane,
                 "SELECT * FROM unigate_reserve_many($1, $2, $3, $4, $5)",
                 [i.id for i in ordered],
                 [i.key.id for i in ordered],
@@ -376,6 +389,7 @@ class PostgresStore:
         return _unsorted(
             order,
             await self._call_many(
+                self._settle_lane,
                 "SELECT * FROM unigate_settle_many($1, $2, $3, $4, $5, $6, $7)",
                 [r.id for r, _ in ordered],
                 [s.credits for _, s in ordered],
@@ -387,13 +401,13 @@ class PostgresStore:
             ),
         )
 
-    async def _call_many(self, sql: str, *columns: list[Any]) -> list[int | Exception]:
+    async def _call_many(self, lane: Lane, sql: str, *columns: list[Any]) -> list[int | Exception]:
         """One batch call, its items already in lock order (by account, then key: the module
         docstring). A deadlock, with a statement outside that order say, aborts the whole call:
         it did nothing, so it runs again."""
         for attempt in range(DEADLOCK_ATTEMPTS):
             try:
-                row = await self.pool.fetchrow(sql, *columns)
+                row = await lane.fetchrow(sql, *columns)
                 break
             except asyncpg.DeadlockDetectedError:
                 if attempt == DEADLOCK_ATTEMPTS - 1:
