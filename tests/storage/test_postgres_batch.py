@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, UsageQuery
+from unigate.accounts.spending import SpendingLimit
+from unigate.accounts.store import ApiKey, KeySettings, Refusal, Reservation, Settlement, UsageQuery
 from unigate.storage.postgres import PostgresStore
 from unigate.storage.postgres_lane import Lane
 
@@ -187,3 +188,79 @@ async def test_a_batch_aborted_by_a_deadlock_runs_again(
     assert aborted == 1
     assert "met a deadlock and runs again" in caplog.text
     assert await pg.balance(key.account_id) == 90  # reserved once
+
+
+async def _twin(store: PostgresStore) -> list[ApiKey]:
+    """Two accounts; keys with and without spending limits, and one deleted key."""
+    first = await store.create_account(name=None, credits=1_000)
+    second = await store.create_account(name=None, credits=300)
+    made = []
+    for account, limit in ((first, 250), (first, 120), (first, None), (second, 90), (second, None), (first, None)):
+        settings = KeySettings(limit=SpendingLimit("month", limit)) if limit else KeySettings()
+        key, _ = await store.create_key(account_id=account, name=None, settings=settings)
+        made.append(key)
+    assert await store.delete_key(made[-1].prefix)
+    return made
+
+
+def _expected(asks: list[tuple[int, int]], balances: list[int], limits: list[int | None]) -> list[object]:
+    """The outcomes, worked out here: keys 0-4 as ``_twin`` makes them (key 5 is deleted), keys on
+    one account (keys 0-2 and 5 share the first) sharing its balance."""
+    account = [0, 0, 0, 1, 1, 0]
+    left, spent, out = {0: balances[0], 1: balances[3]}, [0] * 6, list[object]()
+    for k, n in asks:
+        if k == 5:
+            out.append(Refusal.KEY_REVOKED)
+        elif (limit := limits[k]) is not None and spent[k] + n > limit:
+            out.append(Refusal.KEY_LIMIT)
+        elif left[account[k]] < n:
+            out.append(Refusal.BALANCE)
+        else:
+            left[account[k]] -= n
+            spent[k] += n
+            out.append("held")
+    return out
+
+
+async def _state(store: PostgresStore, keys: list[ApiKey]) -> tuple[object, ...]:
+    balances = [await store.balance(k.account_id) for k in keys]
+    spent = [await store.pool.fetchval("SELECT period_spent FROM api_keys WHERE id = $1", k.id) for k in keys]
+    charged = await store.pool.fetchval("SELECT COALESCE(SUM(credits), 0) FROM usage")
+    return balances, spent, charged, await _reservations(store)
+
+
+async def test_a_batch_decides_exactly_as_the_same_calls_one_at_a_time(pg_url: str) -> None:
+    """Balances and keys' spend are read once per batch and decided in memory: the outcomes and
+    the state they leave must be those of the same reservations and settlements made one by one
+    (in the batch's order: by account, then key). Random amounts, many refusals of each kind."""
+    rng = random.Random(7)
+    batched, single = PostgresStore(pg_url, pool_size=4), PostgresStore(pg_url, pool_size=4)
+    await batched.open()
+    await single.open()
+    try:
+        a_keys, b_keys = await _twin(batched), await _twin(single)
+        asks = sorted((rng.randrange(6), rng.randrange(0, 80)) for _ in range(120))
+        a_out = await asyncio.gather(*(batched.reserve(key=a_keys[k], amount=n, ttl_s=60) for k, n in asks))
+        assert batched._reserves.batches <= 2
+        b_out = [await single.reserve(key=b_keys[k], amount=n, ttl_s=60) for k, n in asks]
+        kinds = [o if isinstance(o, Refusal) else "held" for o in a_out]
+        assert kinds == [o if isinstance(o, Refusal) else "held" for o in b_out]
+        assert kinds == _expected(asks, [1_000, 1_000, 1_000, 300, 300, 1_000], [250, 120, None, 90, None, None])
+        assert {Refusal.BALANCE, Refusal.KEY_LIMIT, Refusal.KEY_REVOKED, "held"} <= set(kinds)
+        assert await _state(batched, a_keys) == await _state(single, b_keys)
+
+        held = [(a, b) for a, b in zip(a_out, b_out, strict=True) if isinstance(a, Reservation)]
+        assert all(isinstance(b, Reservation) for _, b in held)
+        charges = [rng.randrange(-5, 90) for _ in held]
+        settled = [Settlement("m", c, 1, 1, 1, "ok") for c in charges]
+        rng.shuffle(order := list(range(len(held))))
+        await asyncio.gather(*(batched.settle(held[i][0], settled[i]) for i in order))
+        for i in sorted(order, key=lambda i: (held[i][0].account_id, held[i][0].key_id)):
+            one = held[i][1]
+            assert isinstance(one, Reservation)
+            await single.settle(one, settled[i])
+        assert await _state(batched, a_keys) == await _state(single, b_keys)
+        assert (await _state(batched, a_keys))[3] == 0
+    finally:
+        await batched.close()
+        await single.close()

@@ -3,8 +3,8 @@ meanwhile goes in the next call, so batches grow with the load and the round tri
 database, the commit flush) is paid once per batch instead of once per request.
 
 Used for PostgreSQL group commit (``storage/postgres.py``: reservations, and apart settlements,
-each batch one call and one transaction, whose server-side functions run each item in its own
-subtransaction) and for Redis rate-limit admissions (``limits/redis.py``: one pipeline per batch).
+each batch one call and one transaction) and for Redis rate-limit admissions
+(``limits/redis.py``: one script call per batch).
 
 A caller learns its outcome only after the call holding its item has returned, so for a database
 durability is unchanged: nobody is told of a reservation or settlement before its transaction

@@ -7,7 +7,10 @@ the next reservation on every other one. Reservations and settlements are group-
 a process queued while its previous call was in flight go in one call and one transaction
 (``core/batching.py``): every reservation of an account updates its balance row, so one
 transaction per request would queue on that row's lock, each holding it until its commit is
-flushed, and cap an account at a few hundred requests per second whatever the replicas.
+flushed, and cap an account at a few hundred requests per second whatever the replicas. A
+batch writes each account's balance once (schema V5, ``postgres_schema.py``); an item the
+database refuses fails the whole call, which did nothing, and the items go again one by one
+(``_call_many``).
 Rows are locked in one order everywhere (schema V4): a batch goes sorted by (account, key), and
 each function locks an account's row before its keys'. Before, two replicas' batches over several
 accounts deadlocked within seconds of load, and PostgreSQL's abort lost the settlements of one.
@@ -404,7 +407,21 @@ class PostgresStore:
     async def _call_many(self, lane: Lane, sql: str, *columns: list[Any]) -> list[int | Exception]:
         """One batch call, its items already in lock order (by account, then key: the module
         docstring). A deadlock, with a statement outside that order say, aborts the whole call:
-        it did nothing, so it runs again."""
+        it did nothing, so it runs again. So does an item the database refuses (a constraint, a
+        value out of range): the call did nothing, and its items go again one by one, so that
+        the failure stays with its own item."""
+        try:
+            row = await self._call_once(lane, sql, columns)
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+            if len(columns[0]) == 1:
+                return [RuntimeError(f"the database refused the operation: {exc}")]
+            outcomes: list[int | Exception] = []
+            for i in range(len(columns[0])):
+                outcomes += await self._call_many(lane, sql, *([column[i]] for column in columns))
+            return outcomes
+        return [_outcome(r, e) for r, e in zip(row["results"], row["errors"], strict=True)]
+
+    async def _call_once(self, lane: Lane, sql: str, columns: tuple[list[Any], ...]) -> asyncpg.Record:
         for attempt in range(DEADLOCK_ATTEMPTS):
             try:
                 row = await lane.fetchrow(sql, *columns)
@@ -414,7 +431,7 @@ class PostgresStore:
                     raise
                 log.warning("a batch of %d met a deadlock and runs again", len(columns[0]))
         assert row is not None
-        return [_outcome(r, e) for r, e in zip(row["results"], row["errors"], strict=True)]
+        return row
 
     async def extend_reservations(self, ids: Sequence[str], ttl_s: float) -> None:
         if ids:
