@@ -15,9 +15,13 @@ One invocation measures, one part after the other (progress on stderr):
    ``taskset``: CPUs 1-2 when the machine has a third, else 0-1, where the load generator then
    shares a core with a worker (the summary says so, and grades scaling by gateway CPU per
    request instead of req/s).
-2. Start-up: from the exec of ``unigate serve`` (local model disabled, fresh data folder,
+2. Workers scaling with the load (``bench/scaling.py``): one worker with 32 clients against two
+   workers with 64, on PostgreSQL + Redis, alternating, gateway CPU per request compared. (The
+   harness's ``unigate-pg-w2`` gives two workers the same 32 clients as one, so each worker's
+   batches to the database halve; both rows are printed.)
+3. Start-up: from the exec of ``unigate serve`` (local model disabled, fresh data folder,
    management key from the environment) to the first 200 of ``GET /health``; the median of 3.
-3. The embedded local model: tokens/s through the gateway at 1 and at 8 concurrent requests, and
+4. The embedded local model: tokens/s through the gateway at 1 and at 8 concurrent requests, and
    through llama-cpp-python directly (``bench/local_model.py``).
 
 Then it prints one table: each target of the issue, the figure measured in this run, the
@@ -59,6 +63,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+if __package__ in (None, ""):  # run as a script: the repository root, for ``bench.scaling``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import scaling
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HARNESS = ROOT.parent / "shared" / "bench" / "bench.py"
@@ -428,7 +436,46 @@ def harness_rows(run: dict[str, Any] | None, scaling_free: bool) -> list[Row]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Part 2: start-up
+# Part 2: workers scaling with the load (bench/scaling.py)
+
+
+def weak_scaling_row(args: argparse.Namespace, services: Services, cpus: str | None, out: Path) -> Row:
+    label = f"workers {WORKERS} with {WORKERS}x the clients: CPU efficiency (1-worker CPU ms/req ÷ {WORKERS}-worker)"
+    threshold = f"≥ {MIN_CPU_EFFICIENCY:g}"
+    if services.pg_error or services.redis_error:
+        return Row("workers_weak_efficiency", label, None, "x", "", threshold, "skipped: PostgreSQL or Redis missing")
+    allowed = sorted(os.sched_getaffinity(0))
+    one_core = str(allowed[1]) if len(allowed) > 1 else None
+
+    def schema(workers: int, run: int) -> str:
+        name = f"unigate_bench_{services.tag}_s{workers}_{run}"
+        services.schemas.append(name)
+        return services.pg_url(name)
+
+    try:
+        samples = scaling.measure(
+            harness=args.harness.parent,
+            database_url=schema,
+            redis_url=services.redis_url,
+            redis_prefix=lambda workers, run: f"{services.redis_prefix}s{workers}_{run}:",
+            seconds=args.dur,
+            warmup=args.warmup,
+            runs=1 if args.short else 2,
+            load_cpus=str(allowed[0]) if cpus is not None else None,
+            worker_cpus={1: one_core if cpus is not None else None, WORKERS: cpus},
+            log=out / "scaling.log",
+        )
+    except (RuntimeError, OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+        return Row("workers_weak_efficiency", label, None, "x", "", threshold, f"failed: {exc}")
+    value, detail = scaling.efficiency(samples)
+    if value is None:
+        return Row("workers_weak_efficiency", label, None, "x", "", threshold, detail)
+    result = graded(value, at_least=MIN_CPU_EFFICIENCY)
+    return Row("workers_weak_efficiency", label, value, "x", detail, threshold, result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Part 3: start-up
 
 
 def free_port() -> int:
@@ -497,7 +544,7 @@ def startup_row(samples: int, log: Path) -> Row:
 
 
 # ---------------------------------------------------------------------------------------------
-# Part 3: the local model
+# Part 4: the local model
 
 
 def local_label(concurrency: int) -> str:
@@ -618,7 +665,7 @@ def measure_all(args: argparse.Namespace, services: Services, extra: list[str], 
     notes: list[str] = []
     cpus, scaling_free = scaling_cpus()
 
-    phase("1/3 gateway overhead: floor, unigate-sqlite, unigate-pg, unigate-pg-w2, litellm (shared harness)")
+    phase("1/4 gateway overhead: floor, unigate-sqlite, unigate-pg, unigate-pg-w2, litellm (shared harness)")
     argv_h, left_out = harness_argv(args, services, with_scaling=True, extra=extra, out=out)
     notes += left_out
     code, run = run_harness(argv_h, tables_to_stdout=False)
@@ -632,7 +679,7 @@ def measure_all(args: argparse.Namespace, services: Services, extra: list[str], 
             notes.append(
                 f"unigate-pg-w{WORKERS} ran on CPUs {cpus}: this machine has {WORKERS} cores, so the mock and the load"
                 f" generator share a core with one worker and its req/s understates scaling; the CPU efficiency"
-                f" row (gateway CPU per request, 1 worker on its own core vs {WORKERS}) is the criterion here"
+                f" rows (gateway CPU per request, 1 worker on its own core vs {WORKERS}) are the criterion here"
             )
         steal = max(
             (
@@ -648,14 +695,17 @@ def measure_all(args: argparse.Namespace, services: Services, extra: list[str], 
     if code != 0:
         notes.append(f"the harness exited with status {code} (a target failed or a cell had errors)")
 
-    phase(f"2/3 start-up of unigate serve without the local model ({args.startup_samples} samples)")
+    phase(f"2/4 workers scaling with the load: 1 worker with 32 clients, {WORKERS} with {32 * WORKERS}, alternating")
+    rows.append(weak_scaling_row(args, services, cpus, out))
+
+    phase(f"3/4 start-up of unigate serve without the local model ({args.startup_samples} samples)")
     rows.append(startup_row(args.startup_samples, out / "startup.log"))
 
     if args.no_local_model:
         for c in (1, 8):
             rows.append(Row(f"local_tps_c{c}", local_label(c), None, " tok/s", "", "-", "skipped (--no-local-model)"))
     else:
-        phase("3/3 the embedded local model: tokens/s at 1 and 8 concurrent requests, and llama-cpp-python direct")
+        phase("4/4 the embedded local model: tokens/s at 1 and 8 concurrent requests, and llama-cpp-python direct")
         rows += local_model_rows(requests=args.local_requests, max_tokens=args.local_max_tokens, out=out)
 
     notes.append(f"results and logs in {out}/; this run took {time.monotonic() - started:.0f} s")

@@ -35,6 +35,7 @@ ROWS = {
     "rss_per_worker",
     "workers_rps_ratio",
     "workers_cpu_efficiency",
+    "workers_weak_efficiency",
     "startup",
     "local_tps_c1",
     "local_tps_c8",
