@@ -460,7 +460,7 @@ def weak_scaling_row(args: argparse.Namespace, services: Services, cpus: str | N
             redis_prefix=lambda workers, run: f"{services.redis_prefix}s{workers}_{run}:",
             seconds=args.dur,
             warmup=args.warmup,
-            runs=1 if args.short else 2,
+            runs=1 if args.short else 3,
             load_cpus=str(allowed[0]) if cpus is not None else None,
             worker_cpus={1: one_core if cpus is not None else None, WORKERS: cpus},
             log=out / "scaling.log",
