@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.processes import free_port, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-bench-1"
@@ -47,12 +47,6 @@ class Sample:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tree_cpu_s(root: int) -> float:
@@ -79,22 +73,6 @@ def tree_cpu_s(root: int) -> float:
 
 def _pin(argv: list[str], cpus: str | None) -> list[str]:
     return ["taskset", "-c", cpus, *argv] if cpus and shutil.which("taskset") else argv
-
-
-def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the gateway exited with {process.returncode} before it was ready")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if s.recv(16).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the gateway was not ready within {timeout:.0f} s")
 
 
 def _load(harness: Path, url: str, clients: int, seconds: float, cpus: str | None) -> tuple[int, int]:
@@ -135,7 +113,7 @@ def measure(
 ) -> list[Sample]:
     """``runs`` runs each of 1 worker with 32 clients and 2 with 64, alternating. ``database_url``
     and ``redis_prefix`` give a fresh schema and prefix for (workers, run)."""
-    mock_port = _free_port()
+    mock_port = free_port()
     upstream = f"http://127.0.0.1:{mock_port}/v1"
     samples: list[Sample] = []
     with log.open("ab") as out:
@@ -147,14 +125,14 @@ def measure(
         try:
             for run in range(runs):
                 for workers in (1, 2):
-                    port = _free_port()
+                    port = free_port()
                     argv = [sys.executable, str(ROOT / "bench" / "serve_target.py"), "--port", str(port)]
                     argv += ["--upstream", upstream, "--workers", str(workers)]
                     argv += ["--database-url", database_url(workers, run), "--redis-url", redis_url]
                     argv += ["--redis-prefix", redis_prefix(workers, run)]
                     gateway = subprocess.Popen(_pin(argv, worker_cpus[workers]), stdout=out, stderr=subprocess.STDOUT)
                     try:
-                        _wait_ready(port, gateway)
+                        wait_healthy(port, gateway, timeout=90)
                         url = f"http://127.0.0.1:{port}/v1/chat/completions"
                         clients = CLIENTS_PER_WORKER * workers
                         if warmup > 0:
@@ -164,20 +142,10 @@ def measure(
                         cpu, wall = tree_cpu_s(gateway.pid) - before, time.monotonic() - started
                         samples.append(Sample(workers, clients, requests, errors, cpu, wall))
                     finally:
-                        _stop(gateway)
+                        stop(gateway)
         finally:
-            _stop(mock)
+            stop(mock)
     return samples
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def efficiency(samples: list[Sample]) -> tuple[float | None, str]:

@@ -47,13 +47,11 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import http.client
 import json
 import os
 import secrets
 import shlex
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,6 +65,7 @@ from typing import Any, TextIO
 if __package__ in (None, ""):  # run as a script: the repository root, for ``bench.scaling``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import scaling
+from bench.processes import free_port, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HARNESS = ROOT.parent / "shared" / "bench" / "bench.py"
@@ -478,23 +477,6 @@ def weak_scaling_row(args: argparse.Namespace, services: Services, cpus: str | N
 # Part 3: start-up
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def health_ok(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        conn.request("GET", "/health")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
 def unigate_cli() -> list[str]:
     script = Path(sys.executable).with_name("unigate")
     return [str(script)] if script.exists() else [sys.executable, "-m", "unigate"]
@@ -512,20 +494,10 @@ def startup_once(log: Path, timeout: float = 60) -> float:
                 [*unigate_cli(), "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
             )
         try:
-            while not health_ok(port):
-                if server.poll() is not None:
-                    raise RuntimeError(f"unigate serve exited with {server.returncode}; see {log}")
-                if time.perf_counter() - started > timeout:
-                    raise RuntimeError(f"no 200 from /health within {timeout:.0f} s; see {log}")
-                time.sleep(0.005)
+            wait_healthy(port, server, timeout=timeout, poll_s=0.005, log=log)
             return time.perf_counter() - started
         finally:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server, wait_s=15)
 
 
 def startup_row(samples: int, log: Path) -> Row:

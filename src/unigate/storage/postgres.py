@@ -81,13 +81,6 @@ class _Reserve:
     ttl_s: float
 
 
-def _outcome(result: int, error: str | None) -> int | Exception:
-    """One item's outcome of a ``*_many`` call: -2 is a failure of that item alone."""
-    if result == -2:
-        return RuntimeError(f"the database refused the operation: {error}")
-    return int(result)
-
-
 def _unsorted(order: list[int], outcomes: list[int | Exception]) -> list[int | Exception]:
     """Outcomes of items sent in ``order`` (their positions in the batch), back in batch order."""
     out: list[int | Exception] = [0] * len(order)
@@ -282,7 +275,7 @@ class PostgresStore:
             key_id = await conn.fetchval("SELECT id FROM api_keys WHERE prefix = $1 AND deleted_at IS NULL", prefix)
             if key_id is None:
                 return None
-            # Lock order as in unigate_settle: reservations, then the key.
+            # Lock order as in unigate_settle_many: reservations, then the key.
             await conn.execute("SELECT 1 FROM reservations WHERE key_id = $1 FOR UPDATE", key_id)
             old_retention = await conn.fetchval("SELECT limit_retention FROM api_keys WHERE id = $1 FOR UPDATE", key_id)
             row = await conn.fetchrow(
@@ -366,19 +359,15 @@ class PostgresStore:
         return Reservation(item.id, key.account_id, key.id, amount)
 
     async def _reserve_many(self, items: list[_Reserve]) -> list[int | Exception]:
-        order = sorted(range(len(items)), key=lambda i: (items[i].key.account_id, items[i].key.id))
-        ordered = [items[i] for i in order]
-        return _unsorted(
-            order,
-            await self._call_many(
-                self._reserve_lane,
-                "SELECT * FROM unigate_reserve_many($1, $2, $3, $4, $5)",
-                [i.id for i in ordered],
-                [i.key.id for i in ordered],
-                [i.amount for i in ordered],
-                [i.model for i in ordered],
-                [i.ttl_s for i in ordered],
-            ),
+        return await self._call_in_lock_order(
+            self._reserve_lane,
+            "SELECT * FROM unigate_reserve_many($1, $2, $3, $4, $5)",
+            [(i.key.account_id, i.key.id) for i in items],
+            [i.id for i in items],
+            [i.key.id for i in items],
+            [i.amount for i in items],
+            [i.model for i in items],
+            [i.ttl_s for i in items],
         )
 
     async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
@@ -387,29 +376,32 @@ class PostgresStore:
 
     async def _settle_many(self, items: list[tuple[Reservation, Settlement]]) -> list[int | Exception]:
         self._count_settlements(len(items))
-        order = sorted(range(len(items)), key=lambda i: (items[i][0].account_id, items[i][0].key_id))
-        ordered = [items[i] for i in order]
-        return _unsorted(
-            order,
-            await self._call_many(
-                self._settle_lane,
-                "SELECT * FROM unigate_settle_many($1, $2, $3, $4, $5, $6, $7)",
-                [r.id for r, _ in ordered],
-                [s.credits for _, s in ordered],
-                [s.model for _, s in ordered],
-                [s.prompt_tokens for _, s in ordered],
-                [s.completion_tokens for _, s in ordered],
-                [s.latency_ms for _, s in ordered],
-                [s.status for _, s in ordered],
-            ),
+        return await self._call_in_lock_order(
+            self._settle_lane,
+            "SELECT * FROM unigate_settle_many($1, $2, $3, $4, $5, $6, $7)",
+            [(r.account_id, r.key_id) for r, _ in items],
+            [r.id for r, _ in items],
+            [s.credits for _, s in items],
+            [s.model for _, s in items],
+            [s.prompt_tokens for _, s in items],
+            [s.completion_tokens for _, s in items],
+            [s.latency_ms for _, s in items],
+            [s.status for _, s in items],
         )
 
+    async def _call_in_lock_order(
+        self, lane: Lane, sql: str, rows: list[tuple[int, int]], *columns: list[Any]
+    ) -> list[int | Exception]:
+        """``columns`` sent sorted by ``rows`` (each item's account and key: the lock order of the
+        module docstring); the outcomes come back in the batch's order."""
+        order = sorted(range(len(rows)), key=rows.__getitem__)
+        return _unsorted(order, await self._call_many(lane, sql, *([column[i] for i in order] for column in columns)))
+
     async def _call_many(self, lane: Lane, sql: str, *columns: list[Any]) -> list[int | Exception]:
-        """One batch call, its items already in lock order (by account, then key: the module
-        docstring). A deadlock, with a statement outside that order say, aborts the whole call:
-        it did nothing, so it runs again. So does an item the database refuses (a constraint, a
-        value out of range): the call did nothing, and its items go again one by one, so that
-        the failure stays with its own item."""
+        """One batch call, its items already in lock order. A deadlock, with a statement outside
+        that order say, aborts the whole call: it did nothing, so it runs again. So does an item
+        the database refuses (a constraint, a value out of range): the call did nothing, and its
+        items go again one by one, so that the failure stays with its own item."""
         try:
             row = await self._call_once(lane, sql, columns)
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
@@ -419,7 +411,8 @@ class PostgresStore:
             for i in range(len(columns[0])):
                 outcomes += await self._call_many(lane, sql, *([column[i]] for column in columns))
             return outcomes
-        return [_outcome(r, e) for r, e in zip(row["results"], row["errors"], strict=True)]
+        # ``errors`` (all NULL since schema V5) stays in the result for replicas of the release before.
+        return [int(result) for result in row["results"]]
 
     async def _call_once(self, lane: Lane, sql: str, columns: tuple[list[Any], ...]) -> asyncpg.Record:
         for attempt in range(DEADLOCK_ATTEMPTS):

@@ -8,10 +8,11 @@ reads the version and applies the missing steps, so replicas that start together
 one after the other. Steps are append-only: a released step is never edited, a change is a new
 step.
 
-The hot path is three server-side functions, so that reserving and settling each cost one round
-trip and run as one transaction: ``unigate_reserve``, ``unigate_settle`` and
-``unigate_release_expired``. Row locks are always taken in the order reservation, key, account,
-so that they cannot deadlock.
+The hot path is server-side functions, so that a batch of reservations or of settlements costs
+one round trip and runs as one transaction: ``unigate_reserve_many``, ``unigate_settle_many``
+(which the expiry sweep ``unigate_release_expired`` uses too), as V5 defines them. Rows are
+locked account before key (V4), with batches sorted by (account, key); a settlement takes its
+reservation's row before its account's.
 """
 
 from __future__ import annotations
@@ -405,7 +406,8 @@ $$;
 # (and are, from the store); out of order they are still right, with more writes.
 # Nothing catches an item's failure here: a failing item (a constraint, say) fails the whole call,
 # which then did nothing, and the store sends the batch's items again one by one (postgres.py).
-# unigate_reserve and unigate_settle (V4) stay for the expiry sweep.
+# The expiry sweep settles through unigate_settle_many too, so that one function settles; V4's
+# single-item unigate_reserve and unigate_settle have no caller left and go.
 _V5 = """
 CREATE OR REPLACE FUNCTION unigate_reserve_many(
     p_ids TEXT[], p_keys BIGINT[], p_amounts BIGINT[], p_models TEXT[], p_ttls DOUBLE PRECISION[],
@@ -564,6 +566,32 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Reservations past their expiry, settled as abandoned (nothing charged) in one batch, taken in
+-- lock order; a row another transaction holds (being settled) is skipped.
+CREATE OR REPLACE FUNCTION unigate_release_expired(p_now TIMESTAMPTZ) RETURNS INTEGER LANGUAGE plpgsql AS $$
+DECLARE
+    v_ids TEXT[];
+    n INTEGER;
+    v_results BIGINT[];
+BEGIN
+    SELECT coalesce(array_agg(id ORDER BY account_id, key_id), '{}') INTO v_ids FROM (
+        SELECT id, account_id, key_id FROM reservations WHERE expires_at < p_now
+            ORDER BY account_id, key_id FOR UPDATE SKIP LOCKED
+    ) expired;
+    n := coalesce(array_length(v_ids, 1), 0);
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    SELECT results INTO v_results FROM unigate_settle_many(
+        v_ids, array_fill(0::BIGINT, ARRAY[n]), array_fill(''::TEXT, ARRAY[n]), array_fill(0, ARRAY[n]),
+        array_fill(0, ARRAY[n]), array_fill(0, ARRAY[n]), array_fill('abandoned'::TEXT, ARRAY[n]));
+    RETURN (SELECT count(*) FROM unnest(v_results) AS r WHERE r >= 0);
+END
+$$;
+
+DROP FUNCTION unigate_reserve(TEXT, BIGINT, BIGINT, TEXT, DOUBLE PRECISION);
+DROP FUNCTION unigate_settle(TEXT, BIGINT, TEXT, INTEGER, INTEGER, INTEGER, TEXT);
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
