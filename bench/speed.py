@@ -545,10 +545,12 @@ def local_model_rows(*, requests: int, max_tokens: int, out: Path) -> list[Row]:
         except (ValueError, KeyError) as exc:
             failure = f"failed: unreadable local_model.py output ({exc})"
     direct = next((r["tokens_per_s"] for r in rows if r["path"] == "direct"), None)
+    gateway = [r for r in rows if r["path"] == "gateway"]
+    alone = next((float(r["tokens_per_s"]) for r in gateway if r["concurrency"] == 1 and r["stream"]), None)
     result: list[Row] = []
     for concurrency in (1, 8):
         label = local_label(concurrency)
-        mine = {r["stream"]: r for r in rows if r["path"] == "gateway" and r["concurrency"] == concurrency}
+        mine = {r["stream"]: r for r in gateway if r["concurrency"] == concurrency}
         stream = mine.get(True, {}).get("tokens_per_s")
         if stream is None:
             result.append(Row(f"local_tps_c{concurrency}", label, None, " tok/s", "", "-", failure))
@@ -556,6 +558,8 @@ def local_model_rows(*, requests: int, max_tokens: int, out: Path) -> list[Row]:
         parts = [f"non-stream {mine[False]['tokens_per_s']}"] if False in mine else []
         if direct:
             parts.append(f"llama-cpp-python direct c=1 {direct}, stream ÷ direct {stream / direct:.2f}")
+        if concurrency > 1 and alone:
+            parts.append(f"÷ 1 concurrent {stream / alone:.2f}")
         parts.append(f"{mine[True]['requests']} requests x ≤{max_tokens} tokens")
         result.append(Row(f"local_tps_c{concurrency}", label, float(stream), " tok/s", "; ".join(parts), "-", "info"))
     return result

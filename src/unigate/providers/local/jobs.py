@@ -1,0 +1,130 @@
+"""What a local model job is: the request (``Generation``), the events a worker posts back, and
+the ``Job`` that carries them from the worker thread to the waiting coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from unigate.core.results import TokenLogprob
+from unigate.errors import Overloaded
+
+__all__ = [
+    "DONE",
+    "STARTED",
+    "ChoiceEnd",
+    "EngineEvent",
+    "Generation",
+    "Job",
+    "PromptReady",
+    "SamplerSettings",
+    "TextChunk",
+    "overloaded",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerSettings:
+    """Decoding controls with OpenAI's neutral defaults (no top-k, top-p or min-p cut)."""
+
+    temperature: float = 1.0
+    """0 means greedy."""
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    repeat_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    seed: int | None = None
+    """Choice ``i`` uses ``seed + i``; ``None`` draws a fresh seed per request."""
+    logit_bias: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One job: ``n`` completions of a rendered prompt."""
+
+    prompt: str
+    n: int = 1
+    max_tokens: int | None = None
+    """Per choice; ``None`` means up to the end of the context."""
+    context_limit: int | None = None
+    """Context size to respect when smaller than the engine's ``n_ctx``."""
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    stop: tuple[str, ...] = ()
+    grammar: str | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PromptReady:
+    """The prompt fits and is about to be evaluated; always the first event of a job."""
+
+    prompt_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    index: int
+    text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceEnd:
+    index: int
+    finish_reason: Literal["stop", "length"]
+    completion_tokens: int
+    """Every sampled token, the end-of-turn token included."""
+    stop_sequence: bool = False
+    """The output was cut at a caller's stop sequence (so it may be incomplete JSON)."""
+
+
+EngineEvent = PromptReady | TextChunk | ChoiceEnd
+
+STARTED = object()
+"""Posted when a worker admits the job (before ``PromptReady``)."""
+DONE = object()
+"""Posted last, whatever happened."""
+
+
+def overloaded(message: str) -> Overloaded:
+    return Overloaded(message, headers={"Retry-After": "1"})
+
+
+class Job:
+    """One queued generation and the way its events reach the waiting coroutine."""
+
+    def __init__(self, generation: Generation, loop: asyncio.AbstractEventLoop) -> None:
+        self.generation = generation
+        self.loop = loop
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+        self.cancelled = threading.Event()
+        self.enqueued_at = time.monotonic()
+        self.state: Literal["queued", "running", "dropped"] = "queued"
+        """Guarded by the engine's condition."""
+        self._outbox: list[object] = []
+        self._outbox_lock = threading.Lock()
+        self._wakeup_pending = False
+
+    def post(self, item: object) -> None:
+        """Called by the worker; delivers ``item`` to the coroutine as soon as the loop runs."""
+        with self._outbox_lock:
+            self._outbox.append(item)
+            if self._wakeup_pending:
+                return
+            self._wakeup_pending = True
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.cancelled.set()
+
+    def _drain(self) -> None:
+        with self._outbox_lock:
+            items, self._outbox, self._wakeup_pending = self._outbox, [], False
+        for item in items:
+            self.queue.put_nowait(item)
