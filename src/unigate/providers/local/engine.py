@@ -108,7 +108,9 @@ class JobHandle:
         except TimeoutError:
             if self._engine.withdraw(self._job):
                 raise self._engine.waited_too_long() from None
-            return await self._job.queue.get()  # a worker took it meanwhile
+            # A worker took it meanwhile; if it waits there for KV cells, the worker fails it at
+            # this same deadline.
+            return await self._job.queue.get()
 
     def cancel(self) -> None:
         """Stop the job: dropped if still queued, halted within one token if running."""
