@@ -11,8 +11,9 @@ import pytest
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest
 from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart
-from unigate.errors import Overloaded
+from unigate.errors import Overloaded, UpstreamError
 from unigate.providers.local import LocalProvider
+from unigate.providers.local.batch import BatchWorker
 
 from .conftest import Ask
 
@@ -142,3 +143,21 @@ async def test_a_request_waits_for_kv_cells_and_smaller_ones_still_run(
     # Once the cells are free, the large request runs.
     large = await cramped.complete(ask("Hi", max_tokens=200, logit_bias=NO_END), spec)
     assert large.usage.completion_tokens == 200
+
+
+async def test_a_worker_bug_fails_its_jobs_and_the_worker_keeps_serving(
+    local: LocalProvider, spec: ModelSpec, ask: Ask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step = BatchWorker._step
+    broken: list[bool] = []
+
+    def fails_once(worker: BatchWorker) -> None:
+        if not broken:
+            broken.append(True)
+            raise RuntimeError("a bug")
+        step(worker)
+
+    monkeypatch.setattr(BatchWorker, "_step", fails_once)
+    with pytest.raises(UpstreamError, match="failed while generating"):
+        await local.complete(ask("Hi", max_tokens=4), spec)
+    assert (await local.complete(ask("Hi", max_tokens=2, logit_bias=NO_END), spec)).usage.completion_tokens == 2

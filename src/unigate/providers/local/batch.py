@@ -131,17 +131,34 @@ class BatchWorker:
         engine = self._engine
         try:
             while not engine.closing:
-                busy = any(slot.run for slot in self._slots)
-                if self._held is None and not all(slot.run for slot in self._slots):
-                    job = engine.next_job(wait=not busy)
-                    if job is not None:
-                        self._held = self._prepare(job)
-                if self._held is not None:
-                    self._admit(self._held)
-                if any(slot.run for slot in self._slots):
-                    self._step()
+                try:
+                    self._turn()
+                except Exception:
+                    # A bug outside one job's own work: fail what this worker holds, keep serving.
+                    logger.exception("local model worker failed")
+                    self._fail_all(UpstreamError("The local model failed while generating."))
         finally:
             self._close()
+
+    def _turn(self) -> None:
+        """Take a queued job if a sequence is free (waiting for one when idle), then step."""
+        busy = any(slot.run for slot in self._slots)
+        if self._held is None and not all(slot.run for slot in self._slots):
+            job = self._engine.next_job(wait=not busy)
+            if job is not None:
+                self._held = self._prepare(job)
+        if self._held is not None:
+            self._admit(self._held)
+        if any(slot.run for slot in self._slots):
+            self._step()
+
+    def _fail_all(self, exc: GatewayError) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.job.post(exc)
+            self._engine.job_done(held.job)
+        for slot in self._slots:
+            self._fail(slot, exc)
 
     def _close(self) -> None:
         """Stop what runs (``shutdown`` cancelled it) and free the context."""
