@@ -60,7 +60,6 @@ def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Prov
             n_threads=local.n_threads,
             instances=local.instances,
             parallel=local.parallel,
-            kv_cells=local.kv_cells,
             max_queue=local.max_queue,
             max_wait_s=local.max_wait_s,
         )

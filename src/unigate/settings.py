@@ -30,8 +30,7 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     [local]
     enabled = true                      # UNIGATE_LOCAL_MODEL=0 disables the embedded model
     n_ctx = 4096                        # the most tokens one request may use (prompt + answer)
-    parallel = 8                        # requests decoded together (continuous batching)
-    kv_cells = 8192                     # KV cache cells they share (default 2 x n_ctx; ~23 KB each)
+    parallel = 4                        # requests decoded together, each with n_ctx KV cells (~23 KB each)
     instances = 1
     max_queue = 64
     max_wait_s = 30.0
@@ -81,11 +80,9 @@ class LocalModelSettings:
     n_ctx: int = 4096
     """The most tokens one request may use (prompt plus answer)."""
     n_threads: int | None = None
-    parallel: int = 8
-    """Requests decoded together, one token each per step (continuous batching)."""
-    kv_cells: int | None = None
-    """KV cache cells the ``parallel`` requests share; default twice ``n_ctx``. A request is
-    admitted when its prompt plus its ``max_tokens`` fits beside the others'."""
+    parallel: int = 4
+    """Requests decoded together, one token each per step (continuous batching). Each holds
+    ``n_ctx`` KV cells of its own, allocated at load: 4 x 4096 cells is about 360 MiB."""
     instances: int = 1
     """Independent contexts of the model, each on its own worker thread."""
     max_queue: int = 64

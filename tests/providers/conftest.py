@@ -85,9 +85,3 @@ def busy() -> Iterator[LocalProvider]:
 def pair() -> Iterator[LocalProvider]:
     """Two instances serving one queue, one request at a time each."""
     yield from open_provider(n_ctx=512, instances=2, parallel=1)
-
-
-@pytest.fixture(scope="module")
-def cramped() -> Iterator[LocalProvider]:
-    """Four sequences sharing the KV cells of one context, and a short wait limit."""
-    yield from open_provider(n_ctx=512, kv_cells=512, parallel=4, max_wait_s=0.6)

@@ -5,19 +5,20 @@ the longest answer in the batch.
 
 Output never depends on what else runs (``test_concurrent_requests_do_not_interfere`` compares
 seeded outputs alone and together):
+* every sequence has KV cells of its own (llama.cpp's per-sequence streams, ``n_ctx`` each), so
+  its attention reads its own cells, laid out exactly as when nothing else runs. (In the unified
+  cache, shared by all sequences, where a token's cells land depends on the others, and that
+  alone changed sampled tokens in the last bits.) It also keeps attention from reading every
+  other sequence's cells, which made long answers slower together than alone;
 * a prompt is evaluated alone, in fixed 64-token chunks from position 0, one chunk per step
   between decode steps, exactly as when nothing else runs; chunks identical to ones a finished
   job left in the sequence are reused whole (a shorter tail would take other kernels);
 * a decode step holds one token per sequence, and on llama.cpp's CPU kernels each row of such a
-  batch comes out bit for bit as it would alone (checked on SmolLM2's Q4_1 weights: 40 steps of
-  three sequences, every logits row identical to the serial run's);
+  batch comes out bit for bit as it would alone;
 * each choice has its own sampler chain and seed.
 
-KV cells: the sequences share the context's ``cells`` (llama.cpp's unified cache). A job is
-admitted only when its prompt plus its token limit fits beside what running jobs reserved (the
-prompts that finished jobs left cached are given up first), so a decode never runs out of cells;
-a request without ``max_tokens`` reserves up to the end of its context. A job that does not fit
-waits, first in line, until enough cells are free, or until its queue wait runs out.
+The price is memory: ``parallel`` times ``n_ctx`` KV cells, allocated up front (about 23 KB per
+cell for SmolLM2-135M: 4 x 4096 cells is about 360 MiB).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
 import llama_cpp
@@ -75,11 +75,6 @@ class _Run:
         self.next_token = -1
         """Sampled and still to be decoded (-1: none)."""
 
-    @property
-    def cells(self) -> int:
-        """The most KV cells this job can fill (its choices run one after the other)."""
-        return len(self.tokens) + self.limit
-
 
 class _Slot:
     """One sequence of the context, and what its KV cells hold."""
@@ -105,24 +100,22 @@ def _reusable(cached: list[int], tokens: list[int]) -> int:
 class BatchWorker:
     """One llama.cpp context and its sequences, run by one worker thread (``run``)."""
 
-    def __init__(self, engine: LocalEngine, llama: Any, *, cells: int, parallel: int, n_threads: int) -> None:
+    def __init__(self, engine: LocalEngine, llama: Any, *, parallel: int, n_threads: int) -> None:
         self._engine = engine
         self._llama = llama
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = cells
+        params.n_ctx = engine.n_ctx * parallel  # split evenly: n_ctx cells per sequence
         params.n_batch = params.n_ubatch = max(CHUNK, parallel)
         params.n_seq_max = parallel
         params.n_threads = params.n_threads_batch = n_threads
-        params.kv_unified = True
+        params.kv_unified = False
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self._ctx = llama_cpp.llama_init_from_model(llama.model, params)
         if not self._ctx:
             raise RuntimeError("llama.cpp could not create a context for the local model")
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(params.n_batch, 0, 1)
-        self._cells = cells
         self._slots = [_Slot(seq) for seq in range(parallel)]
-        self._held: _Run | None = None
-        """A job taken from the queue that waits for KV cells."""
         self._rows = RowSampler(engine.n_vocab)
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -141,30 +134,22 @@ class BatchWorker:
             self._close()
 
     def _turn(self) -> None:
-        """Take a queued job if a sequence is free (waiting for one when idle), then step."""
-        busy = any(slot.run for slot in self._slots)
-        if self._held is None and not all(slot.run for slot in self._slots):
-            job = self._engine.next_job(wait=not busy)
-            if job is not None:
-                self._held = self._prepare(job)
-        if self._held is not None:
-            self._admit(self._held)
+        """Start a queued job if a sequence is free (waiting for one when idle), then step."""
+        free = [slot for slot in self._slots if slot.run is None]
+        if free:
+            job = self._engine.next_job(wait=len(free) == len(self._slots))
+            run = self._prepare(job) if job is not None else None
+            if run is not None:
+                self._admit(run, free)
         if any(slot.run for slot in self._slots):
             self._step()
 
     def _fail_all(self, exc: GatewayError) -> None:
-        if self._held is not None:
-            held, self._held = self._held, None
-            held.job.post(exc)
-            self._engine.job_done(held.job)
         for slot in self._slots:
             self._fail(slot, exc)
 
     def _close(self) -> None:
         """Stop what runs (``shutdown`` cancelled it) and free the context."""
-        if self._held is not None:
-            self._engine.job_done(self._held.job)
-            self._held = None
         for slot in self._slots:
             if slot.run is not None:
                 self._end(slot)
@@ -194,37 +179,15 @@ class BatchWorker:
         room = n_ctx - len(tokens)
         return _Run(job, tokens, room if gen.max_tokens is None else min(gen.max_tokens, room))
 
-    def _admit(self, run: _Run) -> None:
-        """Give ``run`` a free sequence if its cells fit, preferring the one whose cached prompt
-        it shares most of; cached prompts of other idle sequences are dropped to make room."""
-        job, engine = run.job, self._engine
-        if job.cancelled.is_set():
-            self._held = None
-            engine.job_done(job)
-            return
-        free = [slot for slot in self._slots if slot.run is None]
-        if not free:
-            return
+    def _admit(self, run: _Run, free: list[_Slot]) -> None:
+        """Give ``run`` the free sequence whose cached prompt it shares most of."""
         slot = max(free, key=lambda s: _reusable(s.cached, run.tokens))
-        idle = [s for s in free if s is not slot and s.cached]
-        room = self._cells - sum(s.run.cells for s in self._slots if s.run) - sum(len(s.cached) for s in idle)
-        while room < run.cells and idle:
-            victim = idle.pop()
-            room += len(victim.cached)
-            self._forget(victim)
-        if room < run.cells:
-            if time.monotonic() - job.enqueued_at > engine.max_wait_s:
-                self._held = None
-                job.post(engine.waited_too_long())
-                engine.job_done(job)
-            return
-        self._held = None
         start = _reusable(slot.cached, run.tokens)
         llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, start, -1)
         slot.cached = run.tokens[:start]
         run.primed = start
         slot.run = run
-        engine.job_started(job, len(run.tokens))
+        self._engine.job_started(run.job, len(run.tokens))
 
     def _step(self) -> None:
         """Drop cancelled jobs, evaluate one prompt chunk, then decode one token per sequence."""

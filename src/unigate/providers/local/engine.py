@@ -108,9 +108,7 @@ class JobHandle:
         except TimeoutError:
             if self._engine.withdraw(self._job):
                 raise self._engine.waited_too_long() from None
-            # A worker took it meanwhile; if it waits there for KV cells, the worker fails it at
-            # this same deadline.
-            return await self._job.queue.get()
+            return await self._job.queue.get()  # a worker took it meanwhile
 
     def cancel(self) -> None:
         """Stop the job: dropped if still queued, halted within one token if running."""
@@ -120,7 +118,7 @@ class JobHandle:
 
 class LocalEngine:
     """One GGUF model served by ``instances`` batch workers (each its own context and thread),
-    each decoding up to ``parallel`` jobs at once in ``kv_cells`` shared KV cells."""
+    each decoding up to ``parallel`` jobs at once, each job with ``n_ctx`` KV cells of its own."""
 
     def __init__(
         self,
@@ -129,15 +127,12 @@ class LocalEngine:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         instances: int = 1,
-        parallel: int = 8,
-        kv_cells: int | None = None,
+        parallel: int = 4,
         max_queue: int = 64,
         max_wait_s: float = 30.0,
     ) -> None:
         if instances < 1 or parallel < 1:
             raise ValueError("instances and parallel must be at least 1")
-        if kv_cells is not None and kv_cells < n_ctx:
-            raise ValueError("kv_cells must hold at least one whole context (n_ctx)")
         self.model_path = model_path
         self.n_ctx = n_ctx
         """The most tokens one request may use (prompt plus answer)."""
@@ -145,7 +140,6 @@ class LocalEngine:
         self._n_threads = n_threads or max(1, (os.cpu_count() or 1) // instances)
         self._instances = instances
         self._parallel = parallel
-        self._kv_cells = kv_cells or 2 * n_ctx
         self._max_queue = max_queue
         self._cond = threading.Condition()
         self._pending: collections.deque[Job] = collections.deque()
@@ -186,8 +180,7 @@ class LocalEngine:
         self.bos_token = self.piece(int(llama.token_bos()), special=True).decode("utf-8", "replace")
         self.eos_token = self.piece(int(llama.token_eos()), special=True).decode("utf-8", "replace")
         workers = [
-            BatchWorker(self, llama, cells=self._kv_cells, parallel=self._parallel, n_threads=self._n_threads)
-            for _ in range(self._instances)
+            BatchWorker(self, llama, parallel=self._parallel, n_threads=self._n_threads) for _ in range(self._instances)
         ]
         self.closing = False
         self._llama = llama

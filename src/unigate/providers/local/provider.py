@@ -68,8 +68,7 @@ class LocalProvider:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         instances: int = 1,
-        parallel: int = 8,
-        kv_cells: int | None = None,
+        parallel: int = 4,
         max_queue: int = 64,
         max_wait_s: float = 30.0,
         name: str = "local",
@@ -81,7 +80,6 @@ class LocalProvider:
             n_threads=n_threads,
             instances=instances,
             parallel=parallel,
-            kv_cells=kv_cells,
             max_queue=max_queue,
             max_wait_s=max_wait_s,
         )
