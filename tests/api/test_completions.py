@@ -26,9 +26,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def client(server: Server) -> openai.OpenAI:
+def client(server: Server) -> Iterator[openai.OpenAI]:
     key = server.new_key(credits=10_000_000)[0]
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0) as client:
+        yield client
 
 
 def post(server: Server, key: str, body: dict[str, Any]) -> httpx2.Response:

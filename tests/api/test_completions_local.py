@@ -27,9 +27,10 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def client(local_server: Server) -> openai.OpenAI:
+def client(local_server: Server) -> Iterator[openai.OpenAI]:
     key, _ = local_server.new_key(credits=2_000_000_000)
-    return openai.OpenAI(base_url=f"{local_server.url}/v1", api_key=key, max_retries=0, timeout=120)
+    with openai.OpenAI(base_url=f"{local_server.url}/v1", api_key=key, max_retries=0, timeout=120) as client:
+        yield client
 
 
 def test_the_prompt_is_continued_without_the_chat_template(client: openai.OpenAI) -> None:

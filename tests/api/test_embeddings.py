@@ -37,8 +37,9 @@ def key(server: Server) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+def client(server: Server, key: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0) as client:
+        yield client
 
 
 def post(server: Server, key: str, body: dict[str, Any]) -> httpx2.Response:
@@ -198,8 +199,8 @@ def test_upstream_embeddings_are_forwarded_and_billed(remote: Server, upstream: 
         )
     )
     key, account = remote.new_key(credits=1_000_000)
-    client = openai.OpenAI(base_url=f"{remote.url}/v1", api_key=key, max_retries=0)
-    r = client.embeddings.create(model="openai/text-embedding-3-small", input=["a", "b"], dimensions=3, user="u1")
+    with openai.OpenAI(base_url=f"{remote.url}/v1", api_key=key, max_retries=0) as client:
+        r = client.embeddings.create(model="openai/text-embedding-3-small", input=["a", "b"], dimensions=3, user="u1")
     sent = upstream.last
     assert sent.path == "/v1/embeddings"
     assert sent.body == {

@@ -40,8 +40,9 @@ def key(server: Server) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(server: Server, key: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=server.url, api_key=key, max_retries=0)
+def client(server: Server, key: str) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=server.url, api_key=key, max_retries=0) as client:
+        yield client
 
 
 def post(server: Server, body: dict[str, Any], *, key: str | None, path: str = "/v1/messages") -> httpx2.Response:
@@ -202,8 +203,10 @@ def test_missing_and_wrong_keys_are_anthropic_401s(server: Server) -> None:
     anthropic_error(
         post(server, {"model": FAKE, "max_tokens": 5, "messages": USER}, key="0" * 32), 401, "authentication_error"
     )
-    client = anthropic.Anthropic(base_url=server.url, api_key="wrong", max_retries=0)
-    with pytest.raises(anthropic.AuthenticationError):
+    with (
+        anthropic.Anthropic(base_url=server.url, api_key="wrong", max_retries=0) as client,
+        pytest.raises(anthropic.AuthenticationError),
+    ):
         client.messages.create(model=FAKE, max_tokens=5, messages=USER)
 
 

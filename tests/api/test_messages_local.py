@@ -39,9 +39,10 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def client(local_server: Server) -> anthropic.Anthropic:
+def client(local_server: Server) -> Iterator[anthropic.Anthropic]:
     key, _ = local_server.new_key(credits=2_000_000_000)
-    return anthropic.Anthropic(base_url=local_server.url, api_key=key, max_retries=0, timeout=120)
+    with anthropic.Anthropic(base_url=local_server.url, api_key=key, max_retries=0, timeout=120) as client:
+        yield client
 
 
 def test_create_with_system_and_turns(client: anthropic.Anthropic) -> None:

@@ -40,8 +40,9 @@ def key(server: Server) -> str:
 
 
 @pytest.fixture(scope="module")
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+def client(server: Server, key: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0) as client:
+        yield client
 
 
 def post(server: Server, key: str, body: dict[str, Any]) -> httpx2.Response:

@@ -71,8 +71,9 @@ def account(server: Server) -> tuple[str, int]:
 
 
 @pytest.fixture
-def client(server: Server, account: tuple[str, int]) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=account[0], max_retries=0, timeout=30)
+def client(server: Server, account: tuple[str, int]) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=account[0], max_retries=0, timeout=30) as client:
+        yield client
 
 
 def test_claude_completion(upstream: Emulator, server: Server, account: tuple[str, int], client: openai.OpenAI) -> None:

@@ -143,11 +143,12 @@ def account(server: Server) -> tuple[str, int]:
 
 
 @pytest.fixture
-def client(server: Server, account: tuple[str, int], upstream: Emulator) -> openai.OpenAI:
+def client(server: Server, account: tuple[str, int], upstream: Emulator) -> Iterator[openai.OpenAI]:
     upstream.replies.clear()
     upstream.requests.clear()
     upstream.disconnected_at = None
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=account[0], max_retries=0, timeout=30)
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key=account[0], max_retries=0, timeout=30) as client:
+        yield client
 
 
 def called(upstream: Emulator) -> list[str]:
@@ -427,8 +428,8 @@ def test_the_app_builds_routes_from_its_settings_and_falls_back_to_a_builtin_mod
     running = Server(settings).start()
     try:
         key, _ = running.new_key(credits=10_000_000)
-        client = openai.OpenAI(base_url=f"{running.url}/v1", api_key=key, max_retries=0, timeout=30)
-        r = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "echo this"}])
+        with openai.OpenAI(base_url=f"{running.url}/v1", api_key=key, max_retries=0, timeout=30) as client:
+            r = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "echo this"}])
         assert r.choices[0].message.content == "echo this"
         assert r.model == "echo-1"
     finally:
