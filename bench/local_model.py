@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,10 @@ from typing import Any
 
 import httpx2
 import orjson
+
+if __package__ in (None, ""):  # run as a script: the repository root, for ``bench.processes``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.processes import free_port, stop, wait_healthy
 
 
 def prompt(i: int) -> list[dict[str, str]]:
@@ -46,12 +49,6 @@ MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 def note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def direct(requests: int, max_tokens: int, n_ctx: int, n_threads: int) -> tuple[int, float]:
@@ -159,16 +156,10 @@ def measure(
                 stderr=subprocess.STDOUT,
             )
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"the gateway did not start:\n{log.read_text()[-2000:]}")
-                time.sleep(0.1)
+            try:
+                wait_healthy(port, server, timeout=120, poll_s=0.1)
+            except RuntimeError as exc:
+                raise SystemExit(f"the gateway did not start ({exc}):\n{log.read_text()[-2000:]}") from None
             for concurrency in concurrencies:
                 sent = max(requests, concurrency)
                 for stream in (False, True):
@@ -181,8 +172,7 @@ def measure(
                     )
                     add("gateway", concurrency, stream, sent, tokens, seconds)
         finally:
-            server.terminate()
-            server.wait(30)
+            stop(server, wait_s=30)
         note(f"[local model] measuring llama-cpp-python directly ({requests} requests) ...")
         tokens, seconds = direct(requests, max_tokens, n_ctx, threads)
         add("direct", 1, False, requests, tokens, seconds)

@@ -25,7 +25,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from unigate.core.batching import Batcher
 from unigate.core.ids import hex_id
@@ -98,7 +98,9 @@ class RedisRateLimiter:
         self._client = client
         self._prefix = prefix
         self._window_ms = round(window_s * 1000)
-        self._sha = client.register_script(_ADMIT).sha
+        # redis-py's script object: EVALSHA, and on NOSCRIPT (first use, or Redis restarted; the
+        # script did not run) SCRIPT LOAD and EVALSHA again.
+        self._script = client.register_script(_ADMIT)
         self._batches = Batcher[_Admission](self._admit_many)
 
     async def admit(self, key_id: int, *, rpm: int | None, tpm: int | None, tokens: int) -> Decision:
@@ -131,22 +133,13 @@ class RedisRateLimiter:
             keys += (base, base + ":tokens")
             args += own
         try:
-            return await self._call(keys, args)
+            results: list[Any] = await self._script(keys=keys, args=args)
         except RedisConnectionError:
             # Mostly a pooled connection that Redis closed meanwhile (a restart, its idle
             # timeout): the script did not run, and redis-py opens a new connection for the next
             # call. Should a connection break after the script ran, the batch counts twice: a
             # rare error towards refusing, where giving up would admit the batch uncounted.
-            return await self._call(keys, args)
-
-    async def _call(self, keys: list[str], args: list[int | str]) -> list[Any]:
-        """A server that does not know the script yet (first use, or restarted) gets it, and the
-        call runs again: ``NOSCRIPT`` means it did not run."""
-        try:
-            results: list[Any] = await self._client.evalsha(self._sha, len(keys), *keys, *args)
-        except NoScriptError:
-            await self._client.script_load(_ADMIT)
-            results = await self._client.evalsha(self._sha, len(keys), *keys, *args)
+            results = await self._script(keys=keys, args=args)
         return results
 
     async def close(self) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import llama_cpp
@@ -71,9 +72,14 @@ class _Run:
         self.chain: Any = None
         self.text = TextStream(self.gen.stop)
         self.count = 0
-        self.pos = len(tokens)
+        """Tokens sampled for the current choice."""
         self.next_token = -1
         """Sampled and still to be decoded (-1: none)."""
+
+    @property
+    def pos(self) -> int:
+        """Where ``next_token`` goes: after the prompt and the choice's tokens decoded before it."""
+        return len(self.tokens) + self.count - 1
 
 
 class _Slot:
@@ -196,24 +202,25 @@ class BatchWorker:
                 self._end(slot)
         priming = [s for s in self._slots if s.run is not None and s.run.primed < len(s.run.tokens)]
         if priming:
-            self._guarded(min(priming, key=lambda s: s.run.order if s.run else 0), self._prime_chunk)
+            self._guarded(min(priming, key=lambda s: _running(s).order), self._prime_chunk)
         generating = [s for s in self._slots if s.run is not None and s.run.next_token >= 0]
         if generating:
             self._decode_step(generating)
 
     # ---- evaluation -----------------------------------------------------------------------------
 
-    def _decode(self, items: list[tuple[int, int, int]], outputs: slice) -> None:
-        """``llama_decode`` of (token, position, sequence) items; logits for ``outputs``."""
+    def _decode(self, items: list[tuple[int, int, int]], *, last_only: bool) -> None:
+        """``llama_decode`` of (token, position, sequence) items, with the logits of every item or
+        (``last_only``) of the last one."""
         batch = self._batch
         batch.n_tokens = len(items)
-        wanted = range(len(items))[outputs]
+        last = len(items) - 1
         for i, (token, pos, seq) in enumerate(items):
             batch.token[i] = token
             batch.pos[i] = pos
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = seq
-            batch.logits[i] = i in wanted
+            batch.logits[i] = not last_only or i == last
         code = llama_cpp.llama_decode(self._ctx, batch)
         if code != 0:
             raise UpstreamError(f"The local model failed to evaluate a batch (llama_decode returned {code}).")
@@ -227,7 +234,7 @@ class BatchWorker:
         run = _running(slot)
         start = run.primed
         chunk = run.tokens[start : start + CHUNK]
-        self._decode([(token, start + j, slot.seq) for j, token in enumerate(chunk)], slice(-1, None))
+        self._decode([(token, start + j, slot.seq) for j, token in enumerate(chunk)], last_only=True)
         run.primed += len(chunk)
         slot.cached = run.tokens[: run.primed]
         if run.primed == len(run.tokens):
@@ -239,15 +246,14 @@ class BatchWorker:
         runs = [_running(slot) for slot in slots]
         try:
             items = [(run.next_token, run.pos, slot.seq) for slot, run in zip(slots, runs, strict=True)]
-            self._decode(items, slice(None))
+            self._decode(items, last_only=False)
         except GatewayError as exc:
             for slot in slots:
                 self._fail(slot, exc)
             return
         for i, (slot, run) in enumerate(zip(slots, runs, strict=True)):
-            run.pos += 1
             run.next_token = -1
-            self._guarded(slot, lambda s, i=i: self._accept(s, self._sample(_running(s), i), i))
+            self._guarded(slot, self._next, i)
 
     # ---- choices --------------------------------------------------------------------------------
 
@@ -264,6 +270,10 @@ class BatchWorker:
         else:
             assert run.prompt_logits is not None
             self._accept(slot, self._rows.sample(run.chain, run.prompt_logits), run.prompt_logits)
+
+    def _next(self, slot: _Slot, row: int) -> None:
+        """The next token of ``slot``'s choice, from output ``row`` of the decode step."""
+        self._accept(slot, self._sample(_running(slot), row), row)
 
     def _sample(self, run: _Run, row: int) -> int:
         return int(llama_cpp.llama_sampler_sample(run.chain, self._ctx, row))
@@ -300,7 +310,6 @@ class BatchWorker:
         run.index += 1
         if run.index < run.gen.n and not run.job.cancelled.is_set():
             llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, len(run.tokens), -1)
-            run.pos = len(run.tokens)
             self._start_choice(slot, None)
         else:
             self._end(slot)
@@ -329,10 +338,10 @@ class BatchWorker:
         self._forget(slot)
         self._end(slot)
 
-    def _guarded(self, slot: _Slot, action: Any) -> None:
-        """``action(slot)``, a failure of which ends this slot's job only."""
+    def _guarded(self, slot: _Slot, action: Callable[..., None], *args: Any) -> None:
+        """``action(slot, *args)``, a failure of which ends this slot's job only."""
         try:
-            action(slot)
+            action(slot, *args)
         except GatewayError as exc:
             self._fail(slot, exc)
         except Exception:
