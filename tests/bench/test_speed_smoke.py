@@ -24,8 +24,11 @@ pytestmark = [pytest.mark.services, pytest.mark.model]
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT.parent / "shared" / "bench" / "bench.py"
 ROWS = {
-    "nonstream_vs_floor_sqlite",
+    "nonstream_vs_floor_sqlite_harness",
     "nonstream_vs_litellm_sqlite",
+    "stream_vs_floor_sqlite_harness",
+    "added_ttft_sqlite_harness",
+    "nonstream_vs_floor_sqlite",
     "stream_vs_floor_sqlite",
     "added_ttft_sqlite",
     "nonstream_vs_floor_pg",
@@ -35,6 +38,7 @@ ROWS = {
     "rss_per_worker",
     "workers_rps_ratio",
     "workers_cpu_efficiency",
+    "workers_cpu_efficiency_harness",
     "workers_weak_efficiency",
     "startup",
     "local_tps_c1",
