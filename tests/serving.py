@@ -12,8 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from unigate.accounts.store import Store
+from unigate.api.context import GATEWAY
 from unigate.app import create_app
 from unigate.catalog.spec import ModelSpec
+from unigate.core.gateway import Gateway
 from unigate.providers.base import Provider
 from unigate.settings import LocalModelSettings, Settings
 from unigate.storage.factory import store_for
@@ -41,6 +44,7 @@ class Server:
     settings: Settings
     models: list[ModelSpec] | None = None
     providers: dict[str, Provider] | None = None
+    store: Store | None = None
     url: str = ""
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _thread: threading.Thread | None = None
@@ -51,7 +55,7 @@ class Server:
         failure: list[BaseException] = []
 
         async def boot() -> None:
-            app = create_app(self.settings, models=self.models, providers=self.providers)
+            app = create_app(self.settings, models=self.models, providers=self.providers, store=self.store)
             self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -80,6 +84,11 @@ class Server:
     def call(self, coro: Any, timeout: float = 60) -> Any:
         """Run a coroutine on the server's loop (e.g. to inspect its store) and wait for it."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    @property
+    def gateway(self) -> Gateway:
+        assert self._runner is not None
+        return self._runner.app[GATEWAY]
 
     def new_key(self, credits: int) -> tuple[str, int]:
         plain, account_id = asyncio.run(_make_key(self.settings, credits))

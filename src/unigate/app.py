@@ -180,9 +180,21 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         for service in services:
             await service.start()
             started.append(service)
-        async with app[ACCOUNTS].running(store, gateway.held, reservation_ttl_s=gateway.reservation_ttl_s):
+        async with app[ACCOUNTS].running(
+            store, gateway.held, reservation_ttl_s=gateway.reservation_ttl_s, retry_unsettled=gateway.retry_unsettled
+        ):
             yield
     finally:
         for provider in reversed(started):
             await provider.close()
+        if gateway.unsettled:
+            try:
+                await gateway.retry_unsettled()
+            except store.failures as exc:
+                log.error(
+                    "%d settlements could not be recorded before shutdown (%s); their reservations will be "
+                    "released as abandoned",
+                    len(gateway.unsettled),
+                    exc,
+                )
         await store.close()

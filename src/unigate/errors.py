@@ -40,6 +40,7 @@ __all__ = [
     "ProviderNotConfigured",
     "RateLimited",
     "SpendingLimitExceeded",
+    "StoreUnavailable",
     "UnsupportedContent",
     "UnsupportedParameter",
     "UpstreamError",
@@ -167,6 +168,15 @@ class Overloaded(GatewayError):
     status = 503
     type = "overloaded_error"
     code = "model_overloaded"
+
+
+class StoreUnavailable(GatewayError):
+    """The accounts database did not answer (down, unreachable, disk failing) before anything was
+    charged or sent upstream: the request can be sent again (503 with Retry-After)."""
+
+    status = 503
+    type = "api_error"
+    code = "store_unavailable"
 
 
 class ProviderNotConfigured(GatewayError):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -63,11 +63,18 @@ class AccountServices:
         )
 
     @contextlib.asynccontextmanager
-    async def running(self, store: Store, held: set[str], *, reservation_ttl_s: float) -> AsyncIterator[None]:
+    async def running(
+        self,
+        store: Store,
+        held: set[str],
+        *,
+        reservation_ttl_s: float,
+        retry_unsettled: Callable[[], Awaitable[int]] | None = None,
+    ) -> AsyncIterator[None]:
         """Listen for key changes and keep reservations while the app runs."""
         if self.management_key is not None:
             await store.ensure_management_key(self.management_key)
-        tasks = [asyncio.create_task(upkeep(store, held, ttl_s=reservation_ttl_s))]
+        tasks = [asyncio.create_task(upkeep(store, held, ttl_s=reservation_ttl_s, retry_unsettled=retry_unsettled))]
         if self.events is not None:
             tasks.append(asyncio.create_task(self.events.listen(self.keys)))
         try:
@@ -97,11 +104,21 @@ async def _finish(tasks: Collection[asyncio.Task[None]]) -> set[asyncio.Task[Non
     return running
 
 
-async def upkeep(store: Store, held: set[str], *, ttl_s: float) -> None:
-    """Extend the reservations in ``held``, release the expired ones; forever."""
+async def upkeep(
+    store: Store,
+    held: set[str],
+    *,
+    ttl_s: float,
+    retry_unsettled: Callable[[], Awaitable[int]] | None = None,
+) -> None:
+    """Record the settlements the store failed to take (``retry_unsettled``), extend the
+    reservations in ``held``, release the expired ones; forever. Settlements go first, so that
+    when the store is back a kept settlement wins over the expiry of its reservation."""
     interval = min(ttl_s / 4, MAX_UPKEEP_INTERVAL_S)
     while True:
         try:
+            if retry_unsettled is not None:
+                await retry_unsettled()
             await store.extend_reservations(list(held), ttl_s)
             released = await store.release_expired()
             if released:

@@ -149,6 +149,11 @@ class UsageQuery:
 
 
 class Store(Protocol):
+    failures: tuple[type[Exception], ...]
+    """What this store raises when it cannot answer (its database down, unreachable or failing),
+    as opposed to a bug: the API answers 503 ``store_unavailable`` for these, and a settlement
+    that fails with one is kept and tried again (``Gateway.retry_unsettled``)."""
+
     async def open(self) -> None:
         """Connect and bring the schema up to date (safe when several processes start at once)."""
 

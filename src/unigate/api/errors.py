@@ -11,7 +11,8 @@ import orjson
 from aiohttp import web
 
 from unigate.api.anthropic.errors import anthropic_error, is_anthropic_path
-from unigate.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge
+from unigate.api.context import STORE
+from unigate.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge, StoreUnavailable
 
 __all__ = ["error_middleware", "error_response"]
 
@@ -52,7 +53,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(_from_http(exc, request), path=request.path)
-    except Exception:
+    except Exception as exc:
+        store = request.config_dict.get(STORE)
+        if store is not None and isinstance(exc, store.failures):
+            # The database is down: nothing was charged or sent upstream (a settlement that fails
+            # is kept instead, core/gateway.py), so the client may simply try again.
+            log.warning("the store failed on %s %s: %s", request.method, request.path, exc)
+            unavailable = StoreUnavailable(
+                "The accounts database is unavailable, so this request was not carried out. Try again shortly.",
+                headers={"Retry-After": "1"},
+            )
+            return error_response(unavailable, path=request.path)
         # A bug. The client gets a generic error without internals; the log gets the traceback.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(GatewayError("The server had an error while processing your request."), path=request.path)

@@ -8,6 +8,14 @@ makes a second settlement of the same reservation a no-op, and a process that di
 reservation leaves it to expire (``Store.release_expired``); the reservations of requests still
 running are in ``Gateway.held``, which the app extends periodically.
 
+A settlement the store fails to take (its database is down: ``Store.failures``) does not fail the
+request, whose answer exists and whose charge is known: it is kept in ``Gateway.unsettled``, its
+reservation stays held (so it does not expire meanwhile), and the app's upkeep tries it again
+(``retry_unsettled``) until the store takes it, and once more at shutdown. A settlement that
+committed before its error was reported is not charged twice: the second one finds no
+reservation. Only a process that dies with settlements still unsettled loses their amounts: their
+reservations expire and are released as ``abandoned``.
+
 ``embed`` runs embedding requests through the same steps (scope, rate limits, reservation of the
 input's upper bound, settlement to the reported prompt tokens at the input price) with the
 embedders of ``providers/embeddings/``.
@@ -16,7 +24,9 @@ embedders of ``providers/embeddings/``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -47,6 +57,8 @@ from unigate.providers.base import Provider
 from unigate.providers.embeddings.base import Embedder
 
 __all__ = ["Charge", "Gateway"]
+
+log = logging.getLogger("unigate.gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +103,10 @@ class Gateway:
         self.default_rpm = default_rpm
         self.default_tpm = default_tpm
         self.held: set[str] = set()
-        """Ids of the reservations of requests in progress in this process."""
+        """Ids of the reservations of requests in progress in this process, and of those whose
+        settlement waits in ``unsettled``."""
+        self.unsettled: deque[tuple[Reservation, Settlement]] = deque()
+        """Settlements the store failed to take, oldest first (see the module)."""
 
     def resolve(self, request: ChatRequest) -> tuple[ModelSpec, Provider]:
         """The model and its provider, after checking that they can honour ``request``."""
@@ -192,16 +207,37 @@ class Gateway:
             credits=credits,
             status=status,
         )
+        settlement = Settlement(call.spec.id, credits, usage.prompt_tokens, usage.completion_tokens, latency_ms, status)
         try:
-            await self.store.settle(
-                call.reservation,
-                Settlement(call.spec.id, credits, usage.prompt_tokens, usage.completion_tokens, latency_ms, status),
-            )
-        finally:
-            # Settled, or failed to (the store is down): either way this process stops extending
-            # the reservation, and if it still exists the sweep releases it.
+            await self.store.settle(call.reservation, settlement)
+        except self.store.failures as exc:
+            log.warning("settlement of %s kept to retry: the store failed (%s)", call.reservation.id, exc)
+            self.unsettled.append((call.reservation, settlement))  # its reservation stays held
+            return Charge(credits)
+        except BaseException:
+            # Cancelled while it waited (the store still runs it), or a bug: this process stops
+            # extending the reservation, and if it still exists the sweep releases it.
             self.held.discard(call.reservation.id)
+            raise
+        self.held.discard(call.reservation.id)
         return Charge(credits)
+
+    async def retry_unsettled(self) -> int:
+        """Give the store the settlements it failed to take, oldest first; how many it took. Stops
+        at the first that fails again (raising its error): the store is still down."""
+        taken = 0
+        while self.unsettled:
+            reservation, settlement = self.unsettled.popleft()  # popped first: callers never share one
+            try:
+                await self.store.settle(reservation, settlement)
+            except BaseException:
+                self.unsettled.appendleft((reservation, settlement))
+                raise
+            self.held.discard(reservation.id)
+            taken += 1
+        if taken:
+            log.warning("%d settlements kept while the store was failing are now recorded", taken)
+        return taken
 
     async def complete(
         self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT

@@ -105,6 +105,9 @@ DEADLOCK_ATTEMPTS = 3
 
 
 class PostgresStore:
+    # OSError covers refused and reset connections; TimeoutError the command timeout.
+    failures: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
     def __init__(self, url: str, *, pool_size: int = 10, vacuum_every: int = VACUUM_EVERY) -> None:
         self._url = url
         self._pool_size = pool_size

@@ -72,6 +72,8 @@ def _iso_at(t: float) -> str:
 
 
 class SqliteStore:
+    failures: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: sqlite3.Connection | None = None
