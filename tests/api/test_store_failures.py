@@ -4,6 +4,7 @@ and recorded once the database is back: once, whatever the failure."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -140,7 +141,9 @@ def test_a_settlement_that_committed_before_its_error_is_not_charged_twice(
     assert server.balance(account) == 100_000 - credits
 
 
-def test_the_upkeep_records_a_kept_stream_settlement(tmp_path: Path, provider: FakeProvider) -> None:
+def test_the_upkeep_records_a_kept_stream_settlement(
+    tmp_path: Path, provider: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
     # A short reservation TTL makes the upkeep run every 0.1 s.
     server, store = _serve(tmp_path, provider, reservation_ttl_s=0.4)
     try:
@@ -151,7 +154,11 @@ def test_the_upkeep_records_a_kept_stream_settlement(tmp_path: Path, provider: F
         frames = sse_frames(r.text)
         assert frames[-1] == "[DONE]"  # the stream ended normally, with its cost
         credits = frames[-2]["meta"]["usage"]["credits_used"]
-        time.sleep(0.5)  # several upkeep turns while the store is down: the reservation is kept
+        with caplog.at_level(logging.WARNING, logger="unigate"):
+            time.sleep(0.5)  # several upkeep turns while the store is down: the reservation is kept
+        down = [r for r in caplog.records if "store is unavailable" in r.getMessage()]
+        assert down, caplog.text
+        assert all(r.exc_info is None for r in down)  # an outage is one line per turn, not a traceback
         assert server.usage_rows(account) == []
         assert server.open_reservations() == 1
         store.down.clear()

@@ -123,6 +123,8 @@ async def upkeep(
             released = await store.release_expired()
             if released:
                 log.warning("released %d credit reservations abandoned by a process that stopped", released)
+        except store.failures as exc:  # the database is down: one line per turn, no traceback
+            log.warning("reservation upkeep failed, the store is unavailable: %s", exc)
         except Exception:
             log.exception("reservation upkeep failed")
         await asyncio.sleep(interval)
