@@ -2,11 +2,10 @@
 
 The shared harness measures each target once, in cells minutes apart. On a shared VM the
 machine drifts between those cells by more than the differences of interest: one harness run on
-this project's machine put unigate's non-stream c=32 at 0.74 of the floor, the next, an hour
+this project's machine put unigate's non-stream c=32 at 0.74 of the floor, the next, 20 minutes
 later, at 0.34, with the floor's own CPU per request moving from 0.247 to 0.161 ms while no code
-changed; its added time to first token read 0.6 to 2.2 ms from runs where the paired figure below
-was 0.2 ms or less. So this part keeps both gateways up at once, on the same core, and measures
-them in turns:
+changed. So this part keeps both gateways up at once, on the same core, and measures them in
+turns:
 
 * ``rounds`` rounds of a non-stream and a stream window (wrk, 32 clients, ``seconds`` each) per
   gateway, the order swapped every round; each round gives one unigate ÷ floor ratio per mode,
@@ -66,7 +65,7 @@ class Paired:
         if not mine or not floor:
             return None, "no samples"
         m, f = statistics.median(mine), statistics.median(floor)
-        diffs = statistics.median(a - b for a, b in zip(mine, floor, strict=False))
+        diffs = statistics.median(a - b for a, b in zip(mine, floor, strict=True))
         return m - f, f"{m:.2f} - {f:.2f} ms, {len(mine)} interleaved pairs; median paired difference {diffs:.2f} ms"
 
 
