@@ -25,7 +25,8 @@ def health_ok(port: int, *, any_status: bool = False) -> bool:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
     try:
         conn.request("GET", "/health")
-        return any_status or conn.getresponse().status == 200
+        status = conn.getresponse().status
+        return any_status or status == 200
     except (OSError, http.client.HTTPException):
         return False
     finally:

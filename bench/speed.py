@@ -478,7 +478,7 @@ def paired_rows(args: argparse.Namespace, out: Path) -> list[Row]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Part 3: workers scaling with the load (bench/scaling.py)
+# Part 3: workers scaling, with the load and at the same load (bench/scaling.py)
 
 
 def scaling_rows(args: argparse.Namespace, services: Services, cpus: str | None, out: Path) -> list[Row]:
