@@ -14,7 +14,7 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     [storage]
     data_dir = "/var/lib/unigate"      # UNIGATE_DATA_DIR
     database_url = "sqlite:///..."     # UNIGATE_DATABASE_URL; or postgresql://user@host:5432/db
-    pool_size = 10                      # UNIGATE_DATABASE_POOL_SIZE (PostgreSQL connections; +2 for batches)
+    pool_size = 10                      # UNIGATE_DATABASE_POOL_SIZE (PostgreSQL connections; +1 for batches)
     redis_url = "redis://host:6379/0"   # UNIGATE_REDIS_URL: shared rate limits and key cache
     redis_prefix = "unigate:"           # UNIGATE_REDIS_PREFIX
 

@@ -5,19 +5,23 @@ functions (``postgres_schema.py``) that check the balance, the key's state and i
 under row locks, so that replicas never overspend and a key disabled through any replica stops at
 the next reservation on every other one. Reservations and settlements are group-committed: those
 a process queued while its previous call was in flight go in one call and one transaction
-(``core/batching.py``): every reservation of an account updates its balance row, so one
-transaction per request would queue on that row's lock, each holding it until its commit is
-flushed, and cap an account at a few hundred requests per second whatever the replicas. A
+(``core/batching.py``), reservations and settlements together (``unigate_tick``, schema V6: a
+call costs the client more CPU than the items it carries). Every reservation of an account
+updates its balance row, so one transaction per request would queue on that row's lock, each
+holding it until its commit is flushed, and cap an account at a few hundred requests per second
+whatever the replicas. A
 batch writes each account's balance once (schema V5, ``postgres_schema.py``); an item the
 database refuses fails the whole call, which did nothing, and the items go again one by one
-(``_call_many``).
+(``_tick``).
 Rows are locked in one order everywhere (schema V4): a batch goes sorted by (account, key), and
-each function locks an account's row before its keys'. Before, two replicas' batches over several
-accounts deadlocked within seconds of load, and PostgreSQL's abort lost the settlements of one.
+each function locks an account's row before its keys' (a settlement its reservation's row
+first); ``unigate_tick`` takes the accounts of both kinds of items in ascending order. Before,
+two replicas' batches over several accounts deadlocked within seconds of load, and PostgreSQL's
+abort lost the settlements of one.
 Connections go back to the pool without ``RESET ALL``: this store never changes session state,
-and the reset would cost a round trip per request. The two batchers do not use the pool at all:
-each has a connection of its own (``postgres_lane.py``), so a process holds up to ``pool_size``
-+ 2 connections.
+and the reset would cost a round trip per request. The batcher does not use the pool at all: it
+has a connection of its own (``postgres_lane.py``), so a process holds up to ``pool_size`` + 1
+connections.
 
 Every request inserts and deletes a reservation row and rewrites its account's row, so these
 tables gather dead row versions at the request rate. Autovacuum visits a table at most once a
@@ -80,13 +84,48 @@ class _Reserve:
     model: str
     ttl_s: float
 
+    @property
+    def lock_order(self) -> tuple[int, int]:
+        return self.key.account_id, self.key.id
 
-def _unsorted(order: list[int], outcomes: list[int | Exception]) -> list[int | Exception]:
-    """Outcomes of items sent in ``order`` (their positions in the batch), back in batch order."""
-    out: list[int | Exception] = [0] * len(order)
-    for position, outcome in zip(order, outcomes, strict=True):
-        out[position] = outcome
-    return out
+
+@dataclass(frozen=True, slots=True)
+class _Settle:
+    reservation: Reservation
+    settlement: Settlement
+
+    @property
+    def lock_order(self) -> tuple[int, int]:
+        return self.reservation.account_id, self.reservation.key_id
+
+
+def _in_lock_order(item: tuple[int, _Reserve | _Settle]) -> tuple[int, int]:
+    return item[1].lock_order
+
+
+_TICK = "SELECT * FROM unigate_tick($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+
+
+def _tick_arguments(settles: list[_Settle], reserves: list[_Reserve]) -> list[list[Any]]:
+    """``unigate_tick``'s columns: the settlements, then the reservations, each list in lock order."""
+    s = [x.settlement for x in settles]
+    r = [x.reservation for x in settles]
+    return [
+        [x.account_id for x in r],
+        [x.id for x in r],
+        [x.credits for x in s],
+        [x.model for x in s],
+        [x.prompt_tokens for x in s],
+        [x.completion_tokens for x in s],
+        [x.latency_ms for x in s],
+        [x.status for x in s],
+        [x.key.account_id for x in reserves],
+        [x.id for x in reserves],
+        [x.key.id for x in reserves],
+        [x.amount for x in reserves],
+        [x.model for x in reserves],
+        [x.ttl_s for x in reserves],
+    ]
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -112,10 +151,8 @@ class PostgresStore:
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
-        self._reserves = Batcher[_Reserve](self._reserve_many)
-        self._settles = Batcher[tuple[Reservation, Settlement]](self._settle_many)
-        self._reserve_lane = Lane(url, command_timeout=COMMAND_TIMEOUT_S)
-        self._settle_lane = Lane(url, command_timeout=COMMAND_TIMEOUT_S)
+        self._batcher = Batcher[_Reserve | _Settle](self._tick)
+        self._lane = Lane(url, command_timeout=COMMAND_TIMEOUT_S)
         self._vacuum_every = vacuum_every
         self._settled_since_vacuum = 0
         self._vacuum: asyncio.Task[None] | None = None
@@ -146,10 +183,8 @@ class PostgresStore:
             await asyncio.gather(self._vacuum, return_exceptions=True)
             self._vacuum = None
         # Calls in flight (a settlement of a caller that left, say) finish before their lanes close.
-        await self._reserves.wait_idle()
-        await self._settles.wait_idle()
-        await self._reserve_lane.close()
-        await self._settle_lane.close()
+        await self._batcher.wait_idle()
+        await self._lane.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -346,9 +381,9 @@ class PostgresStore:
             # Committed for a caller that left before it saw it: released now, not at the sweep.
             if outcome == 0:
                 held = Reservation(item.id, key.account_id, key.id, amount)
-                self._settles.submit((held, Settlement(model, 0, 0, 0, 0, "cancelled")))
+                self._batcher.submit(_Settle(held, Settlement(model, 0, 0, 0, 0, "cancelled")))
 
-        queued = self._reserves.submit(item, abandoned=release)
+        queued = self._batcher.submit(item, abandoned=release)
         try:
             outcome: int = await queued
         except asyncio.CancelledError:
@@ -361,71 +396,44 @@ class PostgresStore:
             return _REFUSALS[outcome]
         return Reservation(item.id, key.account_id, key.id, amount)
 
-    async def _reserve_many(self, items: list[_Reserve]) -> list[int | Exception]:
-        return await self._call_in_lock_order(
-            self._reserve_lane,
-            "SELECT * FROM unigate_reserve_many($1, $2, $3, $4, $5)",
-            [(i.key.account_id, i.key.id) for i in items],
-            [i.id for i in items],
-            [i.key.id for i in items],
-            [i.amount for i in items],
-            [i.model for i in items],
-            [i.ttl_s for i in items],
-        )
-
     async def settle(self, reservation: Reservation, settlement: Settlement) -> None:
         # Not skipped if the caller is cancelled while it waits: a settlement always happens.
-        await self._settles.submit((reservation, settlement))
+        await self._batcher.submit(_Settle(reservation, settlement))
 
-    async def _settle_many(self, items: list[tuple[Reservation, Settlement]]) -> list[int | Exception]:
-        self._count_settlements(len(items))
-        return await self._call_in_lock_order(
-            self._settle_lane,
-            "SELECT * FROM unigate_settle_many($1, $2, $3, $4, $5, $6, $7)",
-            [(r.account_id, r.key_id) for r, _ in items],
-            [r.id for r, _ in items],
-            [s.credits for _, s in items],
-            [s.model for _, s in items],
-            [s.prompt_tokens for _, s in items],
-            [s.completion_tokens for _, s in items],
-            [s.latency_ms for _, s in items],
-            [s.status for _, s in items],
-        )
-
-    async def _call_in_lock_order(
-        self, lane: Lane, sql: str, rows: list[tuple[int, int]], *columns: list[Any]
-    ) -> list[int | Exception]:
-        """``columns`` sent sorted by ``rows`` (each item's account and key: the lock order of the
-        module docstring); the outcomes come back in the batch's order."""
-        order = sorted(range(len(rows)), key=rows.__getitem__)
-        return _unsorted(order, await self._call_many(lane, sql, *([column[i] for i in order] for column in columns)))
-
-    async def _call_many(self, lane: Lane, sql: str, *columns: list[Any]) -> list[int | Exception]:
-        """One batch call, its items already in lock order. A deadlock, with a statement outside
-        that order say, aborts the whole call: it did nothing, so it runs again. So does an item
-        the database refuses (a constraint, a value out of range): the call did nothing, and its
-        items go again one by one, so that the failure stays with its own item."""
+    async def _tick(self, items: list[_Reserve | _Settle]) -> list[int | Exception]:
+        """One call for a batch of reservations and settlements (``unigate_tick``); each item's
+        outcome in the batch's order: a reservation's refusal code (0 when held), a settlement's
+        charge (-1 when its reservation was gone). A deadlock, with a statement outside the lock
+        order say, aborts the whole call: it did nothing, so it runs again. So does an item the
+        database refuses (a constraint, a value out of range): the call did nothing, and its items
+        go again one by one, so that the failure stays with its own item."""
+        settles = sorted(((i, x) for i, x in enumerate(items) if isinstance(x, _Settle)), key=_in_lock_order)
+        reserves = sorted(((i, x) for i, x in enumerate(items) if isinstance(x, _Reserve)), key=_in_lock_order)
+        arguments = _tick_arguments([x for _, x in settles], [x for _, x in reserves])
         try:
-            row = await self._call_once(lane, sql, columns)
+            row = await self._call_once(arguments)
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-            if len(columns[0]) == 1:
+            if len(items) == 1:
                 return [RuntimeError(f"the database refused the operation: {exc}")]
-            outcomes: list[int | Exception] = []
-            for i in range(len(columns[0])):
-                outcomes += await self._call_many(lane, sql, *([column[i]] for column in columns))
-            return outcomes
-        # ``errors`` (all NULL since schema V5) stays in the result for replicas of the release before.
-        return [int(result) for result in row["results"]]
+            return [(await self._tick([item]))[0] for item in items]
+        if settles:
+            self._count_settlements(len(settles))
+        outcomes: list[int | Exception] = [0] * len(items)
+        for (position, _), charged in zip(settles, row["settled"], strict=True):
+            outcomes[position] = int(charged)
+        for (position, _), refusal in zip(reserves, row["reserved"], strict=True):
+            outcomes[position] = int(refusal)
+        return outcomes
 
-    async def _call_once(self, lane: Lane, sql: str, columns: tuple[list[Any], ...]) -> asyncpg.Record:
+    async def _call_once(self, arguments: list[list[Any]]) -> asyncpg.Record:
         for attempt in range(DEADLOCK_ATTEMPTS):
             try:
-                row = await lane.fetchrow(sql, *columns)
+                row = await self._lane.fetchrow(_TICK, *arguments)
                 break
             except asyncpg.DeadlockDetectedError:
                 if attempt == DEADLOCK_ATTEMPTS - 1:
                     raise
-                log.warning("a batch of %d met a deadlock and runs again", len(columns[0]))
+                log.warning("a batch of %d met a deadlock and runs again", len(arguments[1]) + len(arguments[9]))
         assert row is not None
         return row
 
