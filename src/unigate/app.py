@@ -185,8 +185,13 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         ):
             yield
     finally:
-        for provider in reversed(started):
-            await provider.close()
+        # Each step runs whatever the one before did: a provider that fails to close must not
+        # keep the kept settlements from the store, nor the store from closing.
+        for service in reversed(started):
+            try:
+                await service.close()
+            except Exception:
+                log.exception("closing %s failed", type(service).__name__)
         if gateway.unsettled:
             try:
                 await gateway.retry_unsettled()

@@ -183,3 +183,25 @@ def test_shutdown_records_what_is_still_kept(tmp_path: Path, provider: FakeProvi
     (row,) = server.usage_rows(account)
     assert row[3:] == (credits, "ok")
     assert server.open_reservations() == 0
+
+
+class _FailsToClose(FakeProvider):
+    async def close(self) -> None:
+        raise RuntimeError("the provider's client failed to close")
+
+
+def test_a_provider_that_fails_to_close_still_lets_the_shutdown_record_and_close(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, store = _serve(tmp_path, _FailsToClose())
+    key, account = server.new_key(credits=100_000)
+    store.down.add("settle")
+    r = post(server, key, {"model": FAKE, "messages": USER})
+    credits = r.json()["meta"]["usage"]["credits_used"]
+    store.down.clear()
+    with caplog.at_level(logging.ERROR, logger="unigate"):
+        server.stop()
+    assert "closing _FailsToClose failed" in caplog.text
+    (row,) = server.usage_rows(account)
+    assert row[3:] == (credits, "ok")
+    assert store._db is None  # closed
