@@ -3,21 +3,19 @@
 An asyncpg pool, opened once. ``reserve``, ``settle`` and ``release_expired`` call server-side
 functions (``postgres_schema.py``) that check the balance, the key's state and its spending limit
 under row locks, so that replicas never overspend and a key disabled through any replica stops at
-the next reservation on every other one. Reservations and settlements are group-committed: those
-a process queued while its previous call was in flight go in one call and one transaction
-(``core/batching.py``), reservations and settlements together (``unigate_tick``, schema V6: a
-call costs the client more CPU than the items it carries). Every reservation of an account
-updates its balance row, so one transaction per request would queue on that row's lock, each
-holding it until its commit is flushed, and cap an account at a few hundred requests per second
-whatever the replicas. A
-batch writes each account's balance once (schema V5, ``postgres_schema.py``); an item the
-database refuses fails the whole call, which did nothing, and the items go again one by one
-(``_tick``).
+the next reservation on every other one. Reservations and settlements are group-committed: those a
+process queued while its previous call was in flight go in one call and one transaction, both kinds
+together (``core/batching.py``; ``unigate_tick``, schema V6: a call costs the client more CPU than
+the few items it carries). Every reservation of an account updates its balance row, so one
+transaction per request would queue on that row's lock, each holding it until its commit is
+flushed, and cap an account at a few hundred requests per second whatever the replicas. A batch
+writes each account's balance once (schema V5, ``postgres_schema.py``); an item the database
+refuses fails the whole call, which did nothing, and the items go again one by one (``_tick``).
 Rows are locked in one order everywhere (schema V4): a batch goes sorted by (account, key), and
-each function locks an account's row before its keys' (a settlement its reservation's row
-first); ``unigate_tick`` takes the accounts of both kinds of items in ascending order. Before,
-two replicas' batches over several accounts deadlocked within seconds of load, and PostgreSQL's
-abort lost the settlements of one.
+each function locks an account's row before its keys' (a settlement its reservation's row first);
+``unigate_tick`` takes the accounts of both kinds of items in ascending order. Before, two
+replicas' batches over several accounts deadlocked within seconds of load, and PostgreSQL's abort
+lost the settlements of one.
 Connections go back to the pool without ``RESET ALL``: this store never changes session state,
 and the reset would cost a round trip per request. The batcher does not use the pool at all: it
 has a connection of its own (``postgres_lane.py``), so a process holds up to ``pool_size`` + 1
@@ -182,7 +180,7 @@ class PostgresStore:
             self._vacuum.cancel()
             await asyncio.gather(self._vacuum, return_exceptions=True)
             self._vacuum = None
-        # Calls in flight (a settlement of a caller that left, say) finish before their lanes close.
+        # A call in flight (a settlement of a caller that left, say) finishes before the lane closes.
         await self._batcher.wait_idle()
         await self._lane.close()
         if self._pool is not None:
