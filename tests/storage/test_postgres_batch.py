@@ -309,3 +309,45 @@ async def test_settlements_and_reservations_queued_together_go_in_one_call(pg: P
     assert await _reservations(pg) == 2
     rows = await pg.usage(UsageQuery(limit=10))
     assert sorted(r.credits for r in rows) == [10, 40, 100]
+
+
+async def test_replicas_mixing_reservations_and_settlements_never_deadlock(
+    pg_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests that overlap, so that each call carries reservations and settlements of several
+    accounts, from two processes at once: ``unigate_tick`` must take both kinds in one lock order
+    (settling an account's items, then reserving, account by account), or the calls of the two
+    processes wait on each other in a cycle."""
+    mixed = 0
+    tick = PostgresStore._tick
+
+    async def counting(store: PostgresStore, items: list) -> list:  # type: ignore[type-arg]
+        nonlocal mixed
+        kinds = {type(item).__name__ for item in items}
+        mixed += len(kinds) == 2 and len({item.lock_order[0] for item in items}) > 1
+        return await tick(store, items)
+
+    monkeypatch.setattr(PostgresStore, "_tick", counting)
+    replicas = [PostgresStore(pg_url, pool_size=4) for _ in range(2)]
+    for replica in replicas:
+        await replica.open()
+    try:
+        keys = [await _key(replicas[0], 10_000_000) for _ in range(12)]
+        rng = random.Random(11)
+
+        async def client(store: PostgresStore) -> None:
+            for _ in range(40):
+                held = await store.reserve(key=rng.choice(keys), amount=100, ttl_s=60, model="m")
+                assert isinstance(held, Reservation)
+                await asyncio.sleep(rng.random() / 500)
+                await store.settle(held, Settlement("m", 7, 1, 1, 1, "ok"))
+
+        await asyncio.gather(*(client(replicas[i % 2]) for i in range(24)))
+        assert mixed >= 10  # the calls this test is about did happen
+        assert await _reservations(replicas[0]) == 0
+        charged = [10_000_000 - await replicas[1].balance(k.account_id) for k in keys]
+        assert sum(charged) == 7 * 24 * 40
+        assert "deadlock" not in caplog.text
+    finally:
+        for replica in replicas:
+            await replica.close()
