@@ -192,14 +192,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
                 await service.close()
             except Exception:
                 log.exception("closing %s failed", type(service).__name__)
-        if gateway.unsettled:
-            try:
+        try:
+            if gateway.unsettled:
                 await gateway.retry_unsettled()
-            except store.failures as exc:
-                log.error(
-                    "%d settlements could not be recorded before shutdown (%s); their reservations will be "
-                    "released as abandoned",
-                    len(gateway.unsettled),
-                    exc,
-                )
-        await store.close()
+        except store.failures as exc:
+            log.error(
+                "%d settlements could not be recorded before shutdown (%s); their reservations will be "
+                "released as abandoned",
+                len(gateway.unsettled),
+                exc,
+            )
+        finally:
+            await store.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -25,6 +26,17 @@ async def pg(pg_url: str) -> AsyncIterator[PostgresStore]:
     await store.open()
     yield store
     await store.close()
+
+
+@pytest.fixture
+async def replicas(pg_url: str) -> AsyncIterator[list[PostgresStore]]:
+    """Two stores on one database, as two gateway processes."""
+    stores = [PostgresStore(pg_url, pool_size=4) for _ in range(2)]
+    for store in stores:
+        await store.open()
+    yield stores
+    for store in stores:
+        await store.close()
 
 
 async def _key(store: PostgresStore, credits: int) -> ApiKey:
@@ -134,38 +146,33 @@ async def test_the_tables_each_request_rewrites_are_vacuumed_as_settlements_add_
         await store.close()
 
 
-async def test_replicas_batching_many_accounts_never_deadlock(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_replicas_batching_many_accounts_never_deadlock(
+    replicas: list[PostgresStore], caplog: pytest.LogCaptureFixture
+) -> None:
     """Two processes' batches each lock several accounts' rows: they must take them in one order,
     or they wait on each other in a cycle, PostgreSQL aborts one ("deadlock detected") and its
     requests fail with their settlements lost. (The store runs an aborted batch again, but that
     is a backstop: here no batch may need it.)"""
-    replicas = [PostgresStore(pg_url, pool_size=4) for _ in range(2)]
-    for replica in replicas:
-        await replica.open()
-    try:
-        keys = [await _key(replicas[0], 10_000_000) for _ in range(12)]
-        rng = random.Random(7)
+    keys = [await _key(replicas[0], 10_000_000) for _ in range(12)]
+    rng = random.Random(7)
 
-        async def request(store: PostgresStore, key: ApiKey) -> None:
-            held = await store.reserve(key=key, amount=100, ttl_s=60, model="m")
-            assert isinstance(held, Reservation)
-            await asyncio.sleep(rng.random() / 1000)
-            await store.settle(held, Settlement("m", 7, 1, 1, 1, "ok"))
+    async def request(store: PostgresStore, key: ApiKey) -> None:
+        held = await store.reserve(key=key, amount=100, ttl_s=60, model="m")
+        assert isinstance(held, Reservation)
+        await asyncio.sleep(rng.random() / 1000)
+        await store.settle(held, Settlement("m", 7, 1, 1, 1, "ok"))
 
-        waves = 30
-        for _ in range(waves):
-            calls = [request(replicas[i % 2], rng.choice(keys)) for i in range(48)]
-            rng.shuffle(calls)
-            await asyncio.gather(*calls)
-        for store in replicas:
-            assert await _reservations(store) == 0
-        charged = [10_000_000 - await replicas[1].balance(k.account_id) for k in keys]
-        assert sum(charged) == 7 * 48 * waves
-        assert all(c % 7 == 0 for c in charged)
-        assert "deadlock" not in caplog.text
-    finally:
-        for replica in replicas:
-            await replica.close()
+    waves = 30
+    for _ in range(waves):
+        calls = [request(replicas[i % 2], rng.choice(keys)) for i in range(48)]
+        rng.shuffle(calls)
+        await asyncio.gather(*calls)
+    for store in replicas:
+        assert await _reservations(store) == 0
+    charged = [10_000_000 - await replicas[1].balance(k.account_id) for k in keys]
+    assert sum(charged) == 7 * 48 * waves
+    assert all(c % 7 == 0 for c in charged)
+    assert "deadlock" not in caplog.text
 
 
 async def test_a_batch_aborted_by_a_deadlock_runs_again(
@@ -312,42 +319,40 @@ async def test_settlements_and_reservations_queued_together_go_in_one_call(pg: P
 
 
 async def test_replicas_mixing_reservations_and_settlements_never_deadlock(
-    pg_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    replicas: list[PostgresStore], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Requests that overlap, so that each call carries reservations and settlements of several
     accounts, from two processes at once: ``unigate_tick`` must take both kinds in one lock order
     (settling an account's items, then reserving, account by account), or the calls of the two
     processes wait on each other in a cycle."""
     mixed = 0
-    tick = PostgresStore._tick
 
-    async def counting(store: PostgresStore, items: list) -> list:  # type: ignore[type-arg]
-        nonlocal mixed
-        kinds = {type(item).__name__ for item in items}
-        mixed += len(kinds) == 2 and len({item.lock_order[0] for item in items}) > 1
-        return await tick(store, items)
+    def counting(run: Any) -> Any:
+        """``run`` (a batcher's call), counting the calls this test is about."""
 
-    monkeypatch.setattr(PostgresStore, "_tick", counting)
-    replicas = [PostgresStore(pg_url, pool_size=4) for _ in range(2)]
+        async def call(items: list[Any]) -> Any:
+            nonlocal mixed
+            kinds = {type(item).__name__ for item in items}
+            mixed += len(kinds) == 2 and len({item.lock_order[0] for item in items}) > 1
+            return await run(items)
+
+        return call
+
     for replica in replicas:
-        await replica.open()
-    try:
-        keys = [await _key(replicas[0], 10_000_000) for _ in range(12)]
-        rng = random.Random(11)
+        replica._batcher._run = counting(replica._batcher._run)
+    keys = [await _key(replicas[0], 10_000_000) for _ in range(12)]
+    rng = random.Random(11)
 
-        async def client(store: PostgresStore) -> None:
-            for _ in range(40):
-                held = await store.reserve(key=rng.choice(keys), amount=100, ttl_s=60, model="m")
-                assert isinstance(held, Reservation)
-                await asyncio.sleep(rng.random() / 500)
-                await store.settle(held, Settlement("m", 7, 1, 1, 1, "ok"))
+    async def client(store: PostgresStore) -> None:
+        for _ in range(40):
+            held = await store.reserve(key=rng.choice(keys), amount=100, ttl_s=60, model="m")
+            assert isinstance(held, Reservation)
+            await asyncio.sleep(rng.random() / 500)
+            await store.settle(held, Settlement("m", 7, 1, 1, 1, "ok"))
 
-        await asyncio.gather(*(client(replicas[i % 2]) for i in range(24)))
-        assert mixed >= 10  # the calls this test is about did happen
-        assert await _reservations(replicas[0]) == 0
-        charged = [10_000_000 - await replicas[1].balance(k.account_id) for k in keys]
-        assert sum(charged) == 7 * 24 * 40
-        assert "deadlock" not in caplog.text
-    finally:
-        for replica in replicas:
-            await replica.close()
+    await asyncio.gather(*(client(replicas[i % 2]) for i in range(24)))
+    assert mixed >= 10  # the calls this test is about did happen
+    assert await _reservations(replicas[0]) == 0
+    charged = [10_000_000 - await replicas[1].balance(k.account_id) for k in keys]
+    assert sum(charged) == 7 * 24 * 40
+    assert "deadlock" not in caplog.text

@@ -106,17 +106,17 @@ _TICK = "SELECT * FROM unigate_tick($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
 
 def _tick_arguments(settles: list[_Settle], reserves: list[_Reserve]) -> list[list[Any]]:
     """``unigate_tick``'s columns: the settlements, then the reservations, each list in lock order."""
-    s = [x.settlement for x in settles]
-    r = [x.reservation for x in settles]
+    held = [x.reservation for x in settles]
+    charges = [x.settlement for x in settles]
     return [
-        [x.account_id for x in r],
-        [x.id for x in r],
-        [x.credits for x in s],
-        [x.model for x in s],
-        [x.prompt_tokens for x in s],
-        [x.completion_tokens for x in s],
-        [x.latency_ms for x in s],
-        [x.status for x in s],
+        [r.account_id for r in held],
+        [r.id for r in held],
+        [c.credits for c in charges],
+        [c.model for c in charges],
+        [c.prompt_tokens for c in charges],
+        [c.completion_tokens for c in charges],
+        [c.latency_ms for c in charges],
+        [c.status for c in charges],
         [x.key.account_id for x in reserves],
         [x.id for x in reserves],
         [x.key.id for x in reserves],
@@ -409,7 +409,7 @@ class PostgresStore:
         reserves = sorted(((i, x) for i, x in enumerate(items) if isinstance(x, _Reserve)), key=_in_lock_order)
         arguments = _tick_arguments([x for _, x in settles], [x for _, x in reserves])
         try:
-            row = await self._call_once(arguments)
+            row = await self._call_retrying_deadlocks(arguments, len(items))
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
             if len(items) == 1:
                 return [RuntimeError(f"the database refused the operation: {exc}")]
@@ -423,7 +423,8 @@ class PostgresStore:
             outcomes[position] = int(refusal)
         return outcomes
 
-    async def _call_once(self, arguments: list[list[Any]]) -> asyncpg.Record:
+    async def _call_retrying_deadlocks(self, arguments: list[list[Any]], count: int) -> asyncpg.Record:
+        """The call, sent again when PostgreSQL aborted it for a deadlock (it then did nothing)."""
         for attempt in range(DEADLOCK_ATTEMPTS):
             try:
                 row = await self._lane.fetchrow(_TICK, *arguments)
@@ -431,7 +432,7 @@ class PostgresStore:
             except asyncpg.DeadlockDetectedError:
                 if attempt == DEADLOCK_ATTEMPTS - 1:
                     raise
-                log.warning("a batch of %d met a deadlock and runs again", len(arguments[1]) + len(arguments[9]))
+                log.warning("a batch of %d met a deadlock and runs again", count)
         assert row is not None
         return row
 
