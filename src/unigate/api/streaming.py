@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from typing import Protocol
 
 from aiohttp import web
@@ -59,6 +59,14 @@ class NotRelayed:
         raise TypeError(f"{type(self).__name__} got relayed frames, which only OpenAI chat streams ask for")
 
 
+class _EventStream(web.StreamResponse):
+    """A ``StreamResponse`` whose status line and headers go out with the first bytes of its body,
+    in one write (aiohttp sends those of a plain ``StreamResponse`` on their own at ``prepare``;
+    its ``Response`` buffers them the same way). ``send_stream`` prepares it just before it writes."""
+
+    _send_headers_immediately = False
+
+
 async def send_stream(
     request: web.Request, events: Events, renderer_for: Callable[[str | None], StreamRenderer]
 ) -> web.StreamResponse:
@@ -66,7 +74,10 @@ async def send_stream(
     the upstream reported (``None`` if it reported none before its first output).
 
     What the events of one upstream read render to goes out in one write (``more_buffered``):
-    relayed as it arrives, without a write per chunk."""
+    relayed as it arrives, without a write per chunk. The usage and the charge, which follow the
+    last output once the gateway has settled, go out with what is still pending and the chunked
+    body's end, in the last write: a stream whose upstream answered in one read costs the client
+    connection one write, headers included."""
     async with aclosing(events):
         model: str | None = None
         first: StreamEvent | Charge | None = None
@@ -77,12 +88,13 @@ async def send_stream(
             first = event
             break  # the first delta, or the usage of a stream without any
         renderer = renderer_for(model)
-        response = web.StreamResponse(headers=SSE_HEADERS)
+        response = _EventStream(headers=SSE_HEADERS)
         await response.prepare(request)
         out = [renderer.start()]
         usage: Usage | None = None
 
-        def render(event: StreamEvent | Charge) -> None:
+        def render(event: StreamEvent | Charge) -> bool:
+            """Whether ``event`` was output to send now (else the end, sent with the last write)."""
             nonlocal usage
             if isinstance(event, RelayedFrames):
                 out.append(renderer.relayed(event))
@@ -90,31 +102,29 @@ async def send_stream(
                 out.append(renderer.delta(event))
             elif isinstance(event, Usage):
                 usage = event
+                return False
             elif isinstance(event, Charge):
                 out.append(renderer.end(usage, event))
+                return False
+            return True
 
         try:
-            if first is not None:
-                render(first)
-            if not more_buffered():
+            if first is not None and render(first) and not more_buffered():
                 await response.write(b"".join(out))
                 out.clear()
             async for event in events:
-                render(event)
-                if not more_buffered():
+                if render(event) and not more_buffered():
                     await response.write(b"".join(out))
                     out.clear()
-            if out:
-                await response.write(b"".join(out))
         except GatewayError as err:
             out.append(renderer.error(err))
-            await response.write(b"".join(out))
         except ConnectionResetError:
-            pass  # the client left; closing the events settles what was generated
+            return response  # the client left; closing the events settles what was generated
         except Exception:
             # A bug after the headers went out: the middleware can no longer answer, so the stream
             # ends with a generic error event (never a traceback, never a normal ending).
             log.exception("unhandled error in a stream on %s", request.path)
             out.append(renderer.error(GatewayError("The server had an error while streaming.")))
-            await response.write(b"".join(out))
+        with suppress(ConnectionResetError):  # the client left before the end
+            await response.write_eof(b"".join(out))
         return response
