@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Protocol
 
 from unigate.accounts.spending import SpendingLimit
+from unigate.core.records import record
 
 __all__ = [
     "UNSET",
@@ -100,7 +101,7 @@ class Refusal(enum.Enum):
     """The key was disabled or deleted (perhaps after a cache said it was valid)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reservation:
     id: str
     account_id: int
@@ -108,7 +109,7 @@ class Reservation:
     amount: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Settlement:
     """What a finished (or failed, or abandoned) request cost, for the usage ledger."""
 

@@ -6,8 +6,10 @@ types at the edge; providers convert out of them. Nothing past the edge sees a w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
+
+from unigate.core.records import record
 
 __all__ = [
     "ChatRequest",
@@ -31,12 +33,12 @@ __all__ = [
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TextPart:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImagePart:
     """An image given by URL or ``data:`` URI; fetched only by a provider that needs the bytes."""
 
@@ -44,7 +46,7 @@ class ImagePart:
     detail: Literal["auto", "low", "high"] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FilePart:
     """A document (PDF, text) as base64 ``file_data`` or a previously uploaded ``file_id``."""
 
@@ -56,7 +58,7 @@ class FilePart:
 ContentPart = TextPart | ImagePart | FilePart
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ToolCall:
     """A function call made by the assistant; ``arguments`` is the JSON text as generated."""
 
@@ -65,7 +67,7 @@ class ToolCall:
     arguments: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message:
     role: Role
     content: tuple[ContentPart, ...] = ()
@@ -78,7 +80,7 @@ class Message:
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FunctionTool:
     name: str
     description: str | None = None
@@ -86,7 +88,7 @@ class FunctionTool:
     strict: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NamedToolChoice:
     """Force a call to this function."""
 
@@ -96,17 +98,17 @@ class NamedToolChoice:
 ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TextFormat:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class JsonObjectFormat:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class JsonSchemaFormat:
     name: str
     schema: dict[str, Any] | None = None
@@ -117,7 +119,7 @@ class JsonSchemaFormat:
 ResponseFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sampling:
     """Decoding controls. ``None`` means "the model's default"."""
 
@@ -133,7 +135,7 @@ class Sampling:
     logit_bias: dict[int, float] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChatRequest:
     """A chat completion request after validation, independent of the API it arrived through."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from unigate.core.records import record
 from unigate.core.results import Usage
 
 __all__ = ["EmbeddingInput", "EmbeddingRequest", "EmbeddingResult"]
@@ -19,7 +20,7 @@ __all__ = ["EmbeddingInput", "EmbeddingRequest", "EmbeddingResult"]
 EmbeddingInput = str | tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmbeddingRequest:
     model: str
     inputs: tuple[EmbeddingInput, ...]

@@ -29,7 +29,6 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import cast
 
 from unigate.accounts import scopes
@@ -38,6 +37,7 @@ from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import CREDITS_PER_USD, ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
+from unigate.core.records import record
 from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, Usage
 from unigate.errors import (
     AuthenticationError,
@@ -61,7 +61,7 @@ __all__ = ["Charge", "Gateway"]
 log = logging.getLogger("unigate.gateway")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Charge:
     """What a request cost; reported as ``meta.usage``."""
 
@@ -72,7 +72,7 @@ class Charge:
         return self.credits / CREDITS_PER_USD
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Call:
     spec: ModelSpec
     reservation: Reservation

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from unigate.core.records import record
 
 __all__ = ["DECISION", "WINDOW_S", "Decision", "RateLimiter", "duration", "headers"]
 
@@ -22,7 +23,7 @@ WINDOW_S = 60.0
 Reason = Literal["", "requests", "tokens", "too_large"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decision:
     allowed: bool
     rpm: int | None

@@ -303,7 +303,9 @@ def _parts(content: str | list[TextContent] | list[UserPart] | None) -> tuple[Co
 
 def _message(m: SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage) -> Message:
     if isinstance(m, AssistantMessage):
-        calls = tuple(ToolCall(c.id, c.function.name, c.function.arguments) for c in m.tool_calls or ())
+        calls = (
+            tuple(ToolCall(c.id, c.function.name, c.function.arguments) for c in m.tool_calls) if m.tool_calls else ()
+        )
         return Message("assistant", _parts(m.content), name=m.name, tool_calls=calls)
     if isinstance(m, ToolMessage):
         return Message("tool", _parts(m.content), tool_call_id=m.tool_call_id)

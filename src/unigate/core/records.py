@@ -1,0 +1,25 @@
+"""``@record``: the immutable dataclasses that every request makes (the canonical request and its
+messages, reservations, settlements, charges, rate-limit decisions).
+
+A ``frozen=True`` dataclass sets each field through ``object.__setattr__`` when it is built: on
+this project's machine a 41-message request took 68 µs to become canonical with frozen classes
+and about 40 µs without, and the benchmark's two-message request 18 µs and 6.5 µs. A record is a
+slotted dataclass that the type checker treats as frozen (``dataclass_transform(frozen_default=
+True)``: mypy rejects an assignment to a field) and that hashes and compares by its fields as a
+frozen one does, built at run time without that cost. Nothing enforces immutability at run time;
+``dataclasses.replace`` makes a changed copy, as for a frozen dataclass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeVar, dataclass_transform
+
+__all__ = ["record"]
+
+T = TypeVar("T")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def record(cls: type[T]) -> type[T]:
+    return dataclass(slots=True, unsafe_hash=True)(cls)
