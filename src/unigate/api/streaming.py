@@ -62,7 +62,9 @@ class NotRelayed:
 class _EventStream(web.StreamResponse):
     """A ``StreamResponse`` whose status line and headers go out with the first bytes of its body,
     in one write (aiohttp sends those of a plain ``StreamResponse`` on their own at ``prepare``;
-    its ``Response`` buffers them the same way). ``send_stream`` prepares it just before it writes."""
+    its ``Response`` buffers them the same way). ``send_stream`` prepares it just before it writes.
+    The switch is aiohttp's own class attribute, not public API: ``tests/api/test_streaming.py``
+    counts the writes, so an aiohttp that drops it fails there."""
 
     _send_headers_immediately = False
 
