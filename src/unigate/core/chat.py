@@ -77,7 +77,10 @@ class Message:
 
     def text(self) -> str:
         """The concatenated text parts (what a text-only model reads)."""
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+        content = self.content
+        if len(content) == 1 and type(content[0]) is TextPart:
+            return content[0].text  # the common case, without a generator
+        return "".join(p.text for p in content if isinstance(p, TextPart))
 
 
 @record

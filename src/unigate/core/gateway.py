@@ -35,7 +35,7 @@ from unigate.accounts import scopes
 from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, Store
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import CREDITS_PER_USD, ModelSpec
-from unigate.core.chat import ChatRequest, FilePart, ImagePart
+from unigate.core.chat import ChatRequest, FilePart, ImagePart, TextPart
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 from unigate.core.records import record
 from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, Usage
@@ -131,8 +131,11 @@ class Gateway:
                 f"The model {spec.id!r} does not support the parameter {unsupported[0]!r}.",
                 param=unsupported[0],
             )
+        reads_text = "text" in spec.input_modalities
         for i, message in enumerate(request.messages):
             for j, part in enumerate(message.content):
+                if reads_text and type(part) is TextPart:
+                    continue  # the common case, checked first
                 kind = "image" if isinstance(part, ImagePart) else "file" if isinstance(part, FilePart) else "text"
                 if kind not in spec.input_modalities:
                     raise UnsupportedContent(

@@ -131,6 +131,8 @@ def _part(part: ContentPart) -> dict[str, Any]:
 
 def _content(parts: tuple[ContentPart, ...]) -> str | list[dict[str, Any]]:
     # Text alone goes as one string: several compatibles (DeepSeek, Baidu) reject part arrays.
+    if len(parts) == 1 and type(parts[0]) is TextPart:
+        return parts[0].text  # the common case, without generators
     if all(isinstance(p, TextPart) for p in parts):
         return "".join(p.text for p in parts if isinstance(p, TextPart))
     return [_part(p) for p in parts]
