@@ -18,5 +18,5 @@ check:
 	UNIGATE_REQUIRE_SERVICES=1 .venv/bin/python -m pytest
 
 # The speed targets in one run (bench/speed.py; needs PostgreSQL, Redis, wrk and the shared harness
-# in ../shared/bench; LiteLLM from .venv-litellm when present). About 10 minutes.
+# in ../shared/bench; LiteLLM from .venv-litellm when present). About 12 minutes.
 bench: ; .venv/bin/python bench/speed.py
