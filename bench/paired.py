@@ -35,7 +35,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import KEY, closed_loop, pin
-from bench.processes import free_port, health_ok, stop, wait_healthy
+from bench.processes import free_port, stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR, UNIGATE = "floor", "unigate"
@@ -97,7 +97,7 @@ def measure(
             unigate_argv = [py, str(ROOT / "bench" / "serve_target.py"), "--port", str(unigate_port)]
             unigate_argv += ["--upstream", upstream]
             processes.append(start(unigate_argv, gateway_cpus))
-            _wait_listening(floor_port, processes[1])
+            wait_healthy(floor_port, processes[1], timeout=30, log=log, any_status=True)  # the floor has no /health
             wait_healthy(unigate_port, processes[2], timeout=90, log=log)
             urls = {
                 FLOOR: f"http://127.0.0.1:{floor_port}/v1/chat/completions",
@@ -126,15 +126,6 @@ def measure(
             for p in reversed(processes):
                 stop(p)
     return result
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """The floor has no ``/health``: any HTTP answer on it means it is up."""
-    deadline = time.monotonic() + timeout
-    while not health_ok(port, any_status=True):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the floor did not start listening on {port}")
-        time.sleep(0.05)
 
 
 def _ttft(first: str, second: str, pairs: int, cpus: str | None) -> tuple[list[float], list[float]]:

@@ -34,16 +34,24 @@ def health_ok(port: int, *, any_status: bool = False) -> bool:
 
 
 def wait_healthy(
-    port: int, process: subprocess.Popen[Any], *, timeout: float, poll_s: float = 0.05, log: Path | None = None
+    port: int,
+    process: subprocess.Popen[Any],
+    *,
+    timeout: float,
+    poll_s: float = 0.05,
+    log: Path | None = None,
+    any_status: bool = False,
 ) -> None:
-    """Until ``GET /health`` answers 200; ``RuntimeError`` if the process exits or time runs out."""
+    """Until ``GET /health`` answers 200 (with ``any_status``: answers at all, for a server without
+    that route, such as the floor); ``RuntimeError`` if the process exits or time runs out."""
     see = f"; see {log}" if log else ""
     deadline = time.perf_counter() + timeout
-    while not health_ok(port):
+    while not health_ok(port, any_status=any_status):
         if process.poll() is not None:
-            raise RuntimeError(f"the gateway exited with {process.returncode} before it was ready{see}")
+            raise RuntimeError(f"the server on {port} exited with {process.returncode} before it was ready{see}")
         if time.perf_counter() > deadline:
-            raise RuntimeError(f"no 200 from /health within {timeout:.0f} s{see}")
+            wanted = "an answer" if any_status else "a 200"
+            raise RuntimeError(f"no {wanted} from /health on {port} within {timeout:.0f} s{see}")
         time.sleep(poll_s)
 
 

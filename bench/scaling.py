@@ -4,9 +4,9 @@ to the shared harness's mock upstream.
 
 With the same 32 clients each of two workers has half the requests in flight, its batches to
 PostgreSQL and Redis are half as large, and its CPU per request rises for that alone (one worker
-on a core of its own, measured apart: 0.277 ms at 32 clients, 0.340 at 16, 0.461 at 8; the
-floor's 0.151, 0.145, 0.181); one of the two workers also shares its core with the load
-generator. Scaling out means N workers for N times the load, so 64 clients is the criterion and
+on a core of its own, measured apart: about a quarter more at 16 clients than at 32, two thirds
+more at 8, where the floor's barely moves); one of the two workers also shares its core with the
+load generator. Scaling out means N workers for N times the load, so 64 clients is the criterion and
 32 is printed beside it.
 Each compares the gateway CPU per request (the process tree's user + system time over the
 measured seconds, divided by the requests) with one worker's. Runs alternate (1, 2, 1, 2, ...)

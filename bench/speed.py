@@ -514,9 +514,9 @@ def scaling_rows(args: argparse.Namespace, services: Services, cpus: str | None,
             redis_prefix=lambda workers, run: f"{services.redis_prefix}s{workers}_{run}:",
             seconds=args.dur,
             warmup=args.warmup,
-            # Five runs of each: on this machine one run's 2-worker CPU per request ranged from 0.21 to
-            # 0.29 ms with nothing changed, and medians of three put the graded ratio anywhere from
-            # 0.77 to 0.95 in one day's runs.
+            # Five runs of each: on this machine the runs of one configuration within one benchmark
+            # differed by up to a fifth (2 workers: 0.264 to 0.323 ms per request) with nothing
+            # changed, and medians of three put the graded ratio at 0.86, 0.95 and 0.77 in one day.
             runs=1 if args.short else 5,
             load_cpus=str(allowed[0]) if cpus is not None else None,
             worker_cpus={1: one_core if cpus is not None else None, WORKERS: cpus},

@@ -1,5 +1,6 @@
 """``@record``: the immutable dataclasses that every request makes (the canonical request and its
-messages, reservations, settlements, charges, rate-limit decisions).
+messages, reservations, settlements, charges, rate-limit decisions, routing candidates, the
+PostgreSQL store's batch items).
 
 A ``frozen=True`` dataclass sets each field through ``object.__setattr__`` when it is built: on
 this project's machine a 41-message request took 68 µs to become canonical with frozen classes

@@ -45,6 +45,7 @@ from typing import cast
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart
+from unigate.core.records import record
 from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError, Overloaded, UpstreamError
 from unigate.providers.base import Provider
@@ -66,7 +67,7 @@ class Deployment:
     breaker: CircuitBreaker
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     """One deployment asked for one model: the requested one, or a fallback."""
 

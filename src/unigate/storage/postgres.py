@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +60,7 @@ from unigate.accounts.store import (
 )
 from unigate.core.batching import Batcher
 from unigate.core.ids import hex_id
+from unigate.core.records import record
 from unigate.storage.postgres_lane import Lane
 from unigate.storage.postgres_schema import migrate
 
@@ -74,7 +74,7 @@ _KEY_COLUMNS = (
 _REFUSALS = {1: Refusal.KEY_REVOKED, 2: Refusal.KEY_LIMIT}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Reserve:
     id: str
     key: ApiKey
@@ -87,7 +87,7 @@ class _Reserve:
         return self.key.account_id, self.key.id
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Settle:
     reservation: Reservation
     settlement: Settlement
