@@ -17,7 +17,7 @@ from unigate.api.context import GATEWAY
 from unigate.app import create_app
 from unigate.catalog.spec import ModelSpec
 from unigate.core.gateway import Gateway
-from unigate.providers.base import Provider
+from unigate.core.provider import Provider
 from unigate.settings import LocalModelSettings, Settings
 from unigate.storage.factory import store_for
 

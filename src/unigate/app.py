@@ -17,21 +17,22 @@ from unigate.api.account_routes import add_account_routes
 from unigate.api.anthropic.messages import messages
 from unigate.api.context import GATEWAY, KEYS, SETTINGS, STORE
 from unigate.api.errors import error_middleware
-from unigate.api.openai.chat import chat_completions
-from unigate.api.openai.completions import completions
-from unigate.api.openai.embeddings import embeddings
+from unigate.api.openai.chat.handler import chat_completions
+from unigate.api.openai.completions.handler import completions
+from unigate.api.openai.embeddings.handler import embeddings
 from unigate.api.openai.models import list_models, list_models_openai
-from unigate.api.openai.responses import responses
+from unigate.api.openai.responses.handler import responses
 from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.builtin import fake_spec, local_chat_spec, local_embedding_spec
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.configured import apply_model_tables
 from unigate.catalog.loader import load_catalog
 from unigate.catalog.spec import ModelSpec
+from unigate.core.embedder import Embedder
 from unigate.core.gateway import Gateway
+from unigate.core.provider import Provider
 from unigate.observability.http import metrics_endpoint, observability_middleware, send_request_id
-from unigate.providers.base import Provider
-from unigate.providers.embeddings.base import Embedder, embedder_of
+from unigate.providers.embeddings.base import embedder_of
 from unigate.providers.routing import build_routed_providers
 from unigate.settings import Settings
 from unigate.storage.factory import store_for

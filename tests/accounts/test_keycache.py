@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from unigate.accounts.key_events import KeyEvents
 from unigate.accounts.keycache import EPOCH_CHECK_INTERVAL_S, KeyCache
 from unigate.accounts.store import ApiKey, KeyChanges
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.sqlite.store import SqliteStore
 
 
 class CountingStore(SqliteStore):

@@ -15,7 +15,7 @@ from unigate.accounts.key_events import KeyEvents
 from unigate.accounts.keycache import KeyCache
 from unigate.accounts.services import AccountServices
 from unigate.limits.memory import MemoryRateLimiter
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.sqlite.store import SqliteStore
 
 
 @pytest.mark.services

@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.test_chat_fake import sse_frames
 from tests.serving import Server, fake_settings
-from unigate.api.openai.completions_schema import CompletionsRequest
+from unigate.api.openai.completions.schema import CompletionsRequest
 from unigate.core.chat import Message, TextPart
 
 FAKE = "fake/echo"

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from tests.serving import Server, fake_settings
-from unigate.api.openai.responses_schema import ResponsesRequest
+from unigate.api.openai.responses.schema import ResponsesRequest
 from unigate.core.chat import JsonSchemaFormat, Message, NamedToolChoice, TextPart, ToolCall
 
 FAKE = "fake/echo"

@@ -19,7 +19,7 @@ from tests.serving import Server, fake_settings
 from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement
 from unigate.catalog.builtin import fake_spec
 from unigate.providers.fake import FakeProvider
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.sqlite.store import SqliteStore
 
 USER = [{"role": "user", "content": "a b c"}]
 

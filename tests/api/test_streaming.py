@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from unigate.api.openai.chat_render import ChunkRenderer
+from unigate.api.openai.chat.render import ChunkRenderer
 from unigate.api.streaming import send_stream
 from unigate.core.gateway import Charge
 from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, Usage

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from unigate.cli.doctor import Check, run_checks
 from unigate.cli.main import app
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
-from unigate.storage.sqlite import SqliteStore
-from unigate.storage.sqlite_schema import MIGRATIONS
+from unigate.storage.sqlite.schema import MIGRATIONS
+from unigate.storage.sqlite.store import SqliteStore
 
 GOOD_KEY = "sk-good"
 
@@ -120,7 +120,7 @@ async def test_postgres_and_redis(tmp_path: Path, pg_url: str, redis_url: str) -
     checks = _by_name(await run_checks(settings, env={}))
     assert checks["database"].outcome == "warn"  # a fresh schema: nothing created yet
     assert checks["redis"].outcome == "ok"
-    from unigate.storage.postgres import PostgresStore
+    from unigate.storage.postgres.store import PostgresStore
 
     store = PostgresStore(pg_url)
     await store.open()

@@ -12,8 +12,8 @@ import pytest
 from unigate.accounts import keys
 from unigate.accounts.store import Reservation, Settlement, Store
 from unigate.console.db import UsageFilter, console_db, percentile
-from unigate.storage.postgres import PostgresStore
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.postgres.store import PostgresStore
+from unigate.storage.sqlite.store import SqliteStore
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])

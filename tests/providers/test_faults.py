@@ -24,10 +24,10 @@ from tests.providers.emulators import (
     sse_reply,
 )
 from unigate.catalog.spec import ModelSpec
+from unigate.core.provider import Provider
 from unigate.core.results import ChoiceDelta, StreamEvent
 from unigate.errors import RateLimited, UpstreamError, UpstreamTimeout
 from unigate.providers.anthropic import AnthropicProvider
-from unigate.providers.base import Provider
 from unigate.providers.config import ProviderConfig, Timeouts
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider

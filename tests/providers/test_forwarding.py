@@ -28,8 +28,8 @@ from tests.providers.emulators import (
 )
 from tests.providers.resolvers import FakeResolver
 from tests.serving import Server, fake_settings
+from unigate.core.provider import Provider
 from unigate.providers.anthropic import AnthropicProvider
-from unigate.providers.base import Provider
 from unigate.providers.fetch import Fetcher, FetchPolicy
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider

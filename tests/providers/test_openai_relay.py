@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from tests.providers.emulators import Emulator, chat, fixture, model_spec, provider_config, sse_reply
-from unigate.api.openai.chat_render import ChunkRenderer
+from unigate.api.openai.chat.render import ChunkRenderer
 from unigate.core.chat import FunctionTool
 from unigate.core.gateway import Charge
 from unigate.core.results import ChoiceDelta, RelayedFrames, StreamEvent, StreamStart, Usage

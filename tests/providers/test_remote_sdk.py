@@ -25,8 +25,8 @@ from tests.providers.emulators import (
     sse_reply,
 )
 from tests.serving import Server, fake_settings
+from unigate.core.provider import Provider
 from unigate.providers.anthropic import AnthropicProvider
-from unigate.providers.base import Provider
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.registry import build_remote_providers

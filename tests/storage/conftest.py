@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from unigate.accounts.store import Store
-from unigate.storage.postgres import PostgresStore
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.postgres.store import PostgresStore
+from unigate.storage.sqlite.store import SqliteStore
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])

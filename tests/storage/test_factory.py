@@ -6,8 +6,8 @@ from pathlib import Path
 
 from unigate.settings import load_settings
 from unigate.storage.factory import store_for
-from unigate.storage.postgres import PostgresStore
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.postgres.store import PostgresStore
+from unigate.storage.sqlite.store import SqliteStore
 
 
 def test_sqlite_by_default_postgres_when_the_url_says_so(tmp_path: Path) -> None:

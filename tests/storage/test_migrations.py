@@ -14,11 +14,11 @@ import pytest
 from tests import services
 from unigate.accounts import keys
 from unigate.accounts.store import Reservation, Settlement
-from unigate.storage.postgres import PostgresStore
-from unigate.storage.postgres_schema import MIGRATIONS as PG_MIGRATIONS
-from unigate.storage.postgres_schema import first_schema, quote_ident
-from unigate.storage.sqlite import SqliteStore
-from unigate.storage.sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
+from unigate.storage.postgres.schema import MIGRATIONS as PG_MIGRATIONS
+from unigate.storage.postgres.schema import first_schema, quote_ident
+from unigate.storage.postgres.store import PostgresStore
+from unigate.storage.sqlite.schema import MIGRATIONS as SQLITE_MIGRATIONS
+from unigate.storage.sqlite.store import SqliteStore
 
 
 def _version(path: Path) -> int:

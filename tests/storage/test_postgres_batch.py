@@ -14,8 +14,8 @@ import pytest
 
 from unigate.accounts.spending import SpendingLimit
 from unigate.accounts.store import ApiKey, KeySettings, Refusal, Reservation, Settlement, UsageQuery
-from unigate.storage.postgres import PostgresStore
-from unigate.storage.postgres_lane import Lane
+from unigate.storage.postgres.lane import Lane
+from unigate.storage.postgres.store import PostgresStore
 
 pytestmark = pytest.mark.services
 

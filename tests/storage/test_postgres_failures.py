@@ -12,8 +12,8 @@ import pytest
 
 from tests.services import free_port
 from unigate.accounts.store import ApiKey, Reservation, Settlement
-from unigate.storage.postgres import PostgresStore
-from unigate.storage.postgres_lane import Lane
+from unigate.storage.postgres.lane import Lane
+from unigate.storage.postgres.store import PostgresStore
 
 NOW = datetime.now(UTC)
 KEY = ApiKey(1, "sk-test", 1, None, False, ("chat",), NOW, NOW)

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from unigate.accounts.store import Reservation, Settlement
-from unigate.storage.postgres import PostgresStore
-from unigate.storage.postgres_lane import Lane
+from unigate.storage.postgres.lane import Lane
+from unigate.storage.postgres.store import PostgresStore
 
 pytestmark = pytest.mark.services
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from unigate.accounts.store import ApiKey, Reservation, Settlement, UsageQuery
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.sqlite.store import SqliteStore
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 
 from unigate.accounts.store import Reservation, Settlement
-from unigate.storage.sqlite import SqliteStore
-from unigate.storage.sqlite_checkpoint import Checkpointer
+from unigate.storage.sqlite.checkpoint import Checkpointer
+from unigate.storage.sqlite.store import SqliteStore
 
 
 async def test_the_wal_stays_bounded_under_steady_writes(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 
-from unigate.storage.sqlite import _iso, _iso_at
+from unigate.storage.sqlite.store import _iso, _iso_at
 
 
 def test_iso_at_reads_as_iso_of_the_same_instant() -> None:

@@ -12,7 +12,7 @@ Reservations held by a live process are extended (``extend_reservations``) while
 them; those left behind by a process that died expire and are released by ``release_expired``,
 which writes their usage row (status ``abandoned``), so no request leaves the ledger without one.
 
-Two implementations: ``storage/sqlite.py`` (embedded, the default) and ``storage/postgres.py``
+Two implementations: ``storage/sqlite/store.py`` (embedded, the default) and ``storage/postgres/store.py``
 (shared by several gateway processes).
 """
 
@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Protocol
 
 from unigate.accounts.spending import SpendingLimit
-from unigate.core.records import record
+from unigate.primitives.records import record
 
 __all__ = [
     "UNSET",

@@ -53,7 +53,7 @@ class Check:
 
 
 def _sqlite(settings: Settings) -> list[Check]:
-    from unigate.storage.sqlite_schema import MIGRATIONS
+    from unigate.storage.sqlite.schema import MIGRATIONS
 
     try:
         path = settings.sqlite_path()
@@ -74,7 +74,7 @@ def _sqlite(settings: Settings) -> list[Check]:
 async def _postgres(settings: Settings, wait_s: float) -> list[Check]:
     import asyncpg
 
-    from unigate.storage.postgres_schema import MIGRATIONS
+    from unigate.storage.postgres.schema import MIGRATIONS
 
     assert settings.database_url is not None
     url = urlsplit(settings.database_url)

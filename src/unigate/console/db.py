@@ -149,14 +149,14 @@ class ConsoleDb(Protocol):
 
 def console_db(store: Store) -> ConsoleDb:
     """The console's view of the database behind ``store``."""
-    from unigate.storage.sqlite import SqliteStore
+    from unigate.storage.sqlite.store import SqliteStore
 
     if isinstance(store, SqliteStore):
         from unigate.console.db_sqlite import SqliteConsoleDb
 
         return SqliteConsoleDb(store)
     # Imported only here, so that a gateway on SQLite never loads asyncpg.
-    from unigate.storage.postgres import PostgresStore
+    from unigate.storage.postgres.store import PostgresStore
 
     if isinstance(store, PostgresStore):
         from unigate.console.db_postgres import PostgresConsoleDb

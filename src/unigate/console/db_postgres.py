@@ -19,7 +19,7 @@ from unigate.console.db import (
     UsageReport,
     percentiles,
 )
-from unigate.storage.postgres import PostgresStore
+from unigate.storage.postgres.store import PostgresStore
 
 __all__ = ["PostgresConsoleDb"]
 

@@ -23,7 +23,7 @@ from unigate.console.db import (
     UsageReport,
     percentiles,
 )
-from unigate.storage.sqlite import SqliteStore
+from unigate.storage.sqlite.store import SqliteStore
 
 __all__ = ["SqliteConsoleDb"]
 

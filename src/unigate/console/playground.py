@@ -19,8 +19,8 @@ from aiohttp import web
 from unigate.accounts.scopes import CHAT
 from unigate.accounts.store import ApiKey
 from unigate.api.context import GATEWAY, STORE
-from unigate.api.openai.chat_render import ChunkRenderer
-from unigate.api.openai.chat_schema import ChatCompletionRequest
+from unigate.api.openai.chat.render import ChunkRenderer
+from unigate.api.openai.chat.schema import ChatCompletionRequest
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID

@@ -1,6 +1,6 @@
 """The canonical chat request: one internal shape that every inbound API translates into.
 
-Wire schemas (``api/openai/chat_schema.py``, later Anthropic and Responses) convert into these
+Wire schemas (``api/openai/chat/schema.py``, later Anthropic and Responses) convert into these
 types at the edge; providers convert out of them. Nothing past the edge sees a wire dict.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, Literal
 
-from unigate.core.records import record
+from unigate.primitives.records import record
 
 __all__ = [
     "ChatRequest",

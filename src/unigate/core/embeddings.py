@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from unigate.core.records import record
 from unigate.core.results import Usage
+from unigate.primitives.records import record
 
 __all__ = ["EmbeddingInput", "EmbeddingRequest", "EmbeddingResult"]
 

@@ -36,8 +36,9 @@ from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, Sto
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import CREDITS_PER_USD, ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart, TextPart
+from unigate.core.embedder import Embedder
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
-from unigate.core.records import record
+from unigate.core.provider import Provider
 from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, Usage
 from unigate.errors import (
     AuthenticationError,
@@ -53,8 +54,7 @@ from unigate.errors import (
 )
 from unigate.limits.window import DECISION, RateLimiter, headers
 from unigate.observability import events
-from unigate.providers.base import Provider
-from unigate.providers.embeddings.base import Embedder
+from unigate.primitives.records import record
 
 __all__ = ["Charge", "Gateway"]
 
@@ -150,7 +150,7 @@ class Gateway:
 
     async def _begin(self, request: ChatRequest, key: ApiKey, scope: str) -> tuple[_Call, Provider]:
         _authorize(key, scope)
-        events.chat_request(request)
+        events.chat_request(request.model, request.messages)
         spec, provider = self.resolve(request)
         prompt_estimate = provider.estimate_prompt_tokens(request, spec)
         max_out = request.max_tokens or spec.max_output or spec.context_length or 4096

@@ -12,7 +12,7 @@ from typing import Literal
 import orjson
 
 from unigate.core.chat import ToolCall
-from unigate.core.records import record
+from unigate.primitives.records import record
 
 __all__ = [
     "ChatResult",
@@ -118,7 +118,7 @@ class RelayedFrames:
     the keep-alive comments among them.
 
     A provider yields these only for a request with ``relay_chunks`` set, that is to the OpenAI
-    chat completions API, whose renderer gives them its own ``id`` (``api/openai/chat_render.py``).
+    chat completions API, whose renderer gives them its own ``id`` (``api/openai/chat/render.py``).
     """
 
     data: bytes

@@ -2,7 +2,7 @@
 
 A Lua script admits requests atomically: for each, it drops the entries that left the window,
 checks both limits and records the request. The admissions a process queues while its previous
-call to Redis is in flight go together in the next one (``core/batching.py``): one ``EVALSHA``
+call to Redis is in flight go together in the next one (``primitives/batching.py``): one ``EVALSHA``
 whose script admits them in order, so the process pays one round trip and one command of
 redis-py per batch. (A pipeline of one ``EVALSHA`` per admission, as before, cost the process
 259, 393 and 446 µs of CPU for batches of 1, 4 and 8 admissions; one call costs 213, 253 and
@@ -27,9 +27,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from unigate.core.batching import Batcher
-from unigate.core.ids import hex_id
 from unigate.limits.window import WINDOW_S, Decision, Reason
+from unigate.primitives.batching import Batcher
+from unigate.primitives.ids import hex_id
 
 __all__ = ["RedisRateLimiter"]
 

@@ -14,7 +14,7 @@ import math
 from contextvars import ContextVar
 from typing import Literal, Protocol
 
-from unigate.core.records import record
+from unigate.primitives.records import record
 
 __all__ = ["DECISION", "WINDOW_S", "Decision", "RateLimiter", "duration", "headers"]
 

@@ -9,13 +9,11 @@ request (a test driving the gateway directly) there is no record and only the me
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from unigate.observability import metrics
-
-if TYPE_CHECKING:
-    from unigate.core.chat import ChatRequest
 
 __all__ = [
     "CURRENT",
@@ -81,16 +79,25 @@ def caller(key_prefix: str) -> None:
         record.key_prefix = key_prefix
 
 
-def chat_request(request: ChatRequest) -> None:
+class Turn(Protocol):
+    """A message as the log sees it (the canonical ``Message`` is one; this layer sits below it)."""
+
+    @property
+    def role(self) -> str: ...
+
+    def text(self) -> str: ...
+
+
+def chat_request(model: str, turns: Sequence[Turn]) -> None:
     """The chat request about to run: its model, and its messages when prompts are logged."""
     record = CURRENT.get()
     if record is None:
         return
-    record.model = request.model
+    record.model = model
     if record.log_prompts:
         budget = PROMPT_LOG_CHARS
         messages: list[dict[str, Any]] = []
-        for message in request.messages:
+        for message in turns:
             text = message.text()[: max(budget, 0)]
             budget -= len(text)
             messages.append({"role": message.role, "content": text})

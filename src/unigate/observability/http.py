@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from unigate.core.ids import hex_id
 from unigate.observability import metrics
 from unigate.observability.events import CURRENT, RequestRecord
 from unigate.observability.logging import FIELDS
+from unigate.primitives.ids import hex_id
 
 __all__ = ["REQUEST_ID", "metrics_endpoint", "observability_middleware", "send_request_id"]
 

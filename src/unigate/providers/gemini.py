@@ -52,7 +52,6 @@ from unigate.core.chat import (
     TextPart,
     ToolCall,
 )
-from unigate.core.ids import hex_id
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -66,6 +65,7 @@ from unigate.core.results import (
     Usage,
 )
 from unigate.errors import InvalidRequest, UnsupportedContent, UnsupportedParameter, UpstreamError
+from unigate.primitives.ids import hex_id
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
 from unigate.providers.fetch import Fetcher, FetchError

@@ -41,7 +41,6 @@ from unigate.core.chat import (
     ToolCall,
 )
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
-from unigate.core.ids import hex_id
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -56,6 +55,7 @@ from unigate.core.results import (
     Usage,
 )
 from unigate.errors import UpstreamError
+from unigate.primitives.ids import hex_id
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
 from unigate.providers.http import Upstream, UpstreamFailure

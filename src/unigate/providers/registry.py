@@ -14,10 +14,10 @@ from typing import Any
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest
+from unigate.core.provider import Provider
 from unigate.core.results import ChatResult, StreamEvent
 from unigate.errors import ProviderNotConfigured
 from unigate.providers.anthropic import AnthropicProvider
-from unigate.providers.base import Provider
 from unigate.providers.config import ProviderConfig, load_provider_configs
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider

@@ -19,7 +19,7 @@ When every attempt failed, the last error is raised (its status tells what went 
 is until the result is returned. For ``stream``, the router holds the ``StreamStart`` and pulls
 from the deployment until its first ``ChoiceDelta`` or ``RelayedFrames`` (or the closing ``Usage`` of a stream without
 any): only then is the stream committed to that deployment and passed on. The API handler sends
-no byte before the first delta either (``api/openai/chat.py``), so a failure before it still gets
+no byte before the first delta either (``api/openai/chat/handler.py``), so a failure before it still gets
 its HTTP status. After it, a failure propagates and the handler ends the stream with an error
 event, never with ``finish_reason: "stop"``.
 
@@ -45,10 +45,10 @@ from typing import cast
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart
-from unigate.core.records import record
+from unigate.core.provider import Provider
 from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError, Overloaded, UpstreamError
-from unigate.providers.base import Provider
+from unigate.primitives.records import record
 from unigate.providers.breaker import CircuitBreaker
 from unigate.providers.retry import RetryPolicy, retry_after_s, retryable
 

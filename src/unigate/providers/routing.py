@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core.provider import Provider
 from unigate.errors import GatewayError
-from unigate.providers.base import Provider
 from unigate.providers.config import load_deployments, load_provider_configs
 from unigate.providers.registry import UnconfiguredProvider, build_provider
 from unigate.providers.retry import RetryPolicy

@@ -18,9 +18,9 @@ import orjson
 from unigate.api.anthropic.errors import anthropic_error
 from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
-from unigate.core.ids import urlsafe_id
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
 from unigate.errors import GatewayError, UpstreamError
+from unigate.primitives.ids import urlsafe_id
 
 __all__ = ["MessageStream", "message_body", "new_message_id", "stop_reason"]
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from unigate.api.context import GATEWAY
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
-from unigate.providers.base import Provider
+from unigate.core.provider import Provider
 from unigate.providers.registry import UnconfiguredProvider
 
 __all__ = ["list_models", "list_models_openai", "model_item", "serving_providers"]

@@ -11,37 +11,17 @@ Anything else (Anthropic, Gemini) has no embedder: the gateway answers 400.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core.embedder import Embedder
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
+from unigate.core.provider import Provider
 from unigate.errors import GatewayError
-from unigate.providers.base import Provider
 from unigate.providers.registry import UnconfiguredProvider
 from unigate.providers.retry import retryable
 from unigate.providers.router import Router
 
-__all__ = ["Embedder", "embedder_of"]
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """A source of embeddings. ``check_embedding`` runs before credits are reserved; ``embed``
-    raises ``GatewayError`` subclasses; cancelling ``embed`` stops work not yet started."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    def check_embedding(self, request: EmbeddingRequest, model: ModelSpec) -> None: ...
-
-    def estimate_embedding_tokens(self, request: EmbeddingRequest, model: ModelSpec) -> int:
-        """An upper bound on the input tokens, for the credit reservation."""
-        ...
-
-    async def embed(self, request: EmbeddingRequest, model: ModelSpec) -> EmbeddingResult: ...
+__all__ = ["embedder_of"]
 
 
 class _Unconfigured:

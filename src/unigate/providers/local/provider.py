@@ -31,7 +31,6 @@ from unigate.core.chat import (
     NamedToolChoice,
     ToolCall,
 )
-from unigate.core.ids import hex_id
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -44,6 +43,7 @@ from unigate.core.results import (
     Usage,
 )
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
+from unigate.primitives.ids import hex_id
 from unigate.providers.local.engine import Generation, LocalEngine, PromptReady, SamplerSettings, TextChunk
 from unigate.providers.local.grammar import SchemaNotSupported, grammar_for, tool_call_prefix
 from unigate.providers.local.prompt import CHATML_TEMPLATE, ChatTemplate, parse_call, prompt_messages

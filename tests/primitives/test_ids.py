@@ -1,11 +1,11 @@
-"""Ids that are unique but not secret (``core/ids.py``)."""
+"""Ids that are unique but not secret (``primitives/ids.py``)."""
 
 from __future__ import annotations
 
 import os
 import re
 
-from unigate.core.ids import hex_id, urlsafe_id
+from unigate.primitives.ids import hex_id, urlsafe_id
 
 
 def test_shapes() -> None:

@@ -35,10 +35,10 @@ from unigate.accounts.store import (
     UsageQuery,
     UsageRow,
 )
-from unigate.core.ids import hex_id
-from unigate.storage.sqlite_batch import GroupCommit
-from unigate.storage.sqlite_checkpoint import Checkpointer
-from unigate.storage.sqlite_schema import migrate
+from unigate.primitives.ids import hex_id
+from unigate.storage.sqlite.batch import GroupCommit
+from unigate.storage.sqlite.checkpoint import Checkpointer
+from unigate.storage.sqlite.schema import migrate
 
 __all__ = ["SqliteStore"]
 

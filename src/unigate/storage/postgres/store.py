@@ -5,7 +5,7 @@ functions (``postgres_schema.py``) that check the balance, the key's state and i
 under row locks, so that replicas never overspend and a key disabled through any replica stops at
 the next reservation on every other one. Reservations and settlements are group-committed: those a
 process queued while its previous call was in flight go in one call and one transaction, both kinds
-together (``core/batching.py``; ``unigate_tick``, schema V6: a call costs the client more CPU than
+together (``primitives/batching.py``; ``unigate_tick``, schema V6: a call costs the client more CPU than
 the few items it carries). Every reservation of an account updates its balance row, so one
 transaction per request would queue on that row's lock, each holding it until its commit is
 flushed, and cap an account at a few hundred requests per second whatever the replicas. A batch
@@ -58,11 +58,11 @@ from unigate.accounts.store import (
     UsageQuery,
     UsageRow,
 )
-from unigate.core.batching import Batcher
-from unigate.core.ids import hex_id
-from unigate.core.records import record
-from unigate.storage.postgres_lane import Lane
-from unigate.storage.postgres_schema import migrate
+from unigate.primitives.batching import Batcher
+from unigate.primitives.ids import hex_id
+from unigate.primitives.records import record
+from unigate.storage.postgres.lane import Lane
+from unigate.storage.postgres.schema import migrate
 
 __all__ = ["PostgresStore"]
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from unigate.accounts.scopes import CHAT
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
-from unigate.api.openai.embeddings_schema import EmbeddingsRequest
+from unigate.api.openai.embeddings.schema import EmbeddingsRequest
 from unigate.api.requests import read_json, validate
 from unigate.core.embeddings import EmbeddingResult
 from unigate.core.gateway import Charge

@@ -14,8 +14,8 @@ from unigate.accounts.scopes import CHAT
 from unigate.api.anthropic.schema import MessagesRequest, is_anthropic_style
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
-from unigate.api.openai.chat_render import ChunkRenderer, completion_body, new_completion_id
-from unigate.api.openai.chat_schema import ChatCompletionRequest
+from unigate.api.openai.chat.render import ChunkRenderer, completion_body, new_completion_id
+from unigate.api.openai.chat.schema import ChatCompletionRequest
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 

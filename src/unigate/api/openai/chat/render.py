@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 
 from unigate.core.gateway import Charge
-from unigate.core.ids import urlsafe_id
 from unigate.core.results import (
     ChatResult,
     Choice,
@@ -21,6 +20,7 @@ from unigate.core.results import (
     id_field,
 )
 from unigate.errors import GatewayError
+from unigate.primitives.ids import urlsafe_id
 
 __all__ = ["ChunkRenderer", "completion_body", "new_completion_id"]
 

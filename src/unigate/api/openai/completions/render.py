@@ -18,9 +18,9 @@ import orjson
 
 from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
-from unigate.core.ids import urlsafe_id
 from unigate.core.results import ChatResult, ChoiceDelta, TokenLogprob, Usage
 from unigate.errors import GatewayError
+from unigate.primitives.ids import urlsafe_id
 
 __all__ = ["CompletionChunks", "completion_body", "new_completion_id"]
 

@@ -18,8 +18,8 @@ from unigate.accounts.scopes import CHAT
 from unigate.accounts.store import ApiKey
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
-from unigate.api.openai.completions_render import CompletionChunks, completion_body
-from unigate.api.openai.completions_schema import CompletionsRequest
+from unigate.api.openai.completions.render import CompletionChunks, completion_body
+from unigate.api.openai.completions.schema import CompletionsRequest
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 from unigate.core.chat import ChatRequest

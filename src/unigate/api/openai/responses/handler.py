@@ -11,8 +11,8 @@ from aiohttp import web
 from unigate.accounts.scopes import RESPONSES
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
-from unigate.api.openai.responses_render import ResponseStream, response_body
-from unigate.api.openai.responses_schema import ResponsesRequest
+from unigate.api.openai.responses.render import ResponseStream, response_body
+from unigate.api.openai.responses.schema import ResponsesRequest
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 

@@ -23,9 +23,9 @@ import orjson
 
 from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
-from unigate.core.ids import hex_id
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
 from unigate.errors import GatewayError
+from unigate.primitives.ids import hex_id
 
 __all__ = ["ResponseStream", "new_response_id", "response_body"]
 

@@ -1,4 +1,4 @@
-"""``@record`` (``core/records.py``): immutable for the type checker, hashed and compared by its
+"""``@record`` (``primitives/records.py``): immutable for the type checker, hashed and compared by its
 fields like a frozen dataclass, without frozen's cost at construction."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_the_type_checker_rejects_assigning_a_field(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             from unigate.core.chat import Message
-            from unigate.core.records import record
+            from unigate.primitives.records import record
 
             @record
             class Point:

@@ -1,0 +1,1 @@
+"""OpenAI's chat endpoint: the handler, its wire schema and its renderer."""

@@ -1,0 +1,1 @@
+"""OpenAI's completions endpoint: the handler, its wire schema and its renderer."""
