@@ -1,7 +1,7 @@
 """API key material: generation, hashing and the visible prefix.
 
 Keys are 32 lowercase hex characters (128 random bits) as in the seeds' examples; the prefix, the
-first 8 characters, names a key afterwards (seed-survey §2.6). Only the SHA-256 of a key is
+first 8 characters, names a key afterwards (the service docs' "API Key Management" page). Only the SHA-256 of a key is
 stored: keys are high-entropy, so a fast hash is enough, and lookups go by prefix with a
 constant-time comparison of the hashes.
 """

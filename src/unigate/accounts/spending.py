@@ -1,4 +1,4 @@
-"""Per-key spending limits: ``limit: {retention, threshold}`` (seed-survey §2.6, §4.3).
+"""Per-key spending limits: ``limit: {retention, threshold}`` (the service docs' "API Key Management" page).
 
 ``threshold`` is USD on the wire and integer credits inside. ``retention`` is the period after
 which the key's spend starts again from zero: calendar ``day``, ISO ``week`` (from Monday) or

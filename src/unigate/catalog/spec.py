@@ -7,7 +7,7 @@ from dataclasses import dataclass
 __all__ = ["CREDITS_PER_USD", "ModelSpec", "Price"]
 
 CREDITS_PER_USD = 2_000_000
-"""1 USD = 2,000,000 credits (seed-survey §4.4, verified on every example pair)."""
+"""1 USD = 2,000,000 credits (the service docs' billing examples, every pair of which agrees)."""
 
 
 @dataclass(frozen=True, slots=True)

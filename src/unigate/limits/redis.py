@@ -4,9 +4,7 @@ A Lua script admits requests atomically: for each, it drops the entries that lef
 checks both limits and records the request. The admissions a process queues while its previous
 call to Redis is in flight go together in the next one (``primitives/batching.py``): one ``EVALSHA``
 whose script admits them in order, so the process pays one round trip and one command of
-redis-py per batch. (A pipeline of one ``EVALSHA`` per admission, as before, cost the process
-259, 393 and 446 µs of CPU for batches of 1, 4 and 8 admissions; one call costs 213, 253 and
-279 µs, on a machine where a request costs about 0.5 ms in all.) Times are Redis's own clock
+redis-py per batch, far less than a command per admission. Times are Redis's own clock
 (``TIME``, read once per call), so the replicas' clocks do not matter. Per key: a sorted set of
 admissions (score: milliseconds; member: ``<random id>:<tokens>``) and the token total of the
 set. Keys of several API keys go in one call, so the limiter wants one Redis server, not a

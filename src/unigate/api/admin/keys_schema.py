@@ -1,4 +1,4 @@
-"""Wire schemas of the key endpoints (seed-survey §2.6; the seeds' API Key Management page).
+"""Wire schemas of the key endpoints (the service docs' "API Key Management" page).
 
 Request and response fields follow the seeds' order. Our extensions are marked: ``rate_limit``
 (requests and tokens per minute), and, on creation, ``account_id`` / ``credits`` to choose the

@@ -1,4 +1,4 @@
-"""The balance endpoints (seed-survey §2.5), for the calling API key's account.
+"""The balance endpoints (the service docs' "Account Balance" page), for the calling API key's account.
 
 ``GET /v1/billing/balance`` (legacy) reports credits; ``GET /v2/billing`` and
 ``GET /v2/billing/detail`` report USD (1 USD = 2,000,000 credits). The balance is what is left

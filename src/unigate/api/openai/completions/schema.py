@@ -59,7 +59,7 @@ class CompletionsRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     user: str | None = None
-    # Extensions the chat endpoint accepts too (seed-survey §2.1).
+    # Extensions the chat endpoint accepts too (the service docs' chat completions reference).
     top_k: int | None = Field(default=None, ge=0)
     min_p: float | None = Field(default=None, ge=0.001, le=0.999)
     repetition_penalty: float | None = Field(default=None, gt=0)
