@@ -1,4 +1,5 @@
-"""Key scopes: which APIs a key may call (the service docs' "API Key Management" page: ``model:chat``, ``model:responses``).
+"""Key scopes: which APIs a key may call (the service docs' "API Key Management" page:
+``model:chat``, ``model:responses``).
 
 A key with no scopes may call everything: scopes restrict, they are not needed to grant. An
 endpoint names the one scope it needs when it calls the gateway; ``model:chat`` covers chat
