@@ -1,7 +1,8 @@
 """The key endpoints (the service docs' "API Key Management" page): ``POST/GET /v1/keys``,
 ``PATCH/DELETE /v1/keys/{prefix}`` with the management key, and ``GET /v1/key`` with the API key
-itself. Bodies are wrapped in ``{"data": ...}``. Every change is announced to the other gateway processes before the answer,
-so that a key disabled or deleted here stops working at once everywhere.
+itself. Bodies are wrapped in ``{"data": ...}``. Every change is announced to the other gateway
+processes before the answer, so that a key disabled or deleted here stops working at once
+everywhere.
 """
 
 from __future__ import annotations
