@@ -51,9 +51,9 @@ async def _reservations(store: PostgresStore) -> int:
 
 async def test_concurrent_reservations_go_in_few_calls_and_refusals_stay_alone(pg: PostgresStore) -> None:
     key = await _key(pg, 335)
-    before = pg._batcher.batches
+    before = pg._batch.batcher.batches
     outcomes = await asyncio.gather(*(pg.reserve(key=key, amount=10, ttl_s=60, model="m") for _ in range(40)))
-    assert pg._batcher.batches - before <= 2  # the first call, then everything queued meanwhile
+    assert pg._batch.batcher.batches - before <= 2  # the first call, then everything queued meanwhile
     held = [o for o in outcomes if isinstance(o, Reservation)]
     assert len(held) == 33
     assert outcomes.count(Refusal.BALANCE) == 7
@@ -92,7 +92,7 @@ async def test_a_reservation_committed_for_a_caller_that_left_is_released(pg: Po
     key = await _key(pg, 100)
     started = asyncio.Event()
     release = asyncio.Event()
-    run = pg._tick
+    run = pg._batch.run
 
     async def slow(items: list) -> list:  # type: ignore[type-arg]
         out = await run(items)  # committed ...
@@ -100,7 +100,7 @@ async def test_a_reservation_committed_for_a_caller_that_left_is_released(pg: Po
         await release.wait()  # ... but the caller is cancelled before it hears back
         return out
 
-    pg._batcher._run = slow
+    pg._batch.batcher._run = slow
     task = asyncio.ensure_future(pg.reserve(key=key, amount=10, ttl_s=60))
     await started.wait()
     task.cancel()
@@ -248,7 +248,7 @@ async def test_a_batch_decides_exactly_as_the_same_calls_one_at_a_time(pg_url: s
         a_keys, b_keys = await _twin(batched), await _twin(single)
         asks = sorted((rng.randrange(6), rng.randrange(0, 80)) for _ in range(120))
         a_out = await asyncio.gather(*(batched.reserve(key=a_keys[k], amount=n, ttl_s=60) for k, n in asks))
-        assert batched._batcher.batches <= 2
+        assert batched._batch.batcher.batches <= 2
         b_out = [await single.reserve(key=b_keys[k], amount=n, ttl_s=60) for k, n in asks]
         kinds = [o if isinstance(o, Refusal) else "held" for o in a_out]
         assert kinds == [o if isinstance(o, Refusal) else "held" for o in b_out]
@@ -284,18 +284,18 @@ async def test_settlements_and_reservations_queued_together_go_in_one_call(pg: P
         assert isinstance(reservation, Reservation)
         held.append(reservation)
     assert await pg.reserve(key=keys[1], amount=50, ttl_s=60) is Refusal.BALANCE
-    before = pg._batcher.batches
+    before = pg._batch.batcher.batches
     blocker = asyncio.Event()
-    run = pg._batcher._run
+    run = pg._batch.batcher._run
 
     async def held_back(items: list) -> list:  # type: ignore[type-arg]
         await blocker.wait()  # everything below queues behind this call
         return list(await run(items))
 
-    pg._batcher._run = held_back
+    pg._batch.batcher._run = held_back
     first = asyncio.ensure_future(pg.settle(held[2], Settlement("m", 10, 1, 1, 1, "ok")))
     await asyncio.sleep(0.01)
-    pg._batcher._run = run
+    pg._batch.batcher._run = run
     rest = asyncio.gather(
         pg.reserve(key=keys[1], amount=50, ttl_s=60, model="m"),  # queued before its account's settlement
         pg.settle(held[1], Settlement("m", 40, 1, 1, 1, "ok")),
@@ -307,7 +307,7 @@ async def test_settlements_and_reservations_queued_together_go_in_one_call(pg: P
     blocker.set()
     await first
     second, settled_one, third, settled_zero, fourth = await rest
-    assert pg._batcher.batches - before == 2  # the held-back call, then the five items in one
+    assert pg._batch.batcher.batches - before == 2  # the held-back call, then the five items in one
     assert isinstance(second, Reservation)  # served by the 60 credits its account's settlement freed
     assert third is Refusal.BALANCE  # account 0 was charged its whole reservation
     assert isinstance(fourth, Reservation)
@@ -339,7 +339,7 @@ async def test_replicas_mixing_reservations_and_settlements_never_deadlock(
         return call
 
     for replica in replicas:
-        replica._batcher._run = counting(replica._batcher._run)
+        replica._batch.batcher._run = counting(replica._batch.batcher._run)
     keys = [await _key(replicas[0], 10_000_000) for _ in range(12)]
     rng = random.Random(11)
 

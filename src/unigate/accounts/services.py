@@ -49,7 +49,7 @@ class AccountServices:
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> AccountServices:
         if settings.redis_url is None:
-            epoch = getattr(store, "change_counter", None)
+            epoch = store.change_counter
             cache = KeyCache(store, ttl_s=settings.key_cache_ttl_s, epoch=epoch) if epoch else KeyCache(store)
             return cls(keys=cache, limiter=MemoryRateLimiter(), management_key=settings.management_key)
         client = aioredis.Redis.from_url(settings.redis_url, health_check_interval=30)

@@ -12,18 +12,19 @@ Reservations held by a live process are extended (``extend_reservations``) while
 them; those left behind by a process that died expire and are released by ``release_expired``,
 which writes their usage row (status ``abandoned``), so no request leaves the ledger without one.
 
-Two implementations: ``storage/sqlite/store.py`` (embedded, the default) and ``storage/postgres/store.py``
-(shared by several gateway processes).
+Two implementations: ``storage/sqlite/store.py`` (embedded, the default) and
+``storage/postgres/store.py`` (shared by several gateway processes).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from unigate.accounts.console_views import ConsoleViews
 from unigate.accounts.spending import SpendingLimit
 from unigate.primitives.records import record
 
@@ -160,7 +161,16 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    # ---- keys --------------------------------------------------------------------------------
+    @property
+    def change_counter(self) -> Callable[[], int] | None:
+        """What tells this process that another one wrote to the database, so that the key cache
+        may keep lookups without Redis (``accounts/keycache.py``): a function whose value changes
+        whenever another connection commits, cheap enough to read often; ``None`` where the store
+        has no such signal (then only Redis's key-change channel lets a process cache keys)."""
+
+    @property
+    def console(self) -> ConsoleViews:
+        """The web console's sessions and ledger reports, in this store's database."""
 
     async def authenticate(self, key: str) -> ApiKey | None:
         """The enabled, undeleted key whose hash matches, else ``None``. Never cached."""
@@ -193,8 +203,6 @@ class Store(Protocol):
 
     async def monthly_usage(self, key_ids: Sequence[int]) -> dict[int, int]:
         """Credits each key spent in the current calendar month (UTC)."""
-
-    # ---- credits -----------------------------------------------------------------------------
 
     async def balance(self, account_id: int) -> int:
         """``LookupError`` if there is no such account."""

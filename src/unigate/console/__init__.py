@@ -15,9 +15,8 @@ from aiohttp import web
 
 from unigate.accounts.store import Store
 from unigate.console import keys, models, playground, signin, usage
-from unigate.console.db import console_db
 from unigate.console.render import console_errors
-from unigate.console.sessions import CONSOLE_DB, THROTTLE, SignInThrottle
+from unigate.console.sessions import CONSOLE_VIEWS, THROTTLE, SignInThrottle
 
 __all__ = ["console_app"]
 
@@ -31,7 +30,7 @@ async def _home(request: web.Request) -> web.StreamResponse:
 def console_app(store: Store) -> web.Application:
     """The console, to mount with ``app.add_subapp("/console", console_app(store))``."""
     app = web.Application(middlewares=[console_errors])
-    app[CONSOLE_DB] = console_db(store)
+    app[CONSOLE_VIEWS] = store.console
     app[THROTTLE] = SignInThrottle()
     r = app.router
     r.add_get("", _home)

@@ -13,12 +13,12 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from unigate.accounts.console_views import Session
 from unigate.accounts.scopes import SCOPES
 from unigate.accounts.spending import RETENTIONS, SpendingLimit, as_retention, credits_of_usd
 from unigate.accounts.store import UNSET, ApiKey, KeyChanges, KeySettings
 from unigate.api.context import KEYS, STORE
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
-from unigate.console.db import Session
 from unigate.console.models import catalog_rows
 from unigate.console.render import page, posted_form, see_other, signed_in
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from unigate.accounts.console_views import Session
 from unigate.accounts.scopes import CHAT
 from unigate.accounts.store import ApiKey
 from unigate.api.context import GATEWAY, STORE
@@ -24,7 +25,6 @@ from unigate.api.openai.chat.schema import ChatCompletionRequest
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
-from unigate.console.db import Session
 from unigate.console.models import catalog_rows
 from unigate.console.render import page, signed_in
 from unigate.console.sessions import check_csrf, current_session

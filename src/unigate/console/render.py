@@ -13,8 +13,8 @@ import jinja2
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from unigate.accounts.console_views import Session
 from unigate.catalog.spec import CREDITS_PER_USD
-from unigate.console.db import Session
 from unigate.console.sessions import check_csrf, current_session
 from unigate.errors import GatewayError
 

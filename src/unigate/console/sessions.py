@@ -1,8 +1,8 @@
 """Console sessions over HTTP: the cookie, the CSRF checks, and the sign-in throttle.
 
 - The session cookie (``unigate_session``) holds a random token; the database keeps only its
-  SHA-256 (``db.py``). It is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no other
-  site's page sends it), ``Path=/console``, and ``Secure`` over HTTPS. A session lasts
+  SHA-256 (``Store.console``). It is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no
+  other site's page sends it), ``Path=/console``, and ``Secure`` over HTTPS. A session lasts
   ``SESSION_TTL_S`` at most, and ends at once when its key stops being valid.
 - Every POST of a session carries the session's CSRF token, in the form field ``csrf_token`` or
   the ``X-CSRF-Token`` header, compared in constant time. A POST whose ``Origin`` names another
@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from unigate.console.db import ConsoleDb, Session
+from unigate.accounts.console_views import ConsoleViews, Session
 
 __all__ = [
-    "CONSOLE_DB",
+    "CONSOLE_VIEWS",
     "LOGIN_COOKIE",
     "SESSION",
     "SESSION_COOKIE",
@@ -45,7 +45,7 @@ LOGIN_COOKIE = "unigate_login"
 SESSION_TTL_S = 12 * 3600.0
 """A session ends 12 hours after sign-in at the latest."""
 
-CONSOLE_DB = web.AppKey("console_db", ConsoleDb)
+CONSOLE_VIEWS = web.AppKey("console_views", ConsoleViews)
 SESSION = web.RequestKey[Session | None]("console_session")
 """The request's ``Session`` (``None``: none valid), once looked up."""
 
@@ -75,7 +75,7 @@ async def current_session(request: web.Request) -> Session | None:
     if SESSION in request:
         return request[SESSION]
     token = request.cookies.get(SESSION_COOKIE)
-    session = await request.app[CONSOLE_DB].session(token) if token else None
+    session = await request.app[CONSOLE_VIEWS].session(token) if token else None
     request[SESSION] = session
     return session
 

@@ -12,11 +12,11 @@ import hmac
 from aiohttp import web
 
 from unigate.accounts import keys
+from unigate.accounts.console_views import Session
 from unigate.api.context import STORE
-from unigate.console.db import Session
 from unigate.console.render import page, posted_form, see_other
 from unigate.console.sessions import (
-    CONSOLE_DB,
+    CONSOLE_VIEWS,
     LOGIN_COOKIE,
     SESSION_COOKIE,
     SESSION_TTL_S,
@@ -96,7 +96,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def _session_for(request: web.Request, key: str) -> tuple[str, Session] | None:
-    store, db = request.config_dict[STORE], request.config_dict[CONSOLE_DB]
+    store, db = request.config_dict[STORE], request.config_dict[CONSOLE_VIEWS]
     credential = keys.digest(key)
     if await store.check_management_key(key):
         await db.purge_sessions()
@@ -113,7 +113,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     await posted_form(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await request.config_dict[CONSOLE_DB].delete_session(token)
+        await request.config_dict[CONSOLE_VIEWS].delete_session(token)
     response = see_other("/console/login")
     clear_session_cookie(response)
     return response

@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from unigate.accounts.console_views import Session, UsageFilter
 from unigate.accounts.spending import usd_of_credits
 from unigate.api.context import STORE
 from unigate.console.charts import Bar, columns, rows
-from unigate.console.db import Session, UsageFilter
 from unigate.console.render import page, signed_in
-from unigate.console.sessions import CONSOLE_DB
+from unigate.console.sessions import CONSOLE_VIEWS
 
 __all__ = ["PERIODS", "STATUSES", "usage_csv", "usage_page"]
 
@@ -88,7 +88,7 @@ async def usage_page(request: web.Request) -> web.StreamResponse:
     session = await signed_in(request)
     query = _query(request)
     where, account_id = await _scope(request, session, query)
-    db, store = request.config_dict[CONSOLE_DB], request.config_dict[STORE]
+    db, store = request.config_dict[CONSOLE_VIEWS], request.config_dict[STORE]
     report = await db.usage_report(where)
     recent = await db.usage_rows(where, after=query.after, limit=PAGE_ROWS + 1)
     if account_id is not None:
@@ -130,7 +130,7 @@ async def usage_csv(request: web.Request) -> web.StreamResponse:
     session = await signed_in(request)
     query = _query(request)
     where, _ = await _scope(request, session, query)
-    db = request.config_dict[CONSOLE_DB]
+    db = request.config_dict[CONSOLE_VIEWS]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     response = web.StreamResponse(
         headers={

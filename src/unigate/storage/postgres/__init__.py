@@ -1,1 +1,2 @@
-"""The PostgreSQL store (scaled-out mode): the store, its connection lane and schema."""
+"""The PostgreSQL store (scaled-out mode): the store, its statements, group commit and connection
+lane, vacuum, console views and migrations."""

@@ -1,11 +1,11 @@
 """A PostgreSQL connection of its own for one caller that never overlaps its calls.
 
-A batcher (``core/batching.py``) has at most one call in flight, so it needs no pool: through
-``Pool.fetchrow`` each batch paid an acquire and a release (the release runs in a task of its own,
-shielded from cancellation), about 70 µs of CPU per call on the benchmark machine, as much as the
-call itself. A lane holds one connection instead, opened on first use with the store's URL (so
-the same server settings, ``search_path`` included) and outside the pool, which keeps all of its
-connections for everything else.
+A batcher (``primitives/batching.py``) has at most one call in flight, so it needs no pool:
+through ``Pool.fetchrow`` each batch would pay an acquire and a release (the release runs in a
+task of its own, shielded from cancellation), as much CPU as the call itself. A lane holds one
+connection instead, opened on first use with the store's URL (so the same server settings,
+``search_path`` included) and outside the pool, which keeps all of its connections for
+everything else.
 
 A connection that broke, or whose call was interrupted (cancelled, timed out), is closed and
 never reused; the next call opens another. An error the server reported for the statement leaves

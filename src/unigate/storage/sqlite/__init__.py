@@ -1,1 +1,2 @@
-"""The SQLite store (the embedded default): the store, its write batching, checkpoints and schema."""
+"""The SQLite store (the embedded default): the store, its statements, write batching,
+checkpoints, console views and migrations."""

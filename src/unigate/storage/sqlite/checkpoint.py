@@ -3,7 +3,7 @@
 In WAL mode, commits append pages to the ``-wal`` file; a checkpoint copies them back into the
 database file and syncs both to disk. SQLite runs it by default inside the commit that crosses
 1,000 pages, that is on the event loop thread, which then waits for two ``fsync`` calls: a stall
-of every request in flight, tens to hundreds of milliseconds on a busy disk. The server's
+of every request in flight for as long as the disk takes to sync. The server's
 connection turns that off (``wal_autocheckpoint=0``) and this thread, on its own connection,
 runs a ``PASSIVE`` checkpoint (it never blocks writers or readers) every ``interval_s``. sqlite3
 releases the GIL while SQLite works, so the loop goes on meanwhile.
@@ -11,7 +11,7 @@ releases the GIL while SQLite works, so the loop goes on meanwhile.
 A ``PASSIVE`` checkpoint alone never lets the ``-wal`` file start over while the gateway keeps
 writing (commits land while it runs), so the file would grow without end under steady load. When
 it has grown past ``restart_pages``, a ``RESTART`` checkpoint follows the passive one: it holds
-writers back only while it copies what was committed since (milliseconds), and the next commit
+writers back only while it copies what was committed since (briefly), and the next commit
 writes from the start of the file again.
 """
 

@@ -1,94 +1,39 @@
-"""The SQLite schema as ordered migrations, and the runner that applies them.
+"""The SQLite schema: its migrations (``migrations/*.sql``) and the runner that applies them.
 
 The schema version is SQLite's own ``PRAGMA user_version``; each step runs in one ``BEGIN
 IMMEDIATE`` transaction with the version bump, so a process that starts while another migrates
-waits for it (``busy_timeout``) and then finds nothing left to do. Steps are append-only: a
-released step is never edited, a change is a new step.
-
-Times are ISO 8601 text in UTC with microseconds (``...T12:00:00.000000+00:00``), which sorts as
-it should.
+waits for it (``busy_timeout``) and then finds nothing left to do.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["MIGRATIONS", "migrate"]
+from unigate.storage.migrations import load, pending
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # 1: the first schema (``IF NOT EXISTS``: databases made before versioning already have it).
-    (
-        "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
-        """CREATE TABLE IF NOT EXISTS accounts (
-            id INTEGER PRIMARY KEY,
-            name TEXT,
-            balance INTEGER NOT NULL CHECK (balance >= 0),
-            created_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS api_keys (
-            id INTEGER PRIMARY KEY,
-            prefix TEXT NOT NULL UNIQUE,
-            digest TEXT NOT NULL UNIQUE,
-            account_id INTEGER NOT NULL REFERENCES accounts(id),
-            name TEXT,
-            disabled INTEGER NOT NULL DEFAULT 0,
-            scopes TEXT NOT NULL DEFAULT '[]',
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS reservations (
-            id TEXT PRIMARY KEY,
-            account_id INTEGER NOT NULL REFERENCES accounts(id),
-            key_id INTEGER NOT NULL REFERENCES api_keys(id),
-            amount INTEGER NOT NULL CHECK (amount >= 0),
-            expires_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS usage (
-            id INTEGER PRIMARY KEY,
-            request_id TEXT NOT NULL UNIQUE,
-            account_id INTEGER NOT NULL,
-            key_id INTEGER NOT NULL,
-            model TEXT NOT NULL,
-            prompt_tokens INTEGER NOT NULL,
-            completion_tokens INTEGER NOT NULL,
-            credits INTEGER NOT NULL,
-            latency_ms INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            created_at TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS usage_key_time ON usage (key_id, created_at)",
-    ),
-    # 2: key settings (spending limit, rate limits), deletion, the per-period spend counter. No
-    # more indexes than lookups need: each one is a page written per request (reservations are
-    # few, the expiry sweep scans them; ledger queries by account walk the ids backwards).
-    (
-        "ALTER TABLE api_keys ADD COLUMN limit_retention TEXT",
-        "ALTER TABLE api_keys ADD COLUMN limit_credits INTEGER",
-        "ALTER TABLE api_keys ADD COLUMN rpm INTEGER",
-        "ALTER TABLE api_keys ADD COLUMN tpm INTEGER",
-        "ALTER TABLE api_keys ADD COLUMN period_start TEXT NOT NULL DEFAULT '1970-01-01T00:00:00.000000+00:00'",
-        "ALTER TABLE api_keys ADD COLUMN period_spent INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE api_keys ADD COLUMN deleted_at TEXT",
-        "ALTER TABLE reservations ADD COLUMN model TEXT NOT NULL DEFAULT ''",
-        # The period of the key's spend that the reservation was counted in; NULL: not counted
-        # (a key without a spending limit keeps no count, which spares a write per request).
-        "ALTER TABLE reservations ADD COLUMN period_start TEXT",
-    ),
-    # 3: web console sessions (console/session_store.py). ``id`` is the SHA-256 of the cookie,
-    # never the cookie; ``credential`` the digest of the key signed in with, so that a session
-    # ends with its key (disabled, deleted, or a new management key).
-    (
-        """CREATE TABLE console_sessions (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            key_prefix TEXT,
-            credential TEXT NOT NULL,
-            csrf TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL
-        )""",
-    ),
-)
+__all__ = ["MIGRATIONS", "migrate", "statements"]
+
+
+def statements(script: str) -> tuple[str, ...]:
+    """The statements of a migration, one by one, without the comments between them: ``sqlite3``
+    runs one statement per call, and ``executescript`` would commit the transaction that the step
+    must share with its version."""
+    found: list[str] = []
+    lines: list[str] = []
+    for line in script.splitlines(keepends=True):
+        if not lines and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        lines.append(line)
+        if sqlite3.complete_statement("".join(lines)):
+            found.append("".join(lines).strip())
+            lines = []
+    if lines:
+        raise ValueError(f"a migration ends with a statement without ';': {''.join(lines)!r}")
+    return tuple(found)
+
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = tuple(statements(script) for script in load(__package__ or __name__))
+"""Each version's statements, version 1 first."""
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -96,9 +41,7 @@ def migrate(db: sqlite3.Connection) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
-        if version > len(MIGRATIONS):
-            raise RuntimeError(f"the database has schema version {version}, newer than this unigate knows")
-        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        for number, step in pending(MIGRATIONS, version):
             for statement in step:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")

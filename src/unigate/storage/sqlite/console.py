@@ -1,4 +1,4 @@
-"""The console's sessions and ledger reports on the embedded SQLite database (``db.py``).
+"""The console's sessions and ledger reports on SQLite (``accounts/console_views.py``).
 
 Reads run on the store's connection, like the store's own; the session writes are single
 statements, each its own transaction.
@@ -6,14 +6,13 @@ statements, each its own transaction.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import sqlite3
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from unigate.accounts.store import UsageRow
-from unigate.console.db import (
+from unigate.accounts.console_views import (
     LATENCY_SAMPLE,
     DayTotal,
     ModelTotal,
@@ -21,31 +20,29 @@ from unigate.console.db import (
     SessionKind,
     UsageFilter,
     UsageReport,
+    new_session,
     percentiles,
+    session_id,
 )
-from unigate.storage.sqlite.store import SqliteStore
+from unigate.accounts.store import UsageRow
+from unigate.storage.sqlite.ledger import USAGE_ROWS, usage_row
+from unigate.storage.sqlite.timestamps import iso, now
 
-__all__ = ["SqliteConsoleDb"]
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _token_id(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+__all__ = ["SqliteConsole"]
 
 
 def _where(f: UsageFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = ["u.created_at >= ?"]
-    args: list[Any] = [_iso(f.since)]
-    for column, value in (("u.account_id", f.account_id), ("u.key_id", f.key_id), ("u.model", f.model)):
+    args: list[Any] = [iso(f.since)]
+    for column, value in (
+        ("u.account_id", f.account_id),
+        ("u.key_id", f.key_id),
+        ("u.model", f.model),
+        ("u.status", f.status),
+    ):
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
-    if f.status is not None:
-        clauses.append("u.status = ?")
-        args.append(f.status)
     return " AND ".join(clauses), args
 
 
@@ -59,39 +56,37 @@ WHERE s.id = ? AND s.expires_at > ? AND (
 """
 
 
-class SqliteConsoleDb:
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
+class SqliteConsole:
+    def __init__(self, db: Callable[[], sqlite3.Connection]) -> None:
+        self._db = db
 
     async def create_session(
         self, *, kind: SessionKind, key_prefix: str | None, credential: str, ttl_s: float
     ) -> tuple[str, Session]:
-        token = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
-        session = Session(_token_id(token), kind, key_prefix, secrets.token_urlsafe(32), now + timedelta(seconds=ttl_s))
-        self._store.db.execute(
+        created = now()
+        token, session = new_session(kind=kind, key_prefix=key_prefix, ttl_s=ttl_s, now=created)
+        self._db().execute(
             "INSERT INTO console_sessions (id, kind, key_prefix, credential, csrf, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (session.id, kind, key_prefix, credential, session.csrf, _iso(now), _iso(session.expires_at)),
+            (session.id, kind, key_prefix, credential, session.csrf, iso(created), iso(session.expires_at)),
         )
         return token, session
 
     async def session(self, token: str) -> Session | None:
-        sid = _token_id(token)
-        row = self._store.db.execute(_VALID_SESSION, (sid, _iso(datetime.now(UTC)))).fetchone()
+        sid = session_id(token)
+        row = self._db().execute(_VALID_SESSION, (sid, iso(now()))).fetchone()
         if row is None:
             return None
         return Session(sid, row[0], row[1], row[2], datetime.fromisoformat(row[3]))
 
     async def delete_session(self, token: str) -> None:
-        self._store.db.execute("DELETE FROM console_sessions WHERE id = ?", (_token_id(token),))
+        self._db().execute("DELETE FROM console_sessions WHERE id = ?", (session_id(token),))
 
     async def purge_sessions(self) -> int:
-        cur = self._store.db.execute("DELETE FROM console_sessions WHERE expires_at <= ?", (_iso(datetime.now(UTC)),))
-        return cur.rowcount
+        return self._db().execute("DELETE FROM console_sessions WHERE expires_at <= ?", (iso(now()),)).rowcount
 
     async def usage_report(self, where: UsageFilter) -> UsageReport:
-        db = self._store.db
+        db = self._db()
         clause, args = _where(where)
         days = [
             DayTotal(day, requests, errors, credits)
@@ -125,14 +120,9 @@ class SqliteConsoleDb:
         if after is not None:
             clause += " AND u.id < ?"
             args.append(after)
-        rows = self._store.db.execute(
-            "SELECT u.id, u.created_at, u.account_id, u.key_id, COALESCE(k.prefix, ''), u.model, u.prompt_tokens,"
-            " u.completion_tokens, u.credits, u.latency_ms, u.status"
-            f" FROM usage u LEFT JOIN api_keys k ON k.id = u.key_id WHERE {clause} ORDER BY u.id DESC LIMIT ?",
-            [*args, limit],
-        ).fetchall()
-        return [UsageRow(r[0], datetime.fromisoformat(r[1]), *r[2:]) for r in rows]
+        rows = self._db().execute(f"{USAGE_ROWS} WHERE {clause} ORDER BY u.id DESC LIMIT ?", [*args, limit]).fetchall()
+        return [usage_row(r) for r in rows]
 
     async def total_balance(self) -> tuple[int, int]:
-        count, credits = self._store.db.execute("SELECT COUNT(*), COALESCE(SUM(balance), 0) FROM accounts").fetchone()
+        count, credits = self._db().execute("SELECT COUNT(*), COALESCE(SUM(balance), 0) FROM accounts").fetchone()
         return int(count), int(credits)

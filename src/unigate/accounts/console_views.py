@@ -1,32 +1,37 @@
-"""What the console keeps and reads in the gateway's database, beyond the ``Store`` protocol:
-its sessions (the ``console_sessions`` table, migration 3 on SQLite, 2 on PostgreSQL) and the
-aggregates of the usage ledger that its charts draw.
+"""What the web console keeps and reads in the gateway's database, beyond the rest of the
+``Store`` protocol: its sessions (the ``console_sessions`` table) and the aggregates of the usage
+ledger that its charts draw.
 
 Both live in the same database as the keys, so that every replica of a gateway shares the
-sessions and reports the same numbers. ``console_db`` picks the implementation for the store the
-app runs on: ``db_sqlite.py`` or ``db_postgres.py``.
+sessions and reports the same numbers. Each store answers with its own implementation
+(``Store.console``: ``storage/sqlite/console.py``, ``storage/postgres/console.py``); the records
+here, and the pure parts (the session's tokens, the percentiles), are shared by both.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from unigate.accounts.store import Store, UsageRow
+if TYPE_CHECKING:
+    from unigate.accounts.store import UsageRow
 
 __all__ = [
     "LATENCY_SAMPLE",
-    "ConsoleDb",
+    "ConsoleViews",
     "DayTotal",
     "ModelTotal",
     "Session",
     "SessionKind",
     "UsageFilter",
     "UsageReport",
-    "console_db",
+    "new_session",
     "percentile",
     "percentiles",
+    "session_id",
 ]
 
 SessionKind = Literal["management", "key"]
@@ -45,6 +50,19 @@ class Session:
     csrf: str
     """The token every form and every ``fetch`` of this session must send back."""
     expires_at: datetime
+
+
+def session_id(token: str) -> str:
+    """The id under which the session of a cookie's token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_session(*, kind: SessionKind, key_prefix: str | None, ttl_s: float, now: datetime) -> tuple[str, Session]:
+    """A new session's cookie token, and the session to store."""
+    token = secrets.token_urlsafe(32)
+    return token, Session(
+        session_id(token), kind, key_prefix, secrets.token_urlsafe(32), now + timedelta(seconds=ttl_s)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +136,7 @@ def percentiles(latencies: list[int]) -> tuple[int, int, int] | None:
     return percentile(ordered, 50), percentile(ordered, 90), percentile(ordered, 99)
 
 
-class ConsoleDb(Protocol):
-    # ---- sessions ----------------------------------------------------------------------------
-
+class ConsoleViews(Protocol):
     async def create_session(
         self, *, kind: SessionKind, key_prefix: str | None, credential: str, ttl_s: float
     ) -> tuple[str, Session]:
@@ -136,8 +152,6 @@ class ConsoleDb(Protocol):
     async def purge_sessions(self) -> int:
         """Delete the expired sessions; returns how many."""
 
-    # ---- the ledger --------------------------------------------------------------------------
-
     async def usage_report(self, where: UsageFilter) -> UsageReport: ...
 
     async def usage_rows(self, where: UsageFilter, *, after: int | None = None, limit: int = 50) -> list[UsageRow]:
@@ -145,21 +159,3 @@ class ConsoleDb(Protocol):
 
     async def total_balance(self) -> tuple[int, int]:
         """The number of accounts and the credits on them."""
-
-
-def console_db(store: Store) -> ConsoleDb:
-    """The console's view of the database behind ``store``."""
-    from unigate.storage.sqlite.store import SqliteStore
-
-    if isinstance(store, SqliteStore):
-        from unigate.console.db_sqlite import SqliteConsoleDb
-
-        return SqliteConsoleDb(store)
-    # Imported only here, so that a gateway on SQLite never loads asyncpg.
-    from unigate.storage.postgres.store import PostgresStore
-
-    if isinstance(store, PostgresStore):
-        from unigate.console.db_postgres import PostgresConsoleDb
-
-        return PostgresConsoleDb(store)
-    raise TypeError(f"the console does not know the store {type(store).__name__}")

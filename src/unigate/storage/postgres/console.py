@@ -1,15 +1,16 @@
-"""The console's sessions and ledger reports on PostgreSQL (``db.py``), through the store's pool."""
+"""The console's sessions and ledger reports on PostgreSQL (``accounts/console_views.py``),
+through the store's pool."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from unigate.accounts.store import UsageRow
-from unigate.console.db import (
+import asyncpg
+
+from unigate.accounts.console_views import (
     LATENCY_SAMPLE,
     DayTotal,
     ModelTotal,
@@ -17,15 +18,14 @@ from unigate.console.db import (
     SessionKind,
     UsageFilter,
     UsageReport,
+    new_session,
     percentiles,
+    session_id,
 )
-from unigate.storage.postgres.store import PostgresStore
+from unigate.accounts.store import UsageRow
+from unigate.storage.postgres.ledger import USAGE_ROWS, usage_row
 
-__all__ = ["PostgresConsoleDb"]
-
-
-def _token_id(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+__all__ = ["PostgresConsole"]
 
 
 def _where(f: UsageFilter) -> tuple[str, list[Any]]:
@@ -53,17 +53,15 @@ WHERE s.id = $1 AND s.expires_at > clock_timestamp() AND (
 """
 
 
-class PostgresConsoleDb:
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
+class PostgresConsole:
+    def __init__(self, pool: Callable[[], asyncpg.Pool]) -> None:
+        self._pool = pool
 
     async def create_session(
         self, *, kind: SessionKind, key_prefix: str | None, credential: str, ttl_s: float
     ) -> tuple[str, Session]:
-        token = secrets.token_urlsafe(32)
-        expires = datetime.now(UTC) + timedelta(seconds=ttl_s)
-        session = Session(_token_id(token), kind, key_prefix, secrets.token_urlsafe(32), expires)
-        await self._store.pool.execute(
+        token, session = new_session(kind=kind, key_prefix=key_prefix, ttl_s=ttl_s, now=datetime.now(UTC))
+        await self._pool().execute(
             "INSERT INTO console_sessions (id, kind, key_prefix, credential, csrf, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
             session.id,
@@ -71,26 +69,26 @@ class PostgresConsoleDb:
             key_prefix,
             credential,
             session.csrf,
-            expires,
+            session.expires_at,
         )
         return token, session
 
     async def session(self, token: str) -> Session | None:
-        sid = _token_id(token)
-        row = await self._store.pool.fetchrow(_VALID_SESSION, sid)
+        sid = session_id(token)
+        row = await self._pool().fetchrow(_VALID_SESSION, sid)
         if row is None:
             return None
         return Session(sid, row["kind"], row["key_prefix"], row["csrf"], row["expires_at"])
 
     async def delete_session(self, token: str) -> None:
-        await self._store.pool.execute("DELETE FROM console_sessions WHERE id = $1", _token_id(token))
+        await self._pool().execute("DELETE FROM console_sessions WHERE id = $1", session_id(token))
 
     async def purge_sessions(self) -> int:
-        status = await self._store.pool.execute("DELETE FROM console_sessions WHERE expires_at <= clock_timestamp()")
+        status = await self._pool().execute("DELETE FROM console_sessions WHERE expires_at <= clock_timestamp()")
         return int(status.rsplit(" ", 1)[-1])
 
     async def usage_report(self, where: UsageFilter) -> UsageReport:
-        pool = self._store.pool
+        pool = self._pool()
         clause, args = _where(where)
         day_rows = await pool.fetch(
             "SELECT to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*) AS requests,"
@@ -135,33 +133,10 @@ class PostgresConsoleDb:
             args.append(after)
             clause += f" AND u.id < ${len(args)}"
         args.append(limit)
-        rows = await self._store.pool.fetch(
-            "SELECT u.id, u.created_at, u.account_id, u.key_id, COALESCE(k.prefix, '') AS prefix, u.model,"
-            " u.prompt_tokens, u.completion_tokens, u.credits, u.latency_ms, u.status"
-            f" FROM usage u LEFT JOIN api_keys k ON k.id = u.key_id WHERE {clause} ORDER BY u.id DESC"
-            f" LIMIT ${len(args)}",
-            *args,
-        )
-        return [
-            UsageRow(
-                id=r["id"],
-                created_at=r["created_at"],
-                account_id=r["account_id"],
-                key_id=r["key_id"],
-                key_prefix=r["prefix"],
-                model=r["model"],
-                prompt_tokens=r["prompt_tokens"],
-                completion_tokens=r["completion_tokens"],
-                credits=r["credits"],
-                latency_ms=r["latency_ms"],
-                status=r["status"],
-            )
-            for r in rows
-        ]
+        rows = await self._pool().fetch(f"{USAGE_ROWS} WHERE {clause} ORDER BY u.id DESC LIMIT ${len(args)}", *args)
+        return [usage_row(r) for r in rows]
 
     async def total_balance(self) -> tuple[int, int]:
-        row = await self._store.pool.fetchrow(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(balance), 0) AS credits FROM accounts"
-        )
+        row = await self._pool().fetchrow("SELECT COUNT(*) AS n, COALESCE(SUM(balance), 0) AS credits FROM accounts")
         assert row is not None
         return int(row["n"]), int(row["credits"])

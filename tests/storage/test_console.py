@@ -1,34 +1,17 @@
-"""The console's database views, on SQLite and on PostgreSQL: sessions that end with their key or
-their time, and the ledger's aggregates."""
+"""The console's views of each store (``Store.console``), on SQLite and on PostgreSQL: sessions
+that end with their key or their time, and the ledger's aggregates."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from unigate.accounts import keys
+from unigate.accounts.console_views import UsageFilter, percentile
 from unigate.accounts.store import Reservation, Settlement, Store
-from unigate.console.db import UsageFilter, console_db, percentile
-from unigate.storage.postgres.store import PostgresStore
-from unigate.storage.sqlite.store import SqliteStore
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened: Store = SqliteStore(tmp_path / "u.db")
-    else:
-        opened = PostgresStore(request.getfixturevalue("pg_url"), pool_size=2)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 async def test_sessions_live_while_their_key_does(store: Store) -> None:
-    db = console_db(store)
+    db = store.console
     await store.ensure_management_key("mk-one")
     token, session = await db.create_session(
         kind="management", key_prefix=None, credential=keys.digest("mk-one"), ttl_s=60
@@ -51,7 +34,7 @@ async def test_sessions_live_while_their_key_does(store: Store) -> None:
 
 
 async def test_sessions_expire_and_are_deleted(store: Store) -> None:
-    db = console_db(store)
+    db = store.console
     await store.ensure_management_key("mk-one")
     credential = keys.digest("mk-one")
     old, _ = await db.create_session(kind="management", key_prefix=None, credential=credential, ttl_s=-1)
@@ -72,7 +55,7 @@ async def _spend(store: Store, *, model: str, credits: int, latency_ms: int, sta
 
 
 async def test_the_usage_report_and_rows(store: Store) -> None:
-    db = console_db(store)
+    db = store.console
     first = await _spend(store, model="a", credits=100, latency_ms=10)
     await _spend(store, model="a", credits=50, latency_ms=30)
     await _spend(store, model="b", credits=500, latency_ms=20)
