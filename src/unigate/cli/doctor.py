@@ -29,6 +29,7 @@ from rich.markup import escape
 from unigate.cli.config import ConfigOpt, out
 from unigate.providers.config import ProviderConfig, load_deployments, load_provider_configs
 from unigate.settings import Settings, load_settings
+from unigate.storage.migrations import SchemaState
 
 __all__ = ["Check", "Outcome", "doctor", "run_checks"]
 
@@ -53,7 +54,7 @@ class Check:
 
 
 def _sqlite(settings: Settings) -> list[Check]:
-    from unigate.storage.sqlite.schema import MIGRATIONS
+    from unigate.storage.sqlite.schema import inspect
 
     try:
         path = settings.sqlite_path()
@@ -63,18 +64,16 @@ def _sqlite(settings: Settings) -> list[Check]:
         return [Check("database", "warn", f"SQLite {path} does not exist yet: `unigate serve` creates it")]
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
-            managed = has_meta and db.execute("SELECT 1 FROM meta WHERE k = 'management_key'").fetchone() is not None
+            state = inspect(db)
     except sqlite3.Error as exc:
         return [Check("database", "fail", f"SQLite {path} cannot be read: {exc}")]
-    return [_schema(f"SQLite {path}", version, len(MIGRATIONS)), _management(settings, managed)]
+    return [_schema(f"SQLite {path}", state), _management(settings, state.management_key_stored)]
 
 
 async def _postgres(settings: Settings, wait_s: float) -> list[Check]:
     import asyncpg
 
-    from unigate.storage.postgres.schema import MIGRATIONS
+    from unigate.storage.postgres.schema import inspect
 
     assert settings.database_url is not None
     url = urlsplit(settings.database_url)
@@ -84,18 +83,18 @@ async def _postgres(settings: Settings, wait_s: float) -> list[Check]:
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return [Check("database", "fail", f"{where} is unreachable: {exc}")]
     try:
-        if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
-            return [Check("database", "warn", f"{where} has no unigate schema yet: `unigate serve` creates it")]
-        version = int(await conn.fetchval("SELECT COALESCE(max(version), 0) FROM schema_version"))
-        managed = await conn.fetchval("SELECT 1 FROM meta WHERE k = 'management_key'") is not None
+        state = await inspect(conn)
     except asyncpg.PostgresError as exc:
         return [Check("database", "fail", f"{where} cannot be read: {exc}")]
     finally:
         await conn.close()
-    return [_schema(where, version, len(MIGRATIONS)), _management(settings, managed)]
+    if state is None:
+        return [Check("database", "warn", f"{where} has no unigate schema yet: `unigate serve` creates it")]
+    return [_schema(where, state), _management(settings, state.management_key_stored)]
 
 
-def _schema(where: str, version: int, latest: int) -> Check:
+def _schema(where: str, state: SchemaState) -> Check:
+    version, latest = state.version, state.latest
     if version > latest:
         return Check("database", "fail", f"{where}: schema version {version} is newer than this unigate ({latest})")
     if version < latest:

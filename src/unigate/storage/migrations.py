@@ -14,11 +14,23 @@ from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from typing import TypeVar
 
-__all__ = ["load", "pending"]
+from unigate.primitives.records import record
+
+__all__ = ["SchemaState", "load", "pending"]
 
 _NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
 T = TypeVar("T")
+
+
+@record
+class SchemaState:
+    """A database's schema as ``unigate doctor`` reports it."""
+
+    version: int
+    latest: int
+    """The version this unigate migrates to."""
+    management_key_stored: bool
 
 
 def load(package: str) -> tuple[str, ...]:

@@ -22,9 +22,9 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from unigate.storage.migrations import load, pending
+from unigate.storage.migrations import SchemaState, load, pending
 
-__all__ = ["MIGRATIONS", "ensure_schema", "first_schema", "migrate", "quote_ident"]
+__all__ = ["MIGRATIONS", "SchemaState", "ensure_schema", "first_schema", "inspect", "migrate", "quote_ident"]
 
 MIGRATIONS: tuple[str, ...] = load(__package__ or __name__)
 """Each version's script, version 1 first."""
@@ -87,3 +87,13 @@ async def migrate(conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any]) -> i
             await conn.execute(step)
             await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
     return len(MIGRATIONS)
+
+
+async def inspect(conn: asyncpg.Connection[Any]) -> SchemaState | None:
+    """What ``unigate doctor`` reports of a database, read without changing it; ``None`` when it
+    has no unigate schema yet."""
+    if await conn.fetchval("SELECT to_regclass('schema_version')") is None:
+        return None
+    version = int(await conn.fetchval("SELECT COALESCE(max(version), 0) FROM schema_version"))
+    managed = await conn.fetchval("SELECT 1 FROM meta WHERE k = 'management_key'") is not None
+    return SchemaState(version=version, latest=len(MIGRATIONS), management_key_stored=managed)

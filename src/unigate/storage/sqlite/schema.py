@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from unigate.storage.migrations import load, pending
+from unigate.storage.migrations import SchemaState, load, pending
 
-__all__ = ["MIGRATIONS", "migrate", "statements"]
+__all__ = ["MIGRATIONS", "SchemaState", "inspect", "migrate", "statements"]
 
 
 def statements(script: str) -> tuple[str, ...]:
@@ -50,3 +50,11 @@ def migrate(db: sqlite3.Connection) -> int:
         raise
     db.execute("COMMIT")
     return len(MIGRATIONS)
+
+
+def inspect(db: sqlite3.Connection) -> SchemaState:
+    """What ``unigate doctor`` reports of a database, read without changing it."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is not None
+    managed = has_meta and db.execute("SELECT 1 FROM meta WHERE k = 'management_key'").fetchone() is not None
+    return SchemaState(version=version, latest=len(MIGRATIONS), management_key_stored=managed)
