@@ -285,7 +285,9 @@ async def _read(resp: Response, policy: FetchPolicy) -> bytes:
 
 class Fetcher:
     """A provider's means to fetch client URLs under every rule of the module docstring: the
-    policy, its vetting resolver and its transport, started and closed with the provider.
+    policy, its vetting resolver and its transport, started and closed with the provider. It is
+    given the parts (``resolver``, ``proxies``) and builds the transport at construction, never
+    in a method; no other transport can be handed in, since the pinning is what makes it safe.
 
     **Behind an egress proxy.** A proxy resolves the names it is given itself, after our check and
     out of our sight, so the vetted address cannot be pinned through it: a name that resolves to a
