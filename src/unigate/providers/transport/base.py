@@ -23,8 +23,10 @@ the settings.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
+
+from unigate.primitives.records import record
 
 __all__ = ["MAX_BODY_BYTES", "USER_AGENT", "HttpFailure", "Request", "Response", "Transport"]
 
@@ -42,10 +44,11 @@ class HttpFailure(Exception):
         """The status and headers had arrived: the body broke off."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Request:
-    """One request to an upstream. Only these headers are sent (plus the transport's
-    ``User-Agent`` and the body's length): never any of our own client's."""
+    """One request to an upstream (one per call: a ``record``, immutable without a frozen
+    dataclass's cost). Only these headers are sent (plus the transport's ``User-Agent`` and the
+    body's length): never any of our own client's."""
 
     method: str
     url: str
