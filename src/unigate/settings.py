@@ -54,6 +54,10 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     breaker_failures = 5
     breaker_cooldown_s = 30.0
     fallbacks = { "gpt-4o" = ["anthropic/claude-sonnet-4.5"] }
+
+    [upstream]                          # how upstream APIs are reached: see providers/transport/factory.py
+    transport = "auto"                  # UNIGATE_UPSTREAM_TRANSPORT: auto | h1 | proxy
+    fetch_via_proxy = false             # UNIGATE_FETCH_VIA_PROXY: client image URLs through the proxy too
 """
 
 from __future__ import annotations
@@ -63,11 +67,16 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 import platformdirs
 
-__all__ = ["EmbeddingModelSettings", "LocalModelSettings", "Settings", "load_settings"]
+__all__ = ["EmbeddingModelSettings", "LocalModelSettings", "Settings", "UpstreamTransport", "load_settings"]
+
+UpstreamTransport = Literal["auto", "h1", "proxy"]
+"""How upstream APIs are reached: ``h1`` (direct, keep-alive HTTP/1.1), ``proxy`` (aiohttp through
+``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, except ``NO_PROXY`` hosts), ``auto`` (``proxy`` when
+one of those is set, else ``h1``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +168,14 @@ class Settings:
     log_prompts: bool = False
     """Put each chat request's messages in its access log line (``UNIGATE_LOG_PROMPTS=1``); off,
     no prompt text is ever logged."""
+    upstream_transport: UpstreamTransport = "auto"
+    """``UNIGATE_UPSTREAM_TRANSPORT`` (``[upstream] transport``): how upstream APIs are reached,
+    see ``UpstreamTransport`` and ``providers/transport/factory.py``."""
+    fetch_via_proxy: bool = False
+    """``UNIGATE_FETCH_VIA_PROXY=1`` (``[upstream] fetch_via_proxy``): client-supplied URLs (Gemini's
+    images) are fetched through the egress proxy too, which then alone guards against requests
+    into private networks; off, they are fetched directly, pinned to the vetted address
+    (``providers/fetch.py`` says why)."""
 
     @property
     def uses_postgres(self) -> bool:
@@ -231,6 +248,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         settings = replace(settings, models={k: dict(v) for k, v in raw["models"].items()})
     if raw.get("routing"):
         settings = replace(settings, routing=dict(raw["routing"]))
+    settings = _upstream_settings(settings, upstream=raw.get("upstream", {}), env=env)
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 
@@ -255,3 +273,17 @@ def _accounts_settings(
         if value is not None:
             changes[name] = convert(value)
     return replace(settings, **changes)
+
+
+def _upstream_settings(settings: Settings, *, upstream: dict[str, Any], env: dict[str, str]) -> Settings:
+    """The ``[upstream]`` table, then ``UNIGATE_UPSTREAM_TRANSPORT`` and ``UNIGATE_FETCH_VIA_PROXY``."""
+    unknown = set(upstream) - {"transport", "fetch_via_proxy"}
+    if unknown:
+        raise ValueError(f"unknown [upstream] settings: {', '.join(sorted(unknown))}")
+    given = str(env.get("UNIGATE_UPSTREAM_TRANSPORT") or upstream.get("transport", settings.upstream_transport))
+    if given.strip().lower() not in get_args(UpstreamTransport):
+        raise ValueError(f"unknown upstream transport {given!r}: expected auto, h1 or proxy")
+    transport = cast(UpstreamTransport, given.strip().lower())
+    var = "UNIGATE_FETCH_VIA_PROXY"
+    via = _flag(env[var]) if var in env else bool(upstream.get("fetch_via_proxy", settings.fetch_via_proxy))
+    return replace(settings, upstream_transport=transport, fetch_via_proxy=via)

@@ -1,4 +1,4 @@
-"""The upstream HTTP/1.1 client (``providers/h1.py``) against raw servers that frame answers exactly
+"""The upstream HTTP/1.1 client (``providers/transport/h1.py``) against raw servers that frame answers exactly
 as a test says: keep-alive reuse, every framing (length, chunked, the connection's end), gzip,
 streams larger than the pause threshold, broken and invalid answers, timeouts, TLS."""
 
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from unigate.providers import h1
-from unigate.providers.h1 import Client, HttpFailure
+from unigate.providers.transport import h1
+from unigate.providers.transport.h1 import H1Transport as Client
+from unigate.providers.transport.h1 import HttpFailure
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[bool]]
 """Gets one request (head and body) and answers it; returns whether to keep the connection."""

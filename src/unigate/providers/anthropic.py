@@ -65,6 +65,7 @@ from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media import Inline, file_source, image_source
 from unigate.providers.replay import ReplayCache
+from unigate.providers.transport import Transport, build_transport
 
 __all__ = [
     "API_VERSION",
@@ -463,10 +464,11 @@ class AnthropicProvider:
         config: ProviderConfig,
         *,
         replay: ReplayCache[Blocks] | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error)
+        self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
         self.replay: ReplayCache[Blocks] = replay if replay is not None else ReplayCache()
 
     async def start(self) -> None:

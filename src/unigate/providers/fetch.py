@@ -23,8 +23,8 @@ from inside our network can be aimed at that network (SSRF), so every fetch obey
   in pieces and abandoned once over), ``timeout_s`` for the whole fetch, redirects included.
 * **Types**: images (JPEG, PNG, GIF, WebP, HEIC/HEIF) and PDF, by ``Content-Type``; a missing or
   ``application/octet-stream`` type is sniffed from the first bytes.
-* No cookies are kept, no proxy from the environment is used, and none of the client's headers
-  are sent.
+* No cookies are kept and none of the client's headers are sent. No proxy is used unless the
+  operator asks for one (``Fetcher``'s docstring says why, and what then holds).
 
 Failures raise ``FetchError`` with a ``reason``; the provider turns it into a 400 naming the
 content part (``messages[i].content[j]``).
@@ -44,7 +44,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from unigate.providers.http import USER_AGENT
+from unigate.providers.transport.base import HttpFailure, Request, Response
+from unigate.providers.transport.proxy import Proxies, ProxyTransport
 
 __all__ = [
     "MEDIA_TYPES",
@@ -54,8 +55,7 @@ __all__ = [
     "Fetcher",
     "GuardedResolver",
     "blocked_class",
-    "fetch_bytes",
-    "guarded_session",
+    "guarded_transport",
     "vet_url",
 ]
 
@@ -91,6 +91,14 @@ _SNIFF = (
     (b"GIF89a", "image/gif"),
     (b"%PDF-", "application/pdf"),
 )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class FetchError(Exception):
@@ -187,15 +195,31 @@ def vet_url(url: str | URL, policy: FetchPolicy) -> URL:
 class GuardedResolver(AbstractResolver):
     """Resolves with ``inner`` and returns the addresses only if every one of them is public, so
     the connector can only connect to vetted addresses. ``inner`` defaults to ``getaddrinfo`` on
-    a thread (aiohttp's ``ThreadedResolver``); tests inject one that maps names to chosen IPs."""
+    a thread (aiohttp's ``ThreadedResolver``); tests inject one that maps names to chosen IPs.
+    ``trusted`` names (the operator's own proxy, often in a private network) resolve unvetted."""
 
-    def __init__(self, policy: FetchPolicy, inner: AbstractResolver | None = None) -> None:
+    def __init__(
+        self, policy: FetchPolicy, inner: AbstractResolver | None = None, *, trusted: frozenset[str] = frozenset()
+    ) -> None:
         self.policy = policy
-        self.inner = inner or aiohttp.ThreadedResolver()
+        self._given = inner
+        self._made: AbstractResolver | None = None
+        """``ThreadedResolver`` binds the running loop: made on the first lookup, dropped on close."""
+        self.trusted = trusted
+
+    @property
+    def inner(self) -> AbstractResolver:
+        if self._given is not None:
+            return self._given
+        if self._made is None:
+            self._made = aiohttp.ThreadedResolver()
+        return self._made
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        if host in self.trusted:
+            return await self.inner.resolve(host, port, family)
         vet_url(URL.build(scheme="http", host=host), self.policy)  # the name rules, again
         results = await self.inner.resolve(host, port, family)
         if not results:
@@ -209,18 +233,20 @@ class GuardedResolver(AbstractResolver):
         return results
 
     async def close(self) -> None:
-        await self.inner.close()
+        made, self._made = self._made, None
+        if made is not None:
+            await made.close()
 
 
-def guarded_session(policy: FetchPolicy, *, resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
-    """A session for client URLs: vetted DNS, no cookie jar, no environment proxy, no pooling
-    across hosts' TLS names (``force_close``: each fetch gets its own connection)."""
-    connector = aiohttp.TCPConnector(resolver=GuardedResolver(policy, resolver), force_close=True)
-    return aiohttp.ClientSession(
-        connector=connector,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        trust_env=False,
-        headers={"User-Agent": USER_AGENT, "Accept": ", ".join(sorted(policy.media_types))},
+def guarded_transport(policy: FetchPolicy, resolver: GuardedResolver, proxies: Proxies | None = None) -> ProxyTransport:
+    """The fetcher's transport: every direct connection resolved (and so pinned) by ``resolver``,
+    no cookie jar, no proxy but ``proxies``, and a connection of its own for each fetch
+    (``force_close``), so that no vetted connection serves another host."""
+    return ProxyTransport(
+        proxies or Proxies(),
+        resolver=resolver,
+        force_close=True,
+        headers={"Accept": ", ".join(sorted(policy.media_types))},
     )
 
 
@@ -245,78 +271,114 @@ def _media_type(header: str | None, head: bytes) -> str | None:
     return declared or None
 
 
-async def _read(resp: aiohttp.ClientResponse, policy: FetchPolicy) -> bytes:
-    if resp.content_length is not None and resp.content_length > policy.max_bytes:
+async def _read(resp: Response, policy: FetchPolicy) -> bytes:
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > policy.max_bytes:
         raise FetchError("too_large", f"the file is larger than {policy.max_bytes} bytes")
     body = bytearray()
-    async for piece in resp.content.iter_chunked(64 * 1024):
+    async for piece in resp.chunks():
         body += piece
         if len(body) > policy.max_bytes:
             raise FetchError("too_large", f"the file is larger than {policy.max_bytes} bytes")
     return bytes(body)
 
 
-async def _fetch(url: URL, session: aiohttp.ClientSession, policy: FetchPolicy) -> Fetched:
-    for _ in range(policy.max_redirects + 1):
-        async with session.get(url, allow_redirects=False) as resp:
-            if resp.status in REDIRECTS:
-                location = resp.headers.get("Location")
-                if not location:
-                    raise FetchError("failed", f"the URL redirected (HTTP {resp.status}) without a Location")
-                url = vet_url(url.join(URL(location)), policy)
-                continue
-            if resp.status >= 400:
-                raise FetchError("failed", f"the URL answered HTTP {resp.status}")
-            data = await _read(resp, policy)
-            media_type = _media_type(resp.headers.get("Content-Type"), data[:16])
-            if media_type not in policy.media_types:
-                raise FetchError(
-                    "unsupported_type", f"the URL serves {media_type or 'no declared type'}, not an image or PDF"
-                )
-            return Fetched(data, media_type)
-    raise FetchError("failed", f"the URL redirected more than {policy.max_redirects} times")
-
-
-async def fetch_bytes(url: str, *, session: aiohttp.ClientSession, policy: FetchPolicy) -> Fetched:
-    """The body and media type at ``url``, under every rule of the module docstring.
-
-    ``session`` must come from ``guarded_session(policy)``: it vets what names resolve to.
-    """
-    first = vet_url(url, policy)
-    try:
-        async with asyncio.timeout(policy.timeout_s):
-            return await _fetch(first, session, policy)
-    except FetchError:
-        raise
-    except TimeoutError as exc:
-        raise FetchError("timeout", f"fetching the URL took longer than {policy.timeout_s:g} s") from exc
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        raise FetchError("failed", f"the URL could not be fetched ({type(exc).__name__})") from exc
-
-
 class Fetcher:
-    """A provider's means to fetch client URLs: the policy and its guarded session, opened in
-    ``start`` and closed in ``close`` like the provider's own."""
+    """A provider's means to fetch client URLs under every rule of the module docstring: the
+    policy, its vetting resolver and its transport, started and closed with the provider. It is
+    given the parts (``resolver``, ``proxies``) and builds the transport at construction, never
+    in a method; no other transport can be handed in, since the pinning is what makes it safe.
 
-    def __init__(self, policy: FetchPolicy | None = None, *, resolver: AbstractResolver | None = None) -> None:
+    **Behind an egress proxy.** A proxy resolves the names it is given itself, after our check and
+    out of our sight, so the vetted address cannot be pinned through it: a name that resolves to a
+    public address for us and to a private one for the proxy (rebinding, split DNS, or simply the
+    proxy's own network, which our check cannot see) would reach that private address. So by
+    default the fetcher ignores the proxy variables and connects directly, pinned, as the
+    gateway's address rules require; where direct egress is blocked, fetches fail. An operator who
+    sets ``proxies`` (``UNIGATE_FETCH_VIA_PROXY=1``; ``transport/factory.py``'s ``fetch_proxies``)
+    hands that guarantee to the proxy, which must itself refuse private destinations: every rule
+    on the URL still holds, a name that resolves here must still resolve only to public addresses
+    (a name that does not resolve here is left to the proxy), and ``NO_PROXY`` hosts are still
+    reached directly and pinned.
+    """
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        resolver: AbstractResolver | None = None,
+        proxies: Proxies | None = None,
+    ) -> None:
         self.policy = policy or FetchPolicy()
-        self._resolver = resolver
-        self._session: aiohttp.ClientSession | None = None
+        self.proxies = proxies
+        self._guard = GuardedResolver(self.policy, resolver, trusted=proxies.hosts if proxies else frozenset())
+        self.transport = guarded_transport(self.policy, self._guard, proxies)
+        self._started = False
 
     async def start(self) -> None:
-        if self._session is None:
-            self._session = guarded_session(self.policy, resolver=self._resolver)
+        await self.transport.start()
+        self._started = True
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        self._started = False
+        await self.transport.close()
+        await self._guard.close()
 
     def vet(self, url: str) -> None:
         """The checks that need no network, for a request's ``check`` (before credits are reserved)."""
         vet_url(url, self.policy)
 
     async def fetch(self, url: str) -> Fetched:
-        if self._session is None:
+        """The body and media type at ``url``, under every rule of the module docstring."""
+        if not self._started:
             raise FetchError("failed", "the server fetched a URL before it started")
-        return await fetch_bytes(url, session=self._session, policy=self.policy)
+        first = vet_url(url, self.policy)
+        try:
+            async with asyncio.timeout(self.policy.timeout_s):
+                return await self._fetch(first)
+        except FetchError:
+            raise
+        except TimeoutError as exc:
+            raise FetchError("timeout", f"fetching the URL took longer than {self.policy.timeout_s:g} s") from exc
+        except HttpFailure as exc:
+            why = "the connection broke off" if exc.mid_body else "no connection"
+            raise FetchError("failed", f"the URL could not be fetched ({why})") from exc
+        except (OSError, ValueError) as exc:
+            raise FetchError("failed", f"the URL could not be fetched ({type(exc).__name__})") from exc
+
+    async def _fetch(self, url: URL) -> Fetched:
+        policy = self.policy
+        for _ in range(policy.max_redirects + 1):
+            await self._vet_proxied(url)
+            resp = await self.transport.send(
+                Request("GET", str(url), connect_s=policy.timeout_s, total_s=policy.timeout_s)
+            )
+            try:
+                if resp.status in REDIRECTS:
+                    location = resp.headers.get("location")
+                    if not location:
+                        raise FetchError("failed", f"the URL redirected (HTTP {resp.status}) without a Location")
+                    url = vet_url(url.join(URL(location)), policy)
+                    continue
+                if resp.status >= 400:
+                    raise FetchError("failed", f"the URL answered HTTP {resp.status}")
+                data = await _read(resp, policy)
+            finally:
+                resp.close()
+            media_type = _media_type(resp.headers.get("content-type"), data[:16])
+            if media_type not in policy.media_types:
+                raise FetchError(
+                    "unsupported_type", f"the URL serves {media_type or 'no declared type'}, not an image or PDF"
+                )
+            return Fetched(data, media_type)
+        raise FetchError("failed", f"the URL redirected more than {policy.max_redirects} times")
+
+    async def _vet_proxied(self, url: URL) -> None:
+        """Through a proxy, what the name resolves to here (see the class docstring)."""
+        host = url.raw_host or ""
+        if self.proxies is None or self.proxies.for_url(url) is None or _is_address(host):
+            return
+        try:
+            await self._guard.resolve(host, url.port or 0)
+        except OSError:
+            return  # unknown here: the proxy's to resolve and to judge

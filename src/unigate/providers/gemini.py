@@ -72,6 +72,7 @@ from unigate.providers.fetch import Fetcher, FetchError
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media import Inline, file_source, image_source
 from unigate.providers.replay import ReplayCache
+from unigate.providers.transport import Transport, build_transport
 
 __all__ = [
     "FILES_URI",
@@ -499,10 +500,11 @@ class GeminiProvider:
         *,
         replay: ReplayCache[str] | None = None,
         fetcher: Fetcher | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error)
+        self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
         self.replay: ReplayCache[str] = replay if replay is not None else ReplayCache()
         self.fetcher = fetcher or Fetcher()
 

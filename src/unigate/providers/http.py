@@ -1,8 +1,9 @@
-"""HTTP to one upstream: the pooled connections, the timeouts, and upstream failures as typed errors.
+"""HTTP to one upstream: the timeouts, and upstream failures as typed errors.
 
-One keep-alive client (``h1.py``) per provider, opened in ``start()`` and closed in ``close()``;
-methods never create one. Only the headers the adapter builds are sent: the client's own key and
-headers never reach an upstream.
+The connections belong to a ``Transport`` (``transport/``) given to ``Upstream`` by whoever builds
+the adapter (``transport/factory.py`` picks it from the settings); ``Upstream`` starts it in
+``start()`` and closes it in ``close()``, and never creates one. Only the headers the adapter
+builds are sent: the client's own key and headers never reach an upstream.
 
 How an upstream failure reaches our client (the status is ours, the message says whose it is):
 
@@ -47,18 +48,16 @@ from unigate.errors import (
     UpstreamTimeout,
 )
 from unigate.providers.config import ProviderConfig
-from unigate.providers.h1 import Client, HttpFailure, Response
 from unigate.providers.sse import SseDecoder, SseEvent, relay
+from unigate.providers.transport.base import HttpFailure, Request, Response, Transport
 
 __all__ = [
-    "USER_AGENT",
     "ErrorParser",
     "Upstream",
     "UpstreamFailure",
     "failure_error",
 ]
 
-USER_AGENT = "unigate/0.1"
 MAX_MESSAGE_CHARS = 1000
 
 
@@ -132,21 +131,24 @@ def failure_error(
 
 
 class Upstream:
-    """The HTTP side of one provider. Adapters build URLs, headers and bodies; this sends them."""
+    """The HTTP side of one provider. Adapters build URLs, headers and bodies; this sends them
+    through ``transport``, which it owns from here on: ``close()`` closes it."""
 
-    def __init__(self, config: ProviderConfig, *, parse_error: ErrorParser) -> None:
+    def __init__(self, config: ProviderConfig, *, parse_error: ErrorParser, transport: Transport) -> None:
         self.config = config
         self.parse_error = parse_error
-        self._client: Client | None = None
+        self.transport = transport
+        self._started = False
 
     async def start(self) -> None:
-        if self._client is None:
-            self._client = Client(user_agent=USER_AGENT)
+        if not self._started:
+            await self.transport.start()
+            self._started = True
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+        if self._started:
+            self._started = False
+            await self.transport.close()
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> GatewayError:
         return failure_error(self.config, status, self.parse_error(body), headers)
@@ -160,11 +162,11 @@ class Upstream:
         return UpstreamError(f"Could not reach the {name} provider: {exc}.")
 
     async def _post(self, url: str, headers: Mapping[str, str], body: Any, *, stream: bool) -> Response:
-        client = self._client
-        if client is None:
+        if not self._started:
             raise UpstreamError(f"The {self.config.name} provider was used before the server started it.")
         t = self.config.timeouts
-        return await client.post(
+        request = Request(
+            "POST",
             url,
             {**headers, "Content-Type": "application/json", "Accept": "text/event-stream" if stream else "*/*"},
             orjson.dumps(body),
@@ -172,6 +174,7 @@ class Upstream:
             total_s=t.total_s,
             read_s=t.first_byte_s if stream else None,
         )
+        return await self.transport.send(request)
 
     async def post_json(self, url: str, *, headers: Mapping[str, str], body: Any) -> Any:
         """POST ``body`` and return the decoded JSON answer; upstream failures raise typed errors."""

@@ -61,6 +61,7 @@ from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.openai_relay import ChunkRelay
 from unigate.providers.sse import marked
+from unigate.providers.transport import Transport, build_transport
 
 __all__ = [
     "FINISH_REASONS",
@@ -415,11 +416,11 @@ def parse_embeddings(data: Any, *, count: int) -> tuple[np.ndarray[Any, np.dtype
 class OpenAICompatProvider:
     """One OpenAI-compatible upstream (``POST {base_url}/chat/completions``)."""
 
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None) -> None:
         self.name = config.name
         self.config = config
         self.dialect = Dialect.of(config.name)
-        self.upstream = Upstream(config, parse_error=parse_error)
+        self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
 
     async def start(self) -> None:
         await self.upstream.start()
