@@ -1,37 +1,30 @@
 """Wire schema of Anthropic's ``POST /v1/messages`` request, and its translation to the canonical
-chat request (https://docs.anthropic.com/en/api/messages).
+chat request (https://docs.anthropic.com/en/api/messages). The turns and their content blocks are
+in ``blocks.py``.
 
-The same translation reads the Anthropic-style bodies that the seeds document for Claude models on
-``/v1/chat/completions`` (seed-survey §2.2), where ``max_tokens`` is optional (default 32000).
+The same translation reads the Anthropic-style bodies that the service documents for Claude
+models on ``/v1/chat/completions`` (the service's docs, section "Anthropic-style request body"),
+where ``max_tokens`` is optional (default 32000).
 
-Translation, in order: ``system`` becomes the first message; in a user turn, ``tool_result``
-blocks become ``tool`` messages (ahead of the turn's other content, which stays a user message);
-in an assistant turn, ``tool_use`` blocks become tool calls (``input`` as JSON text); images become
-``data:`` URIs (base64 sources) or URLs; PDF and plain-text documents become file parts.
-``thinking`` and ``redacted_thinking`` blocks of earlier turns are dropped: the canonical history
-has no place for them, and only Anthropic itself can check their signatures.
-
-``thinking: {type: "enabled", budget_tokens}`` becomes ``reasoning_effort`` by the budget's share
-of ``max_tokens`` (up to 35 %: low, up to 65 %: medium, above: high; the inverse of what
-``providers/anthropic.py`` sends to Claude); ``adaptive`` takes ``output_config.effort`` (default
-medium). A model without reasoning answers 400 naming ``thinking``. ``output_config.format``
-(structured output) becomes a JSON-schema response format. ``cache_control`` marks are accepted
-and ignored (no prompt cache here).
+Translation, in order: ``system`` becomes the first message, then each turn's messages
+(``blocks.py``). ``thinking: {type: "enabled", budget_tokens}`` becomes ``reasoning_effort`` by
+the budget's share of ``max_tokens`` (up to 35 %: low, up to 65 %: medium, above: high; the
+inverse of what ``providers/anthropic/request.py`` sends to Claude); ``adaptive`` takes
+``output_config.effort`` (default medium). A model without reasoning answers 400 naming
+``thinking``. ``output_config.format`` (structured output) becomes a JSON-schema response format.
+``cache_control`` marks are accepted and ignored (no prompt cache here).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from unigate.api.anthropic.blocks import CacheControl, MessageParam, TextBlock, Wire
 from unigate.core.chat import (
     ChatRequest,
-    ContentPart,
-    FilePart,
     FunctionTool,
-    ImagePart,
     JsonSchemaFormat,
     Message,
     NamedToolChoice,
@@ -39,7 +32,6 @@ from unigate.core.chat import (
     Sampling,
     TextFormat,
     TextPart,
-    ToolCall,
     ToolChoice,
 )
 from unigate.errors import InvalidRequest
@@ -47,7 +39,8 @@ from unigate.errors import InvalidRequest
 __all__ = ["WIRE_PARAMS", "MessagesRequest", "is_anthropic_style"]
 
 DEFAULT_MAX_TOKENS = 32000
-"""``max_tokens`` when a Claude-style body on ``/v1/chat/completions`` omits it (seed-survey §2.2)."""
+"""``max_tokens`` when a Claude-style body on ``/v1/chat/completions`` omits it (the service's docs,
+section "Anthropic-style request body")."""
 
 WIRE_PARAMS = {
     "reasoning_effort": "thinking",
@@ -68,10 +61,11 @@ _ANTHROPIC_BLOCKS = frozenset({"image", "document", "tool_use", "tool_result", "
 
 
 def is_anthropic_style(body: dict[str, Any]) -> bool:
-    """Whether a ``/v1/chat/completions`` body is Anthropic-shaped (seed-survey §2.2): top-level
-    ``system``, ``stop_sequences``, ``thinking`` or ``output_config``, tools with ``input_schema``,
-    an Anthropic ``tool_choice`` type, or Anthropic content blocks. None of these is valid in an
-    OpenAI-style body, so no valid OpenAI request is taken for an Anthropic one."""
+    """Whether a ``/v1/chat/completions`` body is Anthropic-shaped (the service's docs, section
+    "Anthropic-style request body"): top-level ``system``, ``stop_sequences``, ``thinking`` or
+    ``output_config``, tools with ``input_schema``, an Anthropic ``tool_choice`` type, or Anthropic
+    content blocks. None of these is valid in an OpenAI-style body, so no valid OpenAI request is
+    taken for an Anthropic one."""
     if _ANTHROPIC_KEYS & body.keys():
         return True
     tools = body.get("tools")
@@ -90,103 +84,7 @@ def is_anthropic_style(body: dict[str, Any]) -> bool:
     return False
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CacheControl(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-    type: Literal["ephemeral"]
-
-
-# ---- content blocks --------------------------------------------------------------------------
-
-
-class TextBlock(_Wire):
-    type: Literal["text"]
-    text: str
-    cache_control: CacheControl | None = None
-    citations: list[dict[str, Any]] | None = None
-
-
-class Base64Source(_Wire):
-    type: Literal["base64"]
-    media_type: str
-    """``image/jpeg``, ``image/png``, ``image/gif``, ``image/webp``; ``application/pdf`` for documents."""
-    data: str
-
-
-class UrlSource(_Wire):
-    type: Literal["url"]
-    url: str
-
-
-class PlainTextSource(_Wire):
-    type: Literal["text"]
-    media_type: Literal["text/plain"]
-    data: str
-
-
-class ImageBlock(_Wire):
-    type: Literal["image"]
-    source: Annotated[Base64Source | UrlSource, Field(discriminator="type")]
-    cache_control: CacheControl | None = None
-
-
-class DocumentBlock(_Wire):
-    type: Literal["document"]
-    source: Annotated[Base64Source | PlainTextSource | UrlSource, Field(discriminator="type")]
-    title: str | None = None
-    context: str | None = None
-    citations: dict[str, Any] | None = None
-    cache_control: CacheControl | None = None
-
-
-class ToolUseBlock(_Wire):
-    type: Literal["tool_use"]
-    id: str
-    name: str
-    input: dict[str, Any]
-    cache_control: CacheControl | None = None
-
-
-ToolResultPart = Annotated[TextBlock | ImageBlock | DocumentBlock, Field(discriminator="type")]
-
-
-class ToolResultBlock(_Wire):
-    type: Literal["tool_result"]
-    tool_use_id: str
-    content: str | list[ToolResultPart] | None = None
-    is_error: bool | None = None
-    cache_control: CacheControl | None = None
-
-
-class ThinkingBlock(_Wire):
-    type: Literal["thinking"]
-    thinking: str
-    signature: str
-
-
-class RedactedThinkingBlock(_Wire):
-    type: Literal["redacted_thinking"]
-    data: str
-
-
-ContentBlock = Annotated[
-    TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock,
-    Field(discriminator="type"),
-]
-
-
-class MessageParam(_Wire):
-    role: Literal["user", "assistant"]
-    content: str | list[ContentBlock]
-
-
-# ---- tools, thinking, output -----------------------------------------------------------------
-
-
-class Tool(_Wire):
+class Tool(Wire):
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,128}$")]
     description: str | None = None
     input_schema: dict[str, Any]
@@ -196,39 +94,36 @@ class Tool(_Wire):
     cache_control: CacheControl | None = None
 
 
-class ToolChoiceParam(_Wire):
+class ToolChoiceParam(Wire):
     type: Literal["auto", "any", "tool", "none"]
     name: str | None = None
     """With ``type: "tool"``: the tool the model must use."""
     disable_parallel_tool_use: bool | None = None
 
 
-class ThinkingParam(_Wire):
+class ThinkingParam(Wire):
     type: Literal["enabled", "disabled", "adaptive"]
     budget_tokens: int | None = Field(default=None, ge=1024)
     """With ``enabled``: tokens the model may think with, at least 1024 and below ``max_tokens``."""
     display: Literal["summarized", "omitted"] | None = None
 
 
-class JsonOutputFormat(_Wire):
+class JsonOutputFormat(Wire):
     type: Literal["json_schema"]
     schema_: dict[str, Any] = Field(alias="schema")
 
 
-class OutputConfig(_Wire):
+class OutputConfig(Wire):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
     format: JsonOutputFormat | None = None
 
 
-class Metadata(_Wire):
+class Metadata(Wire):
     user_id: str | None = None
 
 
-# ---- the request -----------------------------------------------------------------------------
-
-
-class MessagesRequest(_Wire):
+class MessagesRequest(Wire):
     model: str = Field(min_length=1)
     messages: list[MessageParam] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -338,65 +233,5 @@ class MessagesRequest(_Wire):
         elif self.system:
             out.append(Message("system", tuple(TextPart(b.text) for b in self.system)))
         for i, m in enumerate(self.messages):
-            if isinstance(m.content, str):
-                out.append(Message(m.role, (TextPart(m.content),)))
-            elif m.role == "assistant":
-                out.append(_assistant(m.content, f"messages[{i}].content"))
-            else:
-                out.extend(_user(m.content, f"messages[{i}].content"))
+            out.extend(m.to_canonical(f"messages[{i}].content"))
         return tuple(out)
-
-
-def _part(block: TextBlock | ImageBlock | DocumentBlock, param: str) -> ContentPart:
-    if isinstance(block, TextBlock):
-        return TextPart(block.text)
-    source = block.source
-    if isinstance(block, ImageBlock):
-        if isinstance(source, Base64Source):
-            return ImagePart(f"data:{source.media_type};base64,{source.data}")
-        assert isinstance(source, UrlSource)
-        return ImagePart(source.url)
-    if isinstance(source, PlainTextSource):
-        return TextPart(source.data)
-    if isinstance(source, Base64Source):
-        return FilePart(file_data=f"data:{source.media_type};base64,{source.data}", filename=block.title)
-    raise InvalidRequest("Documents given by URL are not supported; send them as base64.", param=param)
-
-
-def _user(blocks: list[ContentBlock], param: str) -> list[Message]:
-    """Tool results first (as ``tool`` messages, answering the previous assistant turn), then the
-    rest of the turn as one user message."""
-    results: list[Message] = []
-    parts: list[ContentPart] = []
-    for j, block in enumerate(blocks):
-        if isinstance(block, ToolResultBlock):
-            content = block.content
-            if content is None:
-                result_parts: tuple[ContentPart, ...] = ()
-            elif isinstance(content, str):
-                result_parts = (TextPart(content),)
-            else:
-                result_parts = tuple(_part(p, f"{param}[{j}].content[{k}]") for k, p in enumerate(content))
-            if block.is_error:
-                result_parts = (TextPart("Error: "), *result_parts)
-            results.append(Message("tool", result_parts, tool_call_id=block.tool_use_id))
-        elif isinstance(block, TextBlock | ImageBlock | DocumentBlock):
-            parts.append(_part(block, f"{param}[{j}]"))
-        elif isinstance(block, ToolUseBlock):
-            raise InvalidRequest("tool_use blocks belong in assistant turns.", param=f"{param}[{j}]")
-    if parts or not results:
-        results.append(Message("user", tuple(parts)))
-    return results
-
-
-def _assistant(blocks: list[ContentBlock], param: str) -> Message:
-    parts: list[ContentPart] = []
-    calls: list[ToolCall] = []
-    for j, block in enumerate(blocks):
-        if isinstance(block, TextBlock):
-            parts.append(TextPart(block.text))
-        elif isinstance(block, ToolUseBlock):
-            calls.append(ToolCall(block.id, block.name, orjson.dumps(block.input).decode()))
-        elif isinstance(block, ImageBlock | DocumentBlock | ToolResultBlock):
-            raise InvalidRequest(f"{block.type} blocks belong in user turns.", param=f"{param}[{j}]")
-    return Message("assistant", tuple(parts), tool_calls=tuple(calls))

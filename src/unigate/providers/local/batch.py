@@ -27,7 +27,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import llama_cpp
 import numpy as np
@@ -35,11 +35,8 @@ import numpy.typing as npt
 
 from unigate.core.results import TokenLogprob
 from unigate.errors import GatewayError, InvalidRequest, UpstreamError
-from unigate.providers.local.jobs import ChoiceEnd, Job, TextChunk
+from unigate.providers.local.jobs import ChoiceEnd, Job, TextChunk, WorkerEngine
 from unigate.providers.local.sampling import RowSampler, TextStream, sampler_chain, token_logprob
-
-if TYPE_CHECKING:
-    from unigate.providers.local.engine import LocalEngine
 
 __all__ = ["CHUNK", "BatchWorker"]
 
@@ -106,7 +103,7 @@ def _reusable(cached: list[int], tokens: list[int]) -> int:
 class BatchWorker:
     """One llama.cpp context and its sequences, run by one worker thread (``run``)."""
 
-    def __init__(self, engine: LocalEngine, llama: Any, *, parallel: int, n_threads: int) -> None:
+    def __init__(self, engine: WorkerEngine, llama: Any, *, parallel: int, n_threads: int) -> None:
         self._engine = engine
         self._llama = llama
         params = llama_cpp.llama_context_default_params()

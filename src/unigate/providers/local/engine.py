@@ -38,22 +38,11 @@ from unigate.providers.local.jobs import (
     Generation,
     Job,
     PromptReady,
-    SamplerSettings,
     TextChunk,
     overloaded,
 )
 
-__all__ = [
-    "ChoiceEnd",
-    "EngineEvent",
-    "Generation",
-    "JobHandle",
-    "LocalEngine",
-    "PromptReady",
-    "SamplerSettings",
-    "TextChunk",
-    "default_model_path",
-]
+__all__ = ["JobHandle", "LocalEngine", "default_model_path"]
 
 logger = logging.getLogger(__name__)
 

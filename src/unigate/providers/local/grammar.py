@@ -29,6 +29,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from unigate.providers.local.gbnf import int_range, literal, repeat
+
 __all__ = ["SchemaNotSupported", "grammar_for", "tool_call_prefix"]
 
 _UNSUPPORTED = frozenset(
@@ -97,7 +99,7 @@ def _compile(key: str) -> str:
         alternatives.append(compiler.branch(spec["content"], "c", compact=spec["compact"]))
     for i, (name, parameters) in enumerate(spec["tools"]):
         arguments = compiler.branch(parameters, f"t{i}", compact=True)
-        alternatives.append(f'{_literal(tool_call_prefix(name))} {arguments} "}}"')
+        alternatives.append(f'{literal(tool_call_prefix(name))} {arguments} "}}"')
     if not alternatives:
         raise SchemaNotSupported("nothing to generate")
     compiler.rules["root"] = " | ".join(alternatives)
@@ -194,7 +196,7 @@ class _Compiler:
             values = [v for v in values if validator.is_valid(v)]
         if not values:
             raise SchemaNotSupported(f"{hint}: no enum value satisfies the schema")
-        literals = {_literal(json.dumps(v, ensure_ascii=False, separators=(",", ":"))) for v in values}
+        literals = {literal(json.dumps(v, ensure_ascii=False, separators=(",", ":"))) for v in values}
         return self._rule(hint, " | ".join(sorted(literals)))
 
     def _typed(self, kind: str, schema: Mapping[str, Any], hint: str) -> str:
@@ -220,7 +222,7 @@ class _Compiler:
         if high is not None and int(high) < low:
             raise SchemaNotSupported(f"{hint}: minLength is above maxLength")
         self._builtin("char")
-        return self._rule(hint, f'"\\"" char{_repeat(low, high)} "\\""')
+        return self._rule(hint, f'"\\"" char{repeat(low, high)} "\\""')
 
     def _number(self, kind: str, schema: Mapping[str, Any], hint: str) -> str:
         if not _NUMBER_KEYS & schema.keys():
@@ -237,11 +239,11 @@ class _Compiler:
             high = min(high, math.ceil(schema["exclusiveMaximum"]) - 1)
         if low > high:
             raise SchemaNotSupported(f"{hint}: no whole number within the bounds")
-        body = _int_range(low, high)
+        body = int_range(low, high)
         whole_high = high - 1 if bounded_above else high
         if kind == "number" and max(low, 0) <= whole_high:
             # k.xxx lies in [k, k+1), so a fraction is safe on whole parts in [max(low, 0), high - 1].
-            body = f"{body} | {_int_range(max(low, 0), whole_high)} {_FRACTION}"
+            body = f"{body} | {int_range(max(low, 0), whole_high)} {_FRACTION}"
         return self._rule(hint, body)
 
     def _object(self, schema: Mapping[str, Any], hint: str) -> str:
@@ -263,7 +265,7 @@ class _Compiler:
             else:
                 sub = extra
             value = self._visit(sub, f"{hint}-{key}")
-            kv = self._rule(f"{hint}-{key}-kv", f"{_literal(json.dumps(key, ensure_ascii=False))} {colon} {value}")
+            kv = self._rule(f"{hint}-{key}-kv", f"{literal(json.dumps(key, ensure_ascii=False))} {colon} {value}")
             (mandatory if key in required else optional).append(kv)
         inner = f" {comma} ".join(mandatory)
         if mandatory:
@@ -296,12 +298,12 @@ class _Compiler:
             return self._rule(hint, '"[" ' + f" {comma} ".join(parts) + ' "]"')
         item = self._visit(items, f"{hint}-item")
         if parts:
-            body = f" {comma} ".join(parts) + f" ( {comma} {item} ){_repeat(extra_low, extra_high)}"
+            body = f" {comma} ".join(parts) + f" ( {comma} {item} ){repeat(extra_low, extra_high)}"
         elif extra_low == 0:
-            tail = "" if extra_high == 1 else f" ( {comma} {item} ){_repeat(0, _minus(extra_high))}"
+            tail = "" if extra_high == 1 else f" ( {comma} {item} ){repeat(0, _minus(extra_high))}"
             body = f"( {item}{tail} )?"
         else:
-            tail = "" if extra_high == 1 else f" ( {comma} {item} ){_repeat(extra_low - 1, _minus(extra_high))}"
+            tail = "" if extra_high == 1 else f" ( {comma} {item} ){repeat(extra_low - 1, _minus(extra_high))}"
             body = f"{item}{tail}"
         return self._rule(hint, f'"[" {body} "]"')
 
@@ -322,6 +324,10 @@ class _Compiler:
         return name
 
 
+def _minus(high: int | None) -> int | None:
+    return None if high is None else high - 1
+
+
 def _implied_types(schema: Mapping[str, Any]) -> list[str]:
     """Types a schema without ``type`` constrains: generating only those is always valid."""
     implied = []
@@ -331,78 +337,3 @@ def _implied_types(schema: Mapping[str, Any]) -> list[str]:
     if _NUMBER_KEYS & schema.keys():
         implied.append("number")
     return implied
-
-
-def _literal(text: str) -> str:
-    escaped = []
-    for ch in text:
-        if ch in '\\"':
-            escaped.append("\\" + ch)
-        elif ch in "\n\r\t":
-            escaped.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
-        elif ord(ch) < 0x20 or ch == "\x7f":
-            escaped.append(f"\\x{ord(ch):02X}")
-        else:
-            escaped.append(ch)
-    return '"' + "".join(escaped) + '"'
-
-
-def _minus(high: int | None) -> int | None:
-    return None if high is None else high - 1
-
-
-def _repeat(low: int, high: int | None) -> str:
-    if high is None:
-        return "*" if low == 0 else f"{{{low},}}"
-    return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
-
-
-def _int_range(low: int, high: int) -> str:
-    """Alternatives matching exactly the decimal integers in ``[low, high]`` (no leading zeros)."""
-    alternatives = []
-    if low < 0:
-        magnitudes = _digits_range(1 if high >= 0 else -high, -low)
-        alternatives += [f'"-" {a}' if a else '"-"' for a in magnitudes]
-    if high >= 0:
-        alternatives += _digits_range(max(low, 0), high)
-    return "(" + " | ".join(alternatives) + ")"
-
-
-def _digits_range(low: int, high: int) -> list[str]:
-    alternatives: list[str] = []
-    full: list[int] = []  # widths covered entirely, merged into one [1-9] [0-9]{a,b}
-    for width in range(len(str(low)), len(str(high)) + 1):
-        start = max(low, 10 ** (width - 1) if width > 1 else 0)
-        end = min(high, 10**width - 1)
-        if width > 1 and start == 10 ** (width - 1) and end == 10**width - 1:
-            full.append(width)
-        elif start <= end:
-            alternatives += _same_width(str(start), str(end))
-    if full:
-        alternatives.append(f"[1-9] [0-9]{_repeat(full[0] - 1, full[-1] - 1)}")
-    return alternatives
-
-
-def _same_width(low: str, high: str) -> list[str]:
-    """Sequences matching the digit strings of one width from ``low`` to ``high``."""
-    if low == high:
-        return [f'"{low}"'] if low else [""]
-    rest = len(low) - 1
-    if low[0] == high[0]:
-        return [_join(f'"{low[0]}"', tail) for tail in _same_width(low[1:], high[1:])]
-    any_rest = f"[0-9]{{{rest}}}" if rest > 1 else "[0-9]" if rest else ""
-    first, last = int(low[0]), int(high[0])
-    alternatives, closing = [], []
-    if low[1:] != "0" * rest:
-        alternatives += [_join(f'"{low[0]}"', tail) for tail in _same_width(low[1:], "9" * rest)]
-        first += 1
-    if high[1:] != "9" * rest:
-        closing = [_join(f'"{high[0]}"', tail) for tail in _same_width("0" * rest, high[1:])]
-        last -= 1
-    if first <= last:
-        alternatives.append(_join(f"[{first}-{last}]", any_rest))
-    return alternatives + closing
-
-
-def _join(head: str, tail: str) -> str:
-    return f"{head} {tail}" if tail else head

@@ -1,5 +1,10 @@
-"""What a local model job is: the request (``Generation``), the events a worker posts back, and
-the ``Job`` that carries them from the worker thread to the waiting coroutine."""
+"""What a local model job is: the request (``Generation``), the events a worker posts back, the
+``Job`` that carries them from the worker thread to the waiting coroutine, and what a batch worker
+needs from the engine that hands jobs out (``WorkerEngine``).
+
+The engine (``engine.py``) creates its batch workers (``batch.py``), and the workers call back
+into it; both import this module, so that neither imports the other back.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from unigate.core.results import TokenLogprob
 from unigate.errors import Overloaded
@@ -22,6 +27,7 @@ __all__ = [
     "PromptReady",
     "SamplerSettings",
     "TextChunk",
+    "WorkerEngine",
     "overloaded",
 ]
 
@@ -128,3 +134,25 @@ class Job:
             items, self._outbox, self._wakeup_pending = self._outbox, [], False
         for item in items:
             self.queue.put_nowait(item)
+
+
+class WorkerEngine(Protocol):
+    """The engine as its batch workers see it: the loaded model's vocabulary and limits, and the
+    queue they take jobs from and report them to (``LocalEngine`` in ``engine.py``)."""
+
+    closing: bool
+    """Set when the engine shuts down: workers stop."""
+    n_ctx: int
+    """The most tokens one job may use (prompt plus answer)."""
+    n_vocab: int
+    vocab: Any
+    """llama.cpp's vocabulary of the loaded model."""
+    bos_token: str
+
+    def next_job(self, *, wait: bool) -> Job | None: ...
+
+    def job_started(self, job: Job, prompt_tokens: int) -> None: ...
+
+    def job_done(self, job: Job) -> None: ...
+
+    def piece(self, token: int, *, special: bool = False) -> bytes: ...

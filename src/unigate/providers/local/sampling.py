@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import llama_cpp
 import numpy as np
@@ -18,9 +18,7 @@ import numpy.typing as npt
 
 from unigate.core.results import TokenLogprob, TopLogprob
 from unigate.errors import UpstreamError
-
-if TYPE_CHECKING:
-    from unigate.providers.local.engine import Generation
+from unigate.providers.local.jobs import Generation
 
 __all__ = ["RowSampler", "TextStream", "sampler_chain", "token_logprob"]
 
