@@ -71,7 +71,9 @@ class Service:
     """``ANTHROPIC_API_KEY``, ``VLLM_BASE_URL``...: set, every modality it declares answers 503."""
 
     def __post_init__(self) -> None:
-        unserved = self.serves & _PROTOCOLS - self.capabilities.modalities() if self.missing is None else ()
+        if self.missing is not None:
+            return  # nothing is built for a provider that lacks its settings
+        unserved = (self.serves & _PROTOCOLS) - self.capabilities.modalities()
         if unserved:
             raise ValueError(f"provider {self.name!r} declares {', '.join(sorted(unserved))} but built nothing for it")
 
