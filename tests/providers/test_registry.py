@@ -93,6 +93,8 @@ def test_environment_wins_over_the_table_and_custom_servers_are_declared_by_tabl
         load_provider_configs({}, {"openai": {"api_kye": "typo"}})
     with pytest.raises(ValueError, match="kind must be openai, anthropic or gemini"):
         load_provider_configs({}, {"mine": {"kind": "soap"}})
+    with pytest.raises(ValueError, match="runs inside the gateway"):
+        load_provider_configs({}, {"local": {"base_url": "http://h/v1"}})
 
 
 def test_settings_gather_the_variables_providers_read(tmp_path: Path) -> None:

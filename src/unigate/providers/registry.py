@@ -61,9 +61,6 @@ def register(registration: Registration[Any]) -> None:
     REGISTRY[registration.name] = registration
 
 
-# ---- factories: one deployment's adapter, behind the modalities it serves ----
-
-
 def _openai_compat(u: Upstream) -> Capabilities:
     adapter = OpenAICompatProvider(u.config)
     return Capabilities(chat=adapter, embeddings=adapter)
@@ -118,8 +115,6 @@ def _local_embeddings(config: EmbeddingModelSettings) -> Capabilities:
     )
     return Capabilities(embeddings=embedder)
 
-
-# ---- the registrations ----
 
 CHAT_AND_EMBEDDINGS = frozenset({Modality.CHAT, Modality.EMBEDDINGS})
 
@@ -196,9 +191,6 @@ register(
 )
 
 
-# ---- reading and building them ----
-
-
 def _custom(name: str, table: Mapping[str, Any]) -> Registration[Upstream]:
     """A ``[providers.<name>]`` table of a name not registered: built like the first registered
     provider of its ``kind``."""
@@ -217,6 +209,9 @@ def _custom(name: str, table: Mapping[str, Any]) -> Registration[Upstream]:
 def registrations(tables: Mapping[str, Mapping[str, Any]] | None = None) -> list[Registration[Any]]:
     """Every registered provider, then one per ``[providers.*]`` table of another name."""
     tables = tables or {}
+    for name in tables:
+        if name in REGISTRY and REGISTRY[name].upstream is None:
+            raise ValueError(f"[providers.{name}]: {name!r} runs inside the gateway; its settings have their own table")
     return [*REGISTRY.values(), *(_custom(n, t) for n, t in tables.items() if n not in REGISTRY)]
 
 
