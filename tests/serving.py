@@ -16,6 +16,7 @@ from unigate.accounts.store import Store
 from unigate.api.context import GATEWAY
 from unigate.app import create_app
 from unigate.catalog.spec import ModelSpec
+from unigate.core.embedder import Embedder
 from unigate.core.gateway import Gateway
 from unigate.core.provider import Provider
 from unigate.settings import LocalModelSettings, Settings
@@ -44,6 +45,7 @@ class Server:
     settings: Settings
     models: list[ModelSpec] | None = None
     providers: dict[str, Provider] | None = None
+    embedders: dict[str, Embedder] | None = None
     store: Store | None = None
     url: str = ""
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
@@ -55,7 +57,9 @@ class Server:
         failure: list[BaseException] = []
 
         async def boot() -> None:
-            app = create_app(self.settings, models=self.models, providers=self.providers, store=self.store)
+            app = create_app(
+                self.settings, models=self.models, providers=self.providers, embedders=self.embedders, store=self.store
+            )
             self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", 0)

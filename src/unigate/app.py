@@ -1,6 +1,6 @@
-"""``create_app(settings)``: wires settings, store, catalog and providers into an aiohttp app.
+"""``create_app(settings)``: settings -> the registry's providers -> a gateway -> an aiohttp app.
 
-No endpoint logic lives here; handlers are in ``api/``.
+No endpoint logic lives here; handlers are in ``api/``, providers in ``providers/registry.py``.
 """
 
 from __future__ import annotations
@@ -23,83 +23,21 @@ from unigate.api.openai.embeddings.handler import embeddings
 from unigate.api.openai.models import list_models, list_models_openai
 from unigate.api.openai.responses.handler import responses
 from unigate.api.ratelimit_headers import add_rate_limit_headers
-from unigate.catalog.builtin import fake_spec, local_chat_spec, local_embedding_spec
 from unigate.catalog.catalog import Catalog
-from unigate.catalog.configured import apply_model_tables
-from unigate.catalog.loader import load_catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.embedder import Embedder
 from unigate.core.gateway import Gateway
 from unigate.core.provider import Provider
 from unigate.observability.http import metrics_endpoint, observability_middleware, send_request_id
-from unigate.providers.embeddings.base import embedder_of
-from unigate.providers.routing import build_routed_providers
+from unigate.providers.registry import build_providers
 from unigate.settings import Settings
 from unigate.storage.factory import store_for
 
-__all__ = ["build_embedders", "build_providers", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("unigate")
 
 ACCOUNTS = web.AppKey("accounts", AccountServices)
-
-
-def build_providers(settings: Settings) -> tuple[list[ModelSpec], dict[str, Provider]]:
-    """The built-in models and the providers that serve them, as the settings ask."""
-    specs: list[ModelSpec] = []
-    providers: dict[str, Provider] = {}
-    if settings.local.enabled:
-        # Imported here so that a gateway without the local model never loads llama.cpp.
-        from unigate.providers.local.engine import default_model_path
-        from unigate.providers.local.provider import LocalProvider
-
-        local = settings.local
-        specs.append(local_chat_spec(local))
-        providers["local"] = LocalProvider(
-            model_path=local.model_path or default_model_path(),
-            n_ctx=local.n_ctx,
-            n_threads=local.n_threads,
-            instances=local.instances,
-            parallel=local.parallel,
-            max_queue=local.max_queue,
-            max_wait_s=local.max_wait_s,
-        )
-    if settings.fake_models:
-        from unigate.providers.fake import FakeProvider
-
-        specs.append(fake_spec())
-        providers["fake"] = FakeProvider(token_delay_s=settings.fake_token_delay_s)
-    # Every model the seeds list (catalog/data/models.json), beside the built-in ones.
-    specs.extend(load_catalog())
-    specs = apply_model_tables(specs, settings.models)
-    # Every remote provider: configured ones route over their deployments with retries, breakers
-    # and fallbacks (providers/routing.py), the others answer 503 naming the missing setting
-    # (``<NAME>_API_KEY``, ``<NAME>_BASE_URL``; providers/registry.py).
-    routed = build_routed_providers(
-        tables=settings.providers, routing=settings.routing, resolve=Catalog(specs).resolve, others=providers
-    )
-    providers.update(routed)
-    return specs, providers
-
-
-def build_embedders(settings: Settings) -> tuple[list[ModelSpec], dict[str, Embedder]]:
-    """The built-in embedding model, when enabled and its package is installed (it is installed
-    apart, with ``--no-deps``: see ``scripts/install.sh``)."""
-    if not settings.embeddings.enabled:
-        return [], {}
-    from unigate.providers.embeddings.local import LocalEmbedder
-    from unigate.providers.embeddings.minilm import default_model_dir
-
-    config = settings.embeddings
-    try:
-        model_dir = config.model_dir or default_model_dir()
-    except FileNotFoundError as exc:
-        log.warning("embedded embedding model disabled: %s", exc)
-        return [], {}
-    embedder = LocalEmbedder(
-        model_dir=model_dir, max_queue=config.max_queue, max_wait_s=config.max_wait_s, batch_size=config.batch_size
-    )
-    return [local_embedding_spec(config)], {embedder.name: embedder}
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -114,26 +52,22 @@ def create_app(
     providers: Mapping[str, Provider] | None = None,
     embedders: Mapping[str, Embedder] | None = None,
 ) -> web.Application:
-    """The application. ``models``/``providers``/``embedders`` replace the built-in ones (tests
-    inject fakes); the providers' own embedding capability is found by ``embedder_of``."""
-    if providers is None:
-        models, providers = build_providers(settings)
-        if embedders is None:
-            embedding_models, embedders = build_embedders(settings)
-            models = [*models, *embedding_models]
-    serving = {name: e for name, p in providers.items() if (e := embedder_of(p)) is not None}
-    serving.update(embedders or {})
+    """The application: the providers ``settings`` ask for (``providers/registry.py``) behind one
+    gateway. Tests inject doubles: ``models`` replaces the catalog, ``providers`` and ``embedders``
+    stand in for the providers of the same names (serving chat, embeddings)."""
+    models, services = build_providers(settings, models=models)
+    if providers or embedders:
+        services = services.replaced(chat=providers or {}, embeddings=embedders or {})
     store = store or store_for(settings)
     accounts = AccountServices.from_settings(settings, store)
     gateway = Gateway(
-        catalog=Catalog(models or []),
-        providers=providers,
+        catalog=Catalog(models),
+        services=services,
         store=store,
         reservation_ttl_s=settings.reservation_ttl_s,
         limiter=accounts.limiter,
         default_rpm=settings.default_rpm,
         default_tpm=settings.default_tpm,
-        embedders=serving,
     )
 
     # Observability outermost: it counts and logs the answers the error middleware renders.
@@ -174,11 +108,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     store, gateway = app[STORE], app[GATEWAY]
     await store.open()
     started: list[Provider | Embedder] = []
-    # An embedder may be a provider itself (found by ``embedder_of``): started once.
-    services: list[Provider | Embedder] = [*gateway.providers.values()]
-    services += [e for e in gateway.embedders.values() if all(e is not s for s in services)]
     try:
-        for service in services:
+        for service in gateway.services.running():
             await service.start()
             started.append(service)
         async with app[ACCOUNTS].running(

@@ -183,8 +183,9 @@ class ProviderNotConfigured(GatewayError):
     """The model's provider has no credentials (or, self-hosted, no base URL) on this server.
 
     503, not 400: the request is valid and the operator, not the client, has to act; the message
-    names the missing setting (``ANTHROPIC_API_KEY``, ``VLLM_BASE_URL``). Raised in
-    ``Provider.check``, so before any credit is reserved or any upstream is called.
+    names the missing setting (``ANTHROPIC_API_KEY``, ``VLLM_BASE_URL``). Raised when the gateway
+    looks the provider up (``core/services.py``), so before any credit is reserved or any upstream
+    is called.
     """
 
     status = 503

@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -155,7 +155,13 @@ class Settings:
     """Seconds between the fake models' tokens (``UNIGATE_FAKE_TOKEN_DELAY_S``), to test streams."""
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The ``[providers.<name>]`` tables (base URL, timeouts, custom OpenAI-compatible servers),
-    read with the ``<NAME>_API_KEY`` / ``<NAME>_BASE_URL`` variables by ``providers/config.py``."""
+    read with the variables of ``provider_env`` by ``providers/config.py``."""
+    provider_env: dict[str, str] = field(default_factory=dict, repr=False)
+    """The environment variables the providers' settings read, gathered by ``load_settings`` so
+    that nothing else reads the environment: every ``*_API_KEY`` and ``*_BASE_URL``
+    (``<NAME>_API_KEY``, ``<NAME>_BASE_URL``, and the other key names some providers accept, such
+    as ``GOOGLE_API_KEY``), and those that ``[providers.*] deployments`` name in ``api_key_env``.
+    They win over the tables (``providers/config.py``). Kept out of ``repr``: they hold keys."""
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The ``[models."<id>"]`` tables: operator-defined or re-routed models (catalog/configured.py)."""
     routing: dict[str, Any] = field(default_factory=dict)
@@ -244,12 +250,24 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     settings = replace(settings, **switches)
     if raw.get("providers"):
         settings = replace(settings, providers={k: dict(v) for k, v in raw["providers"].items()})
+    settings = replace(settings, provider_env=_provider_env(env, settings.providers))
     if raw.get("models"):
         settings = replace(settings, models={k: dict(v) for k, v in raw["models"].items()})
     if raw.get("routing"):
         settings = replace(settings, routing=dict(raw["routing"]))
     settings = _upstream_settings(settings, upstream=raw.get("upstream", {}), env=env)
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
+
+
+def _provider_env(env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The variables of ``Settings.provider_env``: a provider whose variables follow another
+    pattern adds it here."""
+    named: set[str] = set()
+    for table in tables.values():
+        entries = table.get("deployments")
+        if isinstance(entries, list):  # its shape is checked with the rest of the table (providers/config.py)
+            named.update(str(e["api_key_env"]) for e in entries if isinstance(e, Mapping) and "api_key_env" in e)
+    return {k: v for k, v in env.items() if k.endswith(("_API_KEY", "_BASE_URL")) or k in named}
 
 
 def _accounts_settings(

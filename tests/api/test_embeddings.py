@@ -176,7 +176,10 @@ def remote(upstream: Emulator, tmp_path: Path) -> Iterator[Server]:
     spec = model_spec("openai", "text-embedding-3-small", type="embedding", price=Price(10**9, 0), params=frozenset())
     provider = OpenAICompatProvider(provider_config("openai", upstream.url + "/v1"))
     running = Server(
-        fake_settings(tmp_path), models=[spec, fake_spec()], providers={"openai": provider, "fake": FakeProvider()}
+        fake_settings(tmp_path),
+        models=[spec, fake_spec()],
+        providers={"openai": provider, "fake": FakeProvider()},
+        embedders={"openai": provider},
     )
     yield running.start()
     running.stop()

@@ -82,3 +82,25 @@ def test_the_gateway_default_applies_to_keys_without_their_own(limited_server: S
     error_of(post(limited_server, default, BODY), 429, code="rate_limit_exceeded")
     own = key_with(limited_server, {"rpm": 3})
     assert [post(limited_server, own, BODY).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_every_endpoint_and_its_errors_carry_the_headers(server: Server) -> None:
+    key = key_with(server, {"rpm": 10})
+    auth = {"Authorization": f"Bearer {key}"}
+    bodies = {
+        "/v1/messages": {"model": FAKE, "max_tokens": 10, "messages": [{"role": "user", "content": "a b"}]},
+        "/v1/responses": {"model": FAKE, "input": "a b"},
+        "/v1/completions": {"model": FAKE, "prompt": ["a b", "c"], "max_tokens": 5},
+    }
+    remaining = []
+    for path, body in bodies.items():
+        r = httpx2.post(f"{server.url}{path}", json=body, headers=auth, timeout=30)
+        assert r.status_code == 200, r.text
+        remaining.append(r.headers["x-ratelimit-remaining-requests"])
+    # Each prompt of /v1/completions is admitted on its own: the response tells the last decision.
+    assert remaining == ["9", "8", "6"]
+    failed = post(server, key, {**BODY, "messages": [{"role": "user", "content": "FAIL"}]})
+    assert failed.status_code == 502
+    assert failed.headers["x-ratelimit-remaining-requests"] == "5"  # admitted, then the upstream failed
+    other = key_with(server, {})
+    assert "x-ratelimit-remaining-requests" not in post(server, other, BODY).headers  # each request its own

@@ -24,7 +24,8 @@ from aiohttp import web
 
 from unigate.catalog.spec import ModelSpec, Price
 from unigate.core.chat import ChatRequest, ContentPart, Message, TextPart
-from unigate.providers.config import ProviderConfig, Timeouts, env_name, load_provider_configs
+from unigate.providers.config import ProviderConfig, Timeouts, env_name
+from unigate.providers.registry import load_provider_configs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

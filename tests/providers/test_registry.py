@@ -1,21 +1,53 @@
-"""Provider settings from the environment and ``[providers.*]`` tables, and what an unconfigured
-provider answers."""
+"""The provider registry: provider settings from the environment (through ``Settings``) and the
+``[providers.*]`` tables, what each registration builds, and what an unconfigured provider answers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from tests.providers.emulators import chat, model_spec
+from tests.providers.emulators import model_spec
+from unigate.catalog.builtin import FAKE_MODEL_ID, LOCAL_CHAT_MODEL_ID
+from unigate.core.embeddings import EmbeddingRequest
+from unigate.core.services import Capabilities, Modality, Service
 from unigate.errors import ProviderNotConfigured
 from unigate.providers.anthropic import AnthropicProvider
-from unigate.providers.config import KNOWN_PROVIDERS, load_provider_configs
+from unigate.providers.fake import FakeProvider
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider
-from unigate.providers.registry import UnconfiguredProvider, build_remote_providers, missing_setting
+from unigate.providers.registration import Upstream, upstream
+from unigate.providers.registry import (
+    REGISTRY,
+    build_providers,
+    known_providers,
+    load_provider_configs,
+    missing_setting,
+    register,
+)
+from unigate.providers.router import Router
+from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings, load_settings
+
+MODELS = [model_spec("anthropic", "claude-sonnet-4-5"), model_spec("openai", "gpt-4o")]
+
+
+def settings(**changes: Any) -> Settings:
+    off = Settings(local=LocalModelSettings(enabled=False), embeddings=EmbeddingModelSettings(enabled=False))
+    return replace(off, **changes)
+
+
+def adapter(services: Any, name: str) -> object:
+    """The adapter of a routed provider's first deployment."""
+    router = services[name].capabilities.chat
+    assert isinstance(router, Router)
+    return router.deployments[0].provider
 
 
 def test_every_provider_of_the_issue_is_known_with_its_default_url() -> None:
-    urls = {name: info.default_base_url for name, info in KNOWN_PROVIDERS.items()}
+    urls = {name: info.default_base_url for name, info in known_providers().items()}
     assert urls["openai"] == "https://api.openai.com/v1"
     assert urls["anthropic"] == "https://api.anthropic.com"
     assert urls["gemini"] == "https://generativelanguage.googleapis.com"
@@ -23,6 +55,7 @@ def test_every_provider_of_the_issue_is_known_with_its_default_url() -> None:
     assert urls["cohere"] == "https://api.cohere.ai/compatibility/v1"
     assert {n for n, u in urls.items() if u is None} == {"vllm", "sglang", "llamacpp", "ollama"}
     assert len(urls) == 22
+    assert {"local", "fake", "local-embeddings"} <= set(REGISTRY)  # registered like the others
 
 
 def test_missing_setting_names_the_variable() -> None:
@@ -58,28 +91,135 @@ def test_environment_wins_over_the_table_and_custom_servers_are_declared_by_tabl
     assert "k2" not in repr(custom)  # keys stay out of logs
     with pytest.raises(ValueError, match="unknown"):
         load_provider_configs({}, {"openai": {"api_kye": "typo"}})
+    with pytest.raises(ValueError, match="kind must be openai, anthropic or gemini"):
+        load_provider_configs({}, {"mine": {"kind": "soap"}})
+    with pytest.raises(ValueError, match="runs inside the gateway"):
+        load_provider_configs({}, {"local": {"base_url": "http://h/v1"}})
+
+
+def test_settings_gather_the_variables_providers_read(tmp_path: Path) -> None:
+    env = {
+        "OPENAI_API_KEY": "a",
+        "GOOGLE_API_KEY": "g",
+        "VLLM_BASE_URL": "http://v/v1",
+        "SPARE_KEY": "s",
+        "HOME": "/root",
+    }
+    loaded = load_settings(env=env)
+    assert loaded.provider_env == {"OPENAI_API_KEY": "a", "GOOGLE_API_KEY": "g", "VLLM_BASE_URL": "http://v/v1"}
+    assert "'a'" not in repr(loaded)  # keys stay out of logs
+    config = tmp_path / "unigate.toml"
+    config.write_text('[providers.openai]\ndeployments = [{}, { api_key_env = "SPARE_KEY" }]\n')
+    with_spare = load_settings(config, env=env)
+    assert with_spare.provider_env["SPARE_KEY"] == "s"  # named by a deployment
+    assert "HOME" not in with_spare.provider_env
+    _, services = build_providers(replace(settings(), **_providers_of(with_spare)), models=MODELS)
+    router = services["openai"].capabilities.chat
+    assert isinstance(router, Router)
+    assert len(router.deployments) == 2
+
+
+def _providers_of(loaded: Settings) -> dict[str, Any]:
+    return {"providers": loaded.providers, "provider_env": loaded.provider_env}
 
 
 def test_built_providers_use_the_adapter_of_their_protocol() -> None:
     env = {"OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b", "GOOGLE_API_KEY": "c", "OLLAMA_BASE_URL": "http://o/v1"}
-    providers = build_remote_providers(env)
-    assert isinstance(providers["openai"], OpenAICompatProvider)
-    assert isinstance(providers["ollama"], OpenAICompatProvider)
-    assert isinstance(providers["anthropic"], AnthropicProvider)
-    assert isinstance(providers["gemini"], GeminiProvider)
-    assert isinstance(providers["mistral"], UnconfiguredProvider)
+    tables = {"mine": {"kind": "anthropic", "base_url": "http://mine"}}
+    _, services = build_providers(settings(provider_env=env, providers=tables), models=MODELS)
+    assert isinstance(adapter(services, "openai"), OpenAICompatProvider)
+    assert isinstance(adapter(services, "ollama"), OpenAICompatProvider)
+    assert isinstance(adapter(services, "anthropic"), AnthropicProvider)
+    assert isinstance(adapter(services, "gemini"), GeminiProvider)
+    assert isinstance(adapter(services, "mine"), AnthropicProvider)  # built like the first of its kind
+    assert services["mine"].serves == {Modality.CHAT}
+    assert services["mistral"].missing == "MISTRAL_API_KEY"
+    assert services.serving(Modality.CHAT) == {"openai", "ollama", "anthropic", "gemini", "mine"}
+    assert services.serving(Modality.EMBEDDINGS) == {"openai", "ollama"}
+    assert services.embedder("anthropic") is None  # declares no embeddings: the gateway answers 400
 
 
-async def test_an_unconfigured_provider_fails_at_check_with_503_naming_the_setting() -> None:
-    provider = build_remote_providers({})["anthropic"]
-    spec = model_spec("anthropic", "claude-sonnet-4-5")
+async def test_an_unconfigured_provider_answers_503_naming_the_setting_for_each_modality() -> None:
+    _, services = build_providers(settings(), models=MODELS)
     with pytest.raises(ProviderNotConfigured) as caught:
-        provider.check(chat("hi"), spec)
+        services.chat("anthropic")
     err = caught.value
     assert (err.status, err.code, err.param) == (503, "provider_not_configured", "model")
     assert "ANTHROPIC_API_KEY" in err.message
-    with pytest.raises(ProviderNotConfigured):
-        await provider.complete(chat("hi"), spec)
-    with pytest.raises(ProviderNotConfigured):
-        async for _ in provider.stream(chat("hi"), spec):
-            pass
+    with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
+        services.chat("openai")
+    with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
+        services.embedder("openai")
+    assert services.chat("nope") is None
+    assert services.running() == []  # nothing to start
+
+
+def test_the_embedded_and_fake_models_register_like_the_others() -> None:
+    models, services = build_providers(settings(fake_models=True, fake_token_delay_s=0.5))
+    assert "local" not in services  # switched off: not offered at all
+    fake = services.chat("fake")
+    assert isinstance(fake, FakeProvider)
+    assert fake.token_delay_s == 0.5
+    ids = [m.id for m in models]
+    assert FAKE_MODEL_ID in ids
+    assert LOCAL_CHAT_MODEL_ID not in ids
+    assert len(ids) > 500  # and the catalog's
+    models, services = build_providers(settings(local=LocalModelSettings()))
+    assert LOCAL_CHAT_MODEL_ID in [m.id for m in models]
+    assert services["local"].serves == {Modality.CHAT}
+
+
+@pytest.fixture
+def acme() -> Iterator[None]:
+    """A hypothetical provider: an adapter and one registration."""
+
+    def factory(u: Upstream) -> Capabilities:
+        return Capabilities(embeddings=_AcmeEmbedder(u.config.api_key or ""))
+
+    register(upstream("acme", "https://api.acme.test/v1", factory, kind="acme", serves=_EMBEDS))
+    yield
+    del REGISTRY["acme"]
+
+
+_EMBEDS = frozenset({Modality.EMBEDDINGS, Modality.IMAGES})
+
+
+class _AcmeEmbedder:
+    name = "acme"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def check_embedding(self, request: EmbeddingRequest, model: Any) -> None:
+        return None
+
+    def estimate_embedding_tokens(self, request: EmbeddingRequest, model: Any) -> int:
+        return 0
+
+    async def embed(self, request: EmbeddingRequest, model: Any) -> Any:
+        raise NotImplementedError
+
+
+@pytest.mark.usefixtures("acme")
+def test_adding_a_provider_is_one_registration() -> None:
+    assert missing_setting("acme", env={}) == "ACME_API_KEY"
+    _, services = build_providers(settings(provider_env={"ACME_API_KEY": "k"}), models=MODELS)
+    assert services["acme"].serves == {Modality.EMBEDDINGS, Modality.IMAGES}  # images: declared ahead
+    assert services.chat("acme") is None
+    embedder = services.embedder("acme")
+    assert embedder is not None
+    assert services["acme"].capabilities.embeddings in services.running()
+    with pytest.raises(ProviderNotConfigured, match="ACME_API_KEY"):
+        build_providers(settings(), models=MODELS)[1].embedder("acme")
+
+
+def test_a_provider_must_build_what_it_declares() -> None:
+    with pytest.raises(ValueError, match="declares chat"):
+        Service("broken", frozenset({Modality.CHAT}), Capabilities())
+    Service("unconfigured", frozenset({Modality.CHAT}), missing="BROKEN_API_KEY")  # nothing to build

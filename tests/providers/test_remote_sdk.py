@@ -29,7 +29,6 @@ from unigate.core.provider import Provider
 from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider
-from unigate.providers.registry import build_remote_providers
 
 CLAUDE = model_spec("anthropic", "claude-sonnet-4-5", id="anthropic/claude-sonnet-4.5", max_output=4096)
 GEMINI = model_spec("gemini", "gemini-3-flash-preview", id="google/gemini-3-flash-preview")
@@ -53,7 +52,7 @@ def upstream() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def server(upstream: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    providers: dict[str, Provider] = dict(build_remote_providers({}))  # all unconfigured...
+    providers: dict[str, Provider] = {}  # the settings configure no provider...
     providers["anthropic"] = AnthropicProvider(provider_config("anthropic", upstream.url))  # ...but these two
     providers["gemini"] = GeminiProvider(provider_config("gemini", upstream.url))
     providers["vllm"] = OpenAICompatProvider(provider_config("vllm", upstream.url + "/v1"))

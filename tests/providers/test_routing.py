@@ -33,11 +33,11 @@ from tests.providers.emulators import (
 )
 from tests.serving import Server, fake_settings
 from unigate.catalog.builtin import FAKE_MODEL_ID
-from unigate.catalog.catalog import Catalog
-from unigate.providers.config import load_deployments
-from unigate.providers.registry import UnconfiguredProvider
+from unigate.errors import ProviderNotConfigured
+from unigate.providers.registry import build_providers, load_deployments
 from unigate.providers.router import Router
-from unigate.providers.routing import RoutingConfig, build_routed_providers
+from unigate.providers.routing import RoutedEmbedder, RoutingConfig
+from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 GPT = model_spec("openai", "gpt-4o", id="openai/gpt-4o")
 MINI = model_spec("openai", "gpt-4o-mini", id="openai/gpt-4o-mini")
@@ -130,9 +130,9 @@ def serve(upstream: Emulator, tmp_path_factory: pytest.TempPathFactory, hole: in
         "breaker_failures": 1000,  # breakers have their own tests (test_breaker.py)
         "fallbacks": {GPT.id: [CLAUDE.id]},
     }
-    providers = build_routed_providers({}, tables, routing=routing, resolve=Catalog(MODELS).resolve)
     data_dir: Path = tmp_path_factory.mktemp("routing")
-    running = Server(fake_settings(data_dir, management_key="mk-test"), models=MODELS, providers=providers).start()
+    settings = fake_settings(data_dir, management_key="mk-test", providers=tables, routing=routing)
+    running = Server(settings, models=MODELS).start()
     yield running
     running.stop()
 
@@ -390,27 +390,38 @@ def test_deployments_inherit_what_they_leave_out_and_unconfigured_ones_are_skipp
         load_deployments({}, {"openai": {"deployments": [{"api_kye": "typo"}]}})
 
 
+def _settings(**changes: Any) -> Settings:
+    off = Settings(local=LocalModelSettings(enabled=False), embeddings=EmbeddingModelSettings(enabled=False))
+    return replace(off, **changes)
+
+
 def test_routers_for_configured_providers_and_fallbacks_checked_at_start() -> None:
     tables: dict[str, dict[str, Any]] = {
         "openai": {"deployments": [{"api_key": "a"}, {"api_key": "b"}]},
         "mistral": {"deployments": [{}]},
     }
-    providers = build_routed_providers(
-        {"ANTHROPIC_API_KEY": "k"},
-        tables,
+    settings = _settings(
+        provider_env={"ANTHROPIC_API_KEY": "k"},
+        providers=tables,
         routing={"retries": 2, "fallbacks": {GPT.id: [CLAUDE.id]}},
-        resolve=Catalog(MODELS).resolve,
     )
-    openai_router = providers["openai"]
+    _, services = build_providers(settings, models=MODELS)
+    openai_router = services["openai"].capabilities.chat
     assert isinstance(openai_router, Router)
     assert [d.label for d in openai_router.deployments] == ["openai#0", "openai#1"]
     assert openai_router.routes.retry.retries == 2
     assert openai_router.routes.fallbacks == {GPT.id: (CLAUDE,)}
-    assert isinstance(providers["anthropic"], Router)
-    assert isinstance(providers["mistral"], UnconfiguredProvider)  # listed, but no key anywhere
-    assert isinstance(providers["gemini"], UnconfiguredProvider)
+    assert isinstance(services["openai"].capabilities.embeddings, RoutedEmbedder)  # over the same adapters
+    assert isinstance(services["anthropic"].capabilities.chat, Router)
+    # Listed, but no key anywhere: answers 503 naming what to set, for every modality it declares.
+    assert services["mistral"].missing == "MISTRAL_API_KEY"
+    with pytest.raises(ProviderNotConfigured, match="MISTRAL_API_KEY"):
+        services.embedder("mistral")
+    assert services["gemini"].missing == "GEMINI_API_KEY"
+    with pytest.raises(ProviderNotConfigured, match="GEMINI_API_KEY"):
+        services.chat("gemini")
     with pytest.raises(ValueError, match="nope"):
-        build_routed_providers({}, {}, routing={"fallbacks": {GPT.id: ["nope"]}}, resolve=Catalog(MODELS).resolve)
+        build_providers(_settings(routing={"fallbacks": {GPT.id: ["nope"]}}), models=MODELS)
     with pytest.raises(ValueError, match="unknown"):
         RoutingConfig.from_table({"retry": 1})
 

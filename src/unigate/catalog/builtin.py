@@ -65,7 +65,8 @@ CHAT_FEATURES = (
     "openai/chat-completion.seed",
     "openai/chat-completion.response-format",
 )
-"""The seeds' feature strings (seed-survey §2.7) that a full-featured chat model without reasoning has."""
+"""The feature strings of the seeds' docs (page 'Complete Model List') that a full-featured chat
+model without reasoning has."""
 
 
 def local_chat_spec(settings: LocalModelSettings) -> ModelSpec:

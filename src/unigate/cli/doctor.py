@@ -27,7 +27,8 @@ import typer
 from rich.markup import escape
 
 from unigate.cli.config import ConfigOpt, out
-from unigate.providers.config import ProviderConfig, load_deployments, load_provider_configs
+from unigate.providers.config import ProviderConfig
+from unigate.providers.registry import load_deployments, load_provider_configs
 from unigate.settings import Settings, load_settings
 from unigate.storage.migrations import SchemaState
 

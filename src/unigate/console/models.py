@@ -33,7 +33,7 @@ class CatalogRow:
 
 def catalog_rows(request: web.Request) -> list[CatalogRow]:
     gateway = request.config_dict[GATEWAY]
-    serving = serving_providers(gateway.providers)
+    serving = serving_providers(gateway.services)
     return [CatalogRow(s, not s.deprecated and s.provider in serving) for s in gateway.catalog]
 
 

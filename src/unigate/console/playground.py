@@ -22,6 +22,7 @@ from unigate.accounts.store import ApiKey
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.chat.render import ChunkRenderer
 from unigate.api.openai.chat.schema import ChatCompletionRequest
+from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
@@ -78,7 +79,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     wire = {name: body[name] for name in _FIELDS if body.get(name) is not None}
     wire |= {"stream": True, "stream_options": {"include_usage": True}}
     request_ = validate(ChatCompletionRequest, wire).to_canonical()
-    events = request.config_dict[GATEWAY].stream(request_, key, scope=CHAT)
+    events = request.config_dict[GATEWAY].stream(request_, key, scope=CHAT, admission=admission_for(request))
     # The same chunks as /v1/chat/completions, always with the usage frame (tokens and credits).
     return await send_stream(
         request, events, lambda model: ChunkRenderer(model=model or request_.model, include_usage=True)

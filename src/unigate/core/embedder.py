@@ -1,8 +1,11 @@
-"""The embedding capability: what a provider implements to serve ``POST /v1/embeddings``."""
+"""The embedding capability: what a provider implements to serve ``POST /v1/embeddings``.
+
+A provider says that it has it in its registration (``Modality.EMBEDDINGS``, with the object in
+``Capabilities.embeddings``), never by being found to have these methods."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
@@ -10,7 +13,6 @@ from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 __all__ = ["Embedder"]
 
 
-@runtime_checkable
 class Embedder(Protocol):
     """A source of embeddings. ``check_embedding`` runs before credits are reserved; ``embed``
     raises ``GatewayError`` subclasses; cancelling ``embed`` stops work not yet started."""

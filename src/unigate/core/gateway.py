@@ -17,8 +17,12 @@ reservation. Only a process that dies with settlements still unsettled loses the
 reservations expire and are released as ``abandoned``.
 
 ``embed`` runs embedding requests through the same steps (scope, rate limits, reservation of the
-input's upper bound, settlement to the reported prompt tokens at the input price) with the
-embedders of ``providers/embeddings/``.
+input's upper bound, settlement to the reported prompt tokens at the input price); ``complete`` and
+``embed`` share one settling call (``_settled``), ``stream`` settles in its own ``finally``.
+
+Which object serves a model is the built providers' answer (``Services``): the chat provider or
+the embedder of the model's provider, or ``ProviderNotConfigured`` when it lacks its key. The rate
+limiter's decision goes into the caller's ``Admission``, for the response's headers.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
-from typing import cast
+from typing import Protocol, TypeVar, cast
 
 from unigate.accounts import scopes
 from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, Store
@@ -40,6 +44,7 @@ from unigate.core.embedder import Embedder
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 from unigate.core.provider import Provider
 from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, Usage
+from unigate.core.services import Services
 from unigate.errors import (
     AuthenticationError,
     GatewayError,
@@ -52,7 +57,7 @@ from unigate.errors import (
     UnsupportedContent,
     UnsupportedParameter,
 )
-from unigate.limits.window import DECISION, RateLimiter, headers
+from unigate.limits.window import Admission, RateLimiter, headers
 from unigate.observability import events
 from unigate.primitives.records import record
 
@@ -80,23 +85,29 @@ class _Call:
     started: float
 
 
+class _Metered(Protocol):
+    @property
+    def usage(self) -> Usage: ...
+
+
+R = TypeVar("R", bound=_Metered)
+
+
 class Gateway:
     def __init__(
         self,
         *,
         catalog: Catalog,
-        providers: Mapping[str, Provider],
+        services: Services,
         store: Store,
         reservation_ttl_s: float = 120.0,
         limiter: RateLimiter | None = None,
         default_rpm: int | None = None,
         default_tpm: int | None = None,
-        embedders: Mapping[str, Embedder] | None = None,
     ) -> None:
         self.catalog = catalog
-        self.providers = providers
-        self.embedders: Mapping[str, Embedder] = embedders or {}
-        """Providers that serve ``/v1/embeddings``, by provider name (``providers/embeddings/``)."""
+        self.services = services
+        """Every provider by name, and which object serves each modality (``providers/registry.py``)."""
         self.store = store
         self.reservation_ttl_s = reservation_ttl_s
         self.limiter = limiter
@@ -142,24 +153,28 @@ class Gateway:
                         f"The model {spec.id!r} does not read {kind} content.",
                         param=f"messages[{i}].content[{j}]",
                     )
-        provider = self.providers.get(spec.provider)
+        provider = self.services.chat(spec.provider)
         if provider is None:
             raise UnsupportedParameter(f"The provider of {spec.id!r} is not configured.", param="model")
         provider.check(request, spec)
         return spec, provider
 
-    async def _begin(self, request: ChatRequest, key: ApiKey, scope: str) -> tuple[_Call, Provider]:
+    async def _begin(
+        self, request: ChatRequest, key: ApiKey, scope: str, admission: Admission | None
+    ) -> tuple[_Call, Provider]:
         _authorize(key, scope)
         events.chat_request(request.model, request.messages)
         spec, provider = self.resolve(request)
         prompt_estimate = provider.estimate_prompt_tokens(request, spec)
         max_out = request.max_tokens or spec.max_output or spec.context_length or 4096
-        return await self._reserve(key, spec, prompt_estimate, max_out * request.n), provider
+        return await self._reserve(key, spec, prompt_estimate, max_out * request.n, admission), provider
 
-    async def _reserve(self, key: ApiKey, spec: ModelSpec, prompt_estimate: int, max_out: int) -> _Call:
+    async def _reserve(
+        self, key: ApiKey, spec: ModelSpec, prompt_estimate: int, max_out: int, admission: Admission | None
+    ) -> _Call:
         """Admit under the key's rate limits and reserve the worst case: ``prompt_estimate`` input
         and ``max_out`` output tokens at ``spec``'s price."""
-        await self._admit(key, prompt_estimate + max_out)
+        await self._admit(key, prompt_estimate + max_out, admission)
         worst = spec.price.cost(prompt_estimate, max_out)
         outcome = await self.store.reserve(key=key, amount=worst, ttl_s=self.reservation_ttl_s, model=spec.id)
         if outcome is Refusal.BALANCE:
@@ -177,14 +192,16 @@ class Gateway:
         self.held.add(outcome.id)
         return _Call(spec, outcome, prompt_estimate, time.monotonic())
 
-    async def _admit(self, key: ApiKey, tokens: int) -> None:
-        """Count the request against the key's rate limits (its own, else the gateway's)."""
+    async def _admit(self, key: ApiKey, tokens: int, admission: Admission | None) -> None:
+        """Count the request against the key's rate limits (its own, else the gateway's), and
+        leave the decision in ``admission``."""
         rpm = key.rpm if key.rpm is not None else self.default_rpm
         tpm = key.tpm if key.tpm is not None else self.default_tpm
         if self.limiter is None or (rpm is None and tpm is None):
             return
         decision = await self.limiter.admit(key.id, rpm=rpm, tpm=tpm, tokens=tokens)
-        DECISION.set(decision)
+        if admission is not None:
+            admission.decision = decision
         if decision.allowed:
             return
         if decision.reason == "too_large":
@@ -242,13 +259,11 @@ class Gateway:
             log.warning("%d settlements kept while the store was failing are now recorded", taken)
         return taken
 
-    async def complete(
-        self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT
-    ) -> tuple[ChatResult, Charge]:
-        """Run ``request`` for ``key`` on an endpoint that needs ``scope``."""
-        call, provider = await self._begin(request, key, scope)
+    async def _settled(self, call: _Call, run: Callable[[], Awaitable[R]]) -> tuple[R, Charge]:
+        """``run()``'s result and its charge, settled once whatever ends it: its reported usage,
+        the prompt estimate when cancelled, nothing when it failed."""
         try:
-            result = await provider.complete(request, call.spec)
+            result = await run()
         except asyncio.CancelledError:
             # The client went away while the model worked: the prompt was processed.
             await self._settle(call, Usage(call.prompt_estimate, 0), "cancelled")
@@ -259,12 +274,20 @@ class Gateway:
             raise
         return result, await self._settle(call, result.usage, "ok")
 
+    async def complete(
+        self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT, admission: Admission | None = None
+    ) -> tuple[ChatResult, Charge]:
+        """Run ``request`` for ``key`` on an endpoint that needs ``scope``; the rate limiter's
+        decision goes into ``admission``."""
+        call, provider = await self._begin(request, key, scope, admission)
+        return await self._settled(call, lambda: provider.complete(request, call.spec))
+
     async def stream(
-        self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT
+        self, request: ChatRequest, key: ApiKey, *, scope: str = scopes.CHAT, admission: Admission | None = None
     ) -> AsyncGenerator[StreamEvent | Charge, None]:
         """The provider's events, then one ``Charge``. Closing the iterator early settles what was
         generated so far: the prompt estimate plus one token per delta received."""
-        call, provider = await self._begin(request, key, scope)
+        call, provider = await self._begin(request, key, scope, admission)
         usage: Usage | None = None
         deltas = 0
         status = "cancelled"  # unless the loop ends or the provider fails: the consumer closed us
@@ -308,7 +331,7 @@ class Gateway:
                 param="model",
                 code="model_not_supported",
             )
-        embedder = self.embedders.get(spec.provider)
+        embedder = self.services.embedder(spec.provider)
         if embedder is None:
             raise InvalidRequest(
                 f"The provider of {spec.id!r} does not serve embeddings on this server.",
@@ -319,23 +342,14 @@ class Gateway:
         return spec, embedder
 
     async def embed(
-        self, request: EmbeddingRequest, key: ApiKey, *, scope: str = scopes.CHAT
+        self, request: EmbeddingRequest, key: ApiKey, *, scope: str = scopes.CHAT, admission: Admission | None = None
     ) -> tuple[EmbeddingResult, Charge]:
         """Embed ``request.inputs`` for ``key``: reserved at the input bound, settled to the reported
         ``prompt_tokens`` at the model's input price."""
         _authorize(key, scope)
         spec, embedder = self.resolve_embedder(request)
-        call = await self._reserve(key, spec, embedder.estimate_embedding_tokens(request, spec), 0)
-        try:
-            result = await embedder.embed(request, spec)
-        except asyncio.CancelledError:
-            await self._settle(call, Usage(call.prompt_estimate, 0), "cancelled")
-            raise
-        except BaseException as exc:
-            events.upstream_failed(call.spec.provider, exc)
-            await self._settle(call, Usage(0, 0), "error")
-            raise
-        return result, await self._settle(call, result.usage, "ok")
+        call = await self._reserve(key, spec, embedder.estimate_embedding_tokens(request, spec), 0, admission)
+        return await self._settled(call, lambda: embedder.embed(request, spec))
 
 
 def _authorize(key: ApiKey, scope: str) -> None:

@@ -1,4 +1,6 @@
-"""The one interface every upstream implements, local engines and remote APIs alike."""
+"""The chat capability: what a provider implements to serve the chat endpoints, local engines
+and remote APIs alike. Its registration declares it (``Modality.CHAT``, with the object in
+``Capabilities.chat``); the other modalities have protocols of their own (``embedder.py``)."""
 
 from __future__ import annotations
 

@@ -11,12 +11,12 @@ after the answer. A request refused by the limiter is not counted.
 from __future__ import annotations
 
 import math
-from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from unigate.primitives.records import record
 
-__all__ = ["DECISION", "WINDOW_S", "Decision", "RateLimiter", "duration", "headers"]
+__all__ = ["WINDOW_S", "Admission", "Decision", "RateLimiter", "duration", "headers"]
 
 WINDOW_S = 60.0
 
@@ -46,9 +46,13 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
-DECISION: ContextVar[Decision | None] = ContextVar("unigate_rate_limit_decision", default=None)
-"""The decision taken for the current request, for the ``x-ratelimit-*`` headers of its response
-(``api/ratelimit_headers.py``): the gateway does not see the HTTP response."""
+@dataclass(slots=True)
+class Admission:
+    """Where the gateway leaves the decision it took for one request. The API handler makes one
+    per request and hands it to the gateway; the API edge puts its ``x-ratelimit-*`` headers on
+    the response (``api/ratelimit_headers.py``): the gateway does not see the HTTP response."""
+
+    decision: Decision | None = None
 
 
 def duration(seconds: float) -> str:

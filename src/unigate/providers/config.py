@@ -1,8 +1,8 @@
-"""Which remote providers exist, where they live, and which of them this server can call.
+"""The settings of a provider reached over HTTP: where it lives, its key, its timeouts, its deployments.
 
-Every provider reads ``<NAME>_API_KEY`` and ``<NAME>_BASE_URL`` (the name upper-cased) from the
-environment, then an optional ``[providers.<name>]`` table of the TOML config (the environment
-wins, as in ``settings.py``)::
+Every such provider reads ``<NAME>_API_KEY`` and ``<NAME>_BASE_URL`` (the name upper-cased) from
+the environment (``Settings.provider_env``), then an optional ``[providers.<name>]`` table of the
+TOML config (the environment wins, as in ``settings.py``)::
 
     [providers.anthropic]
     base_url = "https://api.anthropic.com"
@@ -25,8 +25,8 @@ order. An entry whose key or URL is missing is skipped with a warning::
     deployments = [{}, { api_key_env = "OPENAI_API_KEY_2" }, { base_url = "https://eu.example/v1" }]
 
 A provider is *configured* when its key is set, or, for the self-hosted engines (``vllm``,
-``sglang``, ``llamacpp``, ``ollama`` and custom tables), when its base URL is set. A model whose
-provider is not configured fails at once with ``ProviderNotConfigured`` naming the missing setting.
+``sglang``, ``llamacpp``, ``ollama`` and custom tables), when its base URL is set. Which providers
+exist, and the adapter each one's settings build, is the registry's (``registry.py``).
 """
 
 from __future__ import annotations
@@ -34,29 +34,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any
 
 __all__ = [
-    "KNOWN_PROVIDERS",
     "ProviderConfig",
     "ProviderInfo",
-    "ProviderKind",
     "Timeouts",
+    "deployments_of",
     "env_name",
-    "load_deployments",
-    "load_provider_configs",
+    "provider_config",
 ]
 
 log = logging.getLogger("unigate.providers")
 
-ProviderKind = Literal["openai", "anthropic", "gemini"]
-"""The wire protocol: OpenAI Chat Completions (and compatibles), Anthropic Messages, Gemini."""
-
 
 @dataclass(frozen=True, slots=True)
 class ProviderInfo:
+    """What a provider declares of its settings (``registry.py`` registers one per provider)."""
+
     name: str
-    kind: ProviderKind
+    kind: str
+    """The wire protocol its adapter speaks: ``openai`` (Chat Completions and compatibles),
+    ``anthropic`` (Messages), ``gemini``; a ``[providers.*]`` table names one in ``kind``."""
     default_base_url: str | None
     """``None`` for self-hosted engines: ``<NAME>_BASE_URL`` must be set."""
     key_envs: tuple[str, ...] = ()
@@ -70,46 +69,6 @@ class ProviderInfo:
 def env_name(provider: str) -> str:
     """``my-vllm`` -> ``MY_VLLM``: the prefix of a provider's environment variables."""
     return provider.upper().replace("-", "_").replace(".", "_")
-
-
-def _info(name: str, url: str | None, kind: ProviderKind = "openai", *keys: str) -> ProviderInfo:
-    return ProviderInfo(name, kind, url, keys, key_required=url is not None)
-
-
-KNOWN_PROVIDERS: dict[str, ProviderInfo] = {
-    p.name: p
-    for p in (
-        _info("openai", "https://api.openai.com/v1"),
-        _info("anthropic", "https://api.anthropic.com", "anthropic"),
-        _info("gemini", "https://generativelanguage.googleapis.com", "gemini", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
-        _info("deepseek", "https://api.deepseek.com/v1"),
-        _info("xai", "https://api.x.ai/v1"),
-        _info("mistral", "https://api.mistral.ai/v1"),
-        _info(
-            "alibaba",
-            "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-            "openai",
-            "ALIBABA_API_KEY",
-            "DASHSCOPE_API_KEY",
-        ),
-        _info("moonshot", "https://api.moonshot.ai/v1"),
-        _info("zhipu", "https://open.bigmodel.cn/api/paas/v4"),
-        _info("together", "https://api.together.xyz/v1"),
-        _info("groq", "https://api.groq.com/openai/v1"),
-        _info("fireworks", "https://api.fireworks.ai/inference/v1"),
-        _info("openrouter", "https://openrouter.ai/api/v1"),
-        _info("perplexity", "https://api.perplexity.ai"),
-        _info("minimax", "https://api.minimax.io/v1"),
-        _info("baidu", "https://qianfan.baidubce.com/v2"),
-        _info("bytedance", "https://ark.ap-southeast.bytepluses.com/api/v3"),
-        _info("cohere", "https://api.cohere.ai/compatibility/v1"),
-        _info("vllm", None),
-        _info("sglang", None),
-        _info("llamacpp", None),
-        _info("ollama", None),
-    )
-}
-"""The built-in providers; models name them in ``ModelSpec.provider``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +97,7 @@ class ProviderConfig:
         return self.info.name
 
     @property
-    def kind(self) -> ProviderKind:
+    def kind(self) -> str:
         return self.info.kind
 
     def missing_setting(self) -> str | None:
@@ -160,30 +119,14 @@ def _timeouts(table: Mapping[str, Any], base: Timeouts | None = None) -> Timeout
     return replace(base or Timeouts(), **values)
 
 
-def _custom_info(name: str, table: Mapping[str, Any]) -> ProviderInfo:
-    kind = table.get("kind", "openai")
-    if kind not in ("openai", "anthropic", "gemini"):
-        raise ValueError(f"[providers.{name}] kind must be openai, anthropic or gemini, not {kind!r}")
-    return ProviderInfo(name, kind, None, key_required=False)
-
-
-def load_provider_configs(
-    env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]] | None = None
-) -> dict[str, ProviderConfig]:
-    """Every known provider and every ``[providers.<name>]`` table, configured or not."""
-    tables = tables or {}
-    configs: dict[str, ProviderConfig] = {}
-    for name in [*KNOWN_PROVIDERS, *(n for n in tables if n not in KNOWN_PROVIDERS)]:
-        table = tables.get(name, {})
-        unknown = set(table) - _TABLE_KEYS
-        if unknown:
-            raise ValueError(f"unknown [providers.{name}] settings: {', '.join(sorted(unknown))}")
-        info = KNOWN_PROVIDERS.get(name) or _custom_info(name, table)
-        prefix = env_name(name)
-        key = next((env[k] for k in info.key_settings() if env.get(k)), None) or table.get("api_key")
-        base_url = env.get(f"{prefix}_BASE_URL") or table.get("base_url") or info.default_base_url
-        configs[name] = ProviderConfig(info, base_url.rstrip("/") if base_url else None, key, _timeouts(table))
-    return configs
+def provider_config(info: ProviderInfo, env: Mapping[str, str], table: Mapping[str, Any]) -> ProviderConfig:
+    """``info``'s provider as ``env`` (its variables) and its ``[providers.<name>]`` table set it."""
+    unknown = set(table) - _TABLE_KEYS
+    if unknown:
+        raise ValueError(f"unknown [providers.{info.name}] settings: {', '.join(sorted(unknown))}")
+    key = next((env[k] for k in info.key_settings() if env.get(k)), None) or table.get("api_key")
+    base_url = env.get(f"{env_name(info.name)}_BASE_URL") or table.get("base_url") or info.default_base_url
+    return ProviderConfig(info, base_url.rstrip("/") if base_url else None, key, _timeouts(table))
 
 
 def _deployment(base: ProviderConfig, entry: Mapping[str, Any], env: Mapping[str, str], where: str) -> ProviderConfig:
@@ -199,29 +142,24 @@ def _deployment(base: ProviderConfig, entry: Mapping[str, Any], env: Mapping[str
     return ProviderConfig(base.info, url, key, _timeouts(entry, base.timeouts))
 
 
-def load_deployments(
-    env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]] | None = None
-) -> dict[str, list[ProviderConfig]]:
-    """Every provider's configured deployments, in order; an empty list for an unconfigured one.
+def deployments_of(base: ProviderConfig, env: Mapping[str, str], table: Mapping[str, Any]) -> list[ProviderConfig]:
+    """The configured deployments of ``base``'s provider, in order; empty when it is not configured.
 
     Without a ``deployments`` list the provider is its own single deployment.
     """
-    tables = tables or {}
-    out: dict[str, list[ProviderConfig]] = {}
-    for name, base in load_provider_configs(env, tables).items():
-        entries = tables.get(name, {}).get("deployments")
-        if entries is None:
-            out[name] = [base] if base.missing_setting() is None else []
+    name = base.name
+    entries = table.get("deployments")
+    if entries is None:
+        return [base] if base.missing_setting() is None else []
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise ValueError(f"[providers.{name}] deployments must be a list of tables")
+    out: list[ProviderConfig] = []
+    for i, entry in enumerate(entries):
+        config = _deployment(base, entry, env, f"[providers.{name}] deployments[{i}]")
+        missing = config.missing_setting()
+        if missing is not None:
+            setting = entry.get("api_key_env", missing) if missing.endswith("_API_KEY") else missing
+            log.warning("deployment %d of provider %s is skipped: %s is not set", i, name, setting)
             continue
-        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
-            raise ValueError(f"[providers.{name}] deployments must be a list of tables")
-        out[name] = []
-        for i, entry in enumerate(entries):
-            config = _deployment(base, entry, env, f"[providers.{name}] deployments[{i}]")
-            missing = config.missing_setting()
-            if missing is not None:
-                setting = entry.get("api_key_env", missing) if missing.endswith("_API_KEY") else missing
-                log.warning("deployment %d of provider %s is skipped: %s is not set", i, name, setting)
-                continue
-            out[name].append(config)
+        out.append(config)
     return out

@@ -1,4 +1,4 @@
-"""The ``[routing]`` table, and the routed remote providers built from it and the deployments.
+"""The ``[routing]`` table, and the routes built from it over the providers' deployments.
 
 ::
 
@@ -15,27 +15,27 @@
 Model names may be ids or aliases; an unknown one stops the server at start. A fallback model
 whose provider is not configured here is left out (with a warning). Fallbacks may also name the
 built-in models (``local``, ``fake``): their providers take part as single deployments.
-See ``router.py`` for how a request walks its deployments and fallbacks, and how it is billed.
+See ``router.py`` for how a request walks its deployments and fallbacks, and how it is billed;
+``registry.py`` builds every provider and hands the routed ones to ``Routing``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from unigate.catalog.spec import ModelSpec
-from unigate.core.provider import Provider
+from unigate.core.embedder import Embedder
+from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
+from unigate.core.services import Capabilities
 from unigate.errors import GatewayError
-from unigate.providers.config import load_deployments, load_provider_configs
-from unigate.providers.registry import UnconfiguredProvider, build_provider
-from unigate.providers.retry import RetryPolicy
+from unigate.providers.retry import RetryPolicy, retryable
 from unigate.providers.router import Routes, Sleep
 
-__all__ = ["RoutingConfig", "build_routed_providers"]
+__all__ = ["RoutedEmbedder", "Routing", "RoutingConfig"]
 
 log = logging.getLogger("unigate.routing")
 
@@ -91,45 +91,83 @@ def _resolved_fallbacks(
     return out
 
 
-def build_routed_providers(
-    env: Mapping[str, str] | None = None,
-    tables: Mapping[str, Mapping[str, Any]] | None = None,
-    *,
-    routing: RoutingConfig | Mapping[str, Any] | None = None,
-    resolve: Callable[[str], ModelSpec] | None = None,
-    others: Mapping[str, Provider] | None = None,
-    sleep: Sleep = asyncio.sleep,
-) -> dict[str, Provider]:
-    """Every remote provider by name: a ``Router`` over its configured deployments, or the
-    ``UnconfiguredProvider`` stand-in naming the missing setting (``registry.py``).
+class Routing:
+    """The routes of this gateway's providers: a ``Router`` in front of each routed provider's
+    deployments, sharing the retry policy, the breakers' settings and the model fallbacks."""
 
-    ``resolve`` maps model names to specs (the catalog's ``resolve``), for the fallbacks.
-    ``others`` are providers built elsewhere (the local and fake ones) that fallbacks may name;
-    they are not in the result.
-    """
-    env = os.environ if env is None else env
-    config = routing if isinstance(routing, RoutingConfig) else RoutingConfig.from_table(routing or {})
-    routes = Routes(
-        retry=config.retry,
-        breaker_failures=config.breaker_failures,
-        breaker_cooldown_s=config.breaker_cooldown_s,
-        fallbacks=_resolved_fallbacks(config, resolve),
-        sleep=sleep,
-    )
-    for name, provider in (others or {}).items():
-        routes.add(name, [provider])
-    out: dict[str, Provider] = {}
-    bases = load_provider_configs(env, tables)
-    for name, deployments in load_deployments(env, tables).items():
-        if deployments:
-            adapters = [build_provider(c) for c in deployments]
-            out[name] = routes.router(name, adapters)
-        elif bases[name].missing_setting() is None:  # a deployments list whose entries are all skipped
-            out[name] = UnconfiguredProvider(name, f"a key or URL for a deployment of [providers.{name}]")
-        else:
-            out[name] = build_provider(bases[name])
-    for requested, specs in routes.fallbacks.items():
-        for spec in specs:
-            if spec.provider not in routes.deployments:
-                log.warning("fallback %s of %s is not configured on this server: skipped", spec.id, requested)
-    return out
+    def __init__(
+        self,
+        config: RoutingConfig | Mapping[str, Any] | None = None,
+        *,
+        resolve: Callable[[str], ModelSpec] | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        """``resolve`` maps model names to specs (the catalog's ``resolve``), for the fallbacks."""
+        config = config if isinstance(config, RoutingConfig) else RoutingConfig.from_table(config or {})
+        self.routes = Routes(
+            retry=config.retry,
+            breaker_failures=config.breaker_failures,
+            breaker_cooldown_s=config.breaker_cooldown_s,
+            fallbacks=_resolved_fallbacks(config, resolve),
+            sleep=sleep,
+        )
+
+    def route(self, name: str, deployments: Sequence[Capabilities]) -> Capabilities:
+        """One provider's capabilities over its ``deployments`` (all built by its factory): chat
+        through a ``Router``, embeddings through a ``RoutedEmbedder``."""
+        chats = [d.chat for d in deployments if d.chat is not None]
+        embedders = [d.embeddings for d in deployments if d.embeddings is not None]
+        # An adapter that serves both is started by the router; the embedder starts the others.
+        routed = {id(c) for c in chats}
+        own = [e for e in embedders if id(e) not in routed]
+        return Capabilities(
+            chat=self.routes.router(name, chats) if chats else None,
+            embeddings=RoutedEmbedder(name, embedders, starts=own) if embedders else None,
+        )
+
+    def reach(self, name: str, capabilities: Capabilities) -> None:
+        """Let fallbacks name a provider that is not routed (the local and fake models): it takes
+        part as a single deployment."""
+        if capabilities.chat is not None:
+            self.routes.add(name, [capabilities.chat])
+
+    def warn_unreachable(self) -> None:
+        """Log the fallbacks whose provider is not configured here: they are skipped."""
+        for requested, specs in self.routes.fallbacks.items():
+            for spec in specs:
+                if spec.provider not in self.routes.deployments:
+                    log.warning("fallback %s of %s is not configured on this server: skipped", spec.id, requested)
+
+
+class RoutedEmbedder:
+    """The embedders of a provider's deployments, tried in order, moving on after a retryable
+    failure as chat does (no circuit breakers or fallbacks for embeddings yet)."""
+
+    def __init__(self, name: str, deployments: Sequence[Embedder], *, starts: Sequence[Embedder] = ()) -> None:
+        """``starts``: the deployments no router starts (those that serve embeddings only)."""
+        self.name = name
+        self._deployments = deployments
+        self._starts = starts
+
+    async def start(self) -> None:
+        for embedder in self._starts:
+            await embedder.start()
+
+    async def close(self) -> None:
+        for embedder in self._starts:
+            await embedder.close()
+
+    def check_embedding(self, request: EmbeddingRequest, model: ModelSpec) -> None:
+        self._deployments[0].check_embedding(request, model)
+
+    def estimate_embedding_tokens(self, request: EmbeddingRequest, model: ModelSpec) -> int:
+        return self._deployments[0].estimate_embedding_tokens(request, model)
+
+    async def embed(self, request: EmbeddingRequest, model: ModelSpec) -> EmbeddingResult:
+        for i, deployment in enumerate(self._deployments):
+            try:
+                return await deployment.embed(request, model)
+            except GatewayError as exc:
+                if not retryable(exc) or i == len(self._deployments) - 1:
+                    raise
+        raise AssertionError("a provider has at least one deployment")

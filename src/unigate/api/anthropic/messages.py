@@ -19,6 +19,7 @@ from unigate.api.anthropic.render import MessageStream, message_body, new_messag
 from unigate.api.anthropic.schema import WIRE_PARAMS, MessagesRequest
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, KEYS, STORE
+from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 from unigate.errors import AuthenticationError, UnsupportedParameter
@@ -57,12 +58,14 @@ def wire_names() -> Iterator[None]:
 async def messages(request: web.Request) -> web.StreamResponse:
     key = await require_anthropic_key(request)
     chat = validate(MessagesRequest, await read_json(request)).to_canonical(require_max_tokens=True)
-    gateway = request.app[GATEWAY]
+    gateway, admission = request.app[GATEWAY], admission_for(request)
     with wire_names():
         if not chat.stream:
-            result, charge = await gateway.complete(chat, key, scope=CHAT)
+            result, charge = await gateway.complete(chat, key, scope=CHAT, admission=admission)
             body = message_body(result, charge, message_id=new_message_id())
             return web.Response(body=body, content_type="application/json")
         return await send_stream(
-            request, gateway.stream(chat, key, scope=CHAT), lambda model: MessageStream(model=model or chat.model)
+            request,
+            gateway.stream(chat, key, scope=CHAT, admission=admission),
+            lambda model: MessageStream(model=model or chat.model),
         )

@@ -1,5 +1,6 @@
-"""The catalog endpoints: ``GET /models`` (the seeds' item shape, no key needed, seed-survey §2.7)
-and ``GET /v1/models`` (the OpenAI list shape, only the models this server can serve).
+"""The catalog endpoints: ``GET /models`` (the item shape of the seeds' docs, page 'Complete Model
+List'; no key needed) and ``GET /v1/models`` (the OpenAI list shape, only the models this server
+can serve).
 
 Both bodies depend only on the catalog and on which providers can serve, so each is rendered
 once per (catalog, set of serving providers) and the bytes are reused: the catalog has ~640
@@ -8,7 +9,6 @@ models and ``/models`` is public.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -18,8 +18,7 @@ from aiohttp import web
 from unigate.api.context import GATEWAY
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
-from unigate.core.provider import Provider
-from unigate.providers.registry import UnconfiguredProvider
+from unigate.core.services import Modality, Services
 
 __all__ = ["list_models", "list_models_openai", "model_item", "serving_providers"]
 
@@ -57,10 +56,10 @@ def model_item(spec: ModelSpec, *, available: bool) -> dict[str, Any]:
     }
 
 
-def serving_providers(providers: Mapping[str, Provider]) -> frozenset[str]:
-    """Names of the providers that can serve: registered, and not a stand-in for a provider
-    whose key or URL is missing (``providers/registry.py``)."""
-    return frozenset(name for name, p in providers.items() if not isinstance(p, UnconfiguredProvider))
+def serving_providers(services: Services) -> frozenset[str]:
+    """Names of the providers that can serve now: those that serve chat and have their key or URL
+    (the embedded embedding model, which serves only embeddings, is listed as not available)."""
+    return services.serving(Modality.CHAT)
 
 
 def _available(spec: ModelSpec, serving: frozenset[str]) -> bool:
@@ -87,11 +86,11 @@ def _render(catalog: Catalog, kind: str, serving: frozenset[str]) -> bytes:
 
 async def list_models(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    body = _render(gateway.catalog, "models", serving_providers(gateway.providers))
+    body = _render(gateway.catalog, "models", serving_providers(gateway.services))
     return web.Response(body=body, content_type="application/json")
 
 
 async def list_models_openai(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    body = _render(gateway.catalog, "openai", serving_providers(gateway.providers))
+    body = _render(gateway.catalog, "openai", serving_providers(gateway.services))
     return web.Response(body=body, content_type="application/json")

@@ -16,6 +16,7 @@ from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.chat.render import ChunkRenderer, completion_body, new_completion_id
 from unigate.api.openai.chat.schema import ChatCompletionRequest
+from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 
@@ -29,14 +30,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         chat = validate(MessagesRequest, data).to_canonical(require_max_tokens=False)
     else:
         chat = validate(ChatCompletionRequest, data).to_canonical()
-    gateway = request.app[GATEWAY]
+    gateway, admission = request.app[GATEWAY], admission_for(request)
     if not chat.stream:
-        result, charge = await gateway.complete(chat, key, scope=CHAT)
+        result, charge = await gateway.complete(chat, key, scope=CHAT, admission=admission)
         body = completion_body(result, charge, completion_id=new_completion_id(), created=int(time.time()))
         return web.Response(body=body, content_type="application/json")
 
     return await send_stream(
         request,
-        gateway.stream(chat, key, scope=CHAT),
+        gateway.stream(chat, key, scope=CHAT, admission=admission),
         lambda model: ChunkRenderer(model=model or chat.model, include_usage=chat.include_usage),
     )

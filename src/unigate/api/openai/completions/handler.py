@@ -20,11 +20,13 @@ from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.completions.render import CompletionChunks, completion_body
 from unigate.api.openai.completions.schema import CompletionsRequest
+from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 from unigate.core.chat import ChatRequest
 from unigate.core.gateway import Charge, Gateway
 from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, StreamStart, Usage
+from unigate.limits.window import Admission
 
 __all__ = ["completions"]
 
@@ -33,14 +35,14 @@ async def completions(request: web.Request) -> web.StreamResponse:
     key = await require_key(request, request.app[STORE])
     wire = validate(CompletionsRequest, await read_json(request))
     chats = wire.to_canonical()
-    gateway = request.app[GATEWAY]
+    gateway, admission = request.app[GATEWAY], admission_for(request)
     n = chats[0].n
     prompts = wire.prompts() if wire.echo else None
     if not wire.stream:
         results: list[ChatResult] = []
         credits = 0
         for chat in chats:
-            result, charge = await gateway.complete(chat, key, scope=CHAT)
+            result, charge = await gateway.complete(chat, key, scope=CHAT, admission=admission)
             results.append(result)
             credits += charge.credits
         body = completion_body(results, Charge(credits), prompts=prompts, n=n, model=wire.model)
@@ -48,20 +50,20 @@ async def completions(request: web.Request) -> web.StreamResponse:
     include_usage = chats[0].include_usage
     return await send_stream(
         request,
-        _streams(gateway, chats, key),
+        _streams(gateway, chats, key, admission),
         lambda model: CompletionChunks(model=model or wire.model, include_usage=include_usage, prompts=prompts, n=n),
     )
 
 
 async def _streams(
-    gateway: Gateway, chats: list[ChatRequest], key: ApiKey
+    gateway: Gateway, chats: list[ChatRequest], key: ApiKey, admission: Admission
 ) -> AsyncGenerator[StreamEvent | Charge, None]:
     """The prompts' streams one after the other as one: choices renumbered ``i * n + j``, then
     the summed usage and charge."""
     usage = Usage()
     credits = 0
     for i, chat in enumerate(chats):
-        async with aclosing(gateway.stream(chat, key, scope=CHAT)) as events:
+        async with aclosing(gateway.stream(chat, key, scope=CHAT, admission=admission)) as events:
             async for event in events:
                 if isinstance(event, StreamStart):
                     if i == 0:

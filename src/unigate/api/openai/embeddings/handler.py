@@ -17,6 +17,7 @@ from unigate.accounts.scopes import CHAT
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.embeddings.schema import EmbeddingsRequest
+from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
 from unigate.core.embeddings import EmbeddingResult
 from unigate.core.gateway import Charge
@@ -27,7 +28,9 @@ __all__ = ["embeddings", "embeddings_body"]
 async def embeddings(request: web.Request) -> web.Response:
     key = await require_key(request, request.app[STORE])
     wire = validate(EmbeddingsRequest, await read_json(request))
-    result, charge = await request.app[GATEWAY].embed(wire.to_canonical(), key, scope=CHAT)
+    result, charge = await request.app[GATEWAY].embed(
+        wire.to_canonical(), key, scope=CHAT, admission=admission_for(request)
+    )
     body = embeddings_body(result, charge, encoding=wire.encoding_format)
     return web.Response(body=body, content_type="application/json")
 

@@ -13,6 +13,7 @@ from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.openai.responses.render import ResponseStream, response_body
 from unigate.api.openai.responses.schema import ResponsesRequest
+from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 
@@ -24,12 +25,12 @@ async def responses(request: web.Request) -> web.StreamResponse:
     wire = validate(ResponsesRequest, await read_json(request))
     chat = wire.to_canonical()
     echo = wire.echo()
-    gateway = request.app[GATEWAY]
+    gateway, admission = request.app[GATEWAY], admission_for(request)
     if not chat.stream:
-        result, charge = await gateway.complete(chat, key, scope=RESPONSES)
+        result, charge = await gateway.complete(chat, key, scope=RESPONSES, admission=admission)
         return web.Response(body=response_body(result, charge, echo=echo), content_type="application/json")
     return await send_stream(
         request,
-        gateway.stream(chat, key, scope=RESPONSES),
+        gateway.stream(chat, key, scope=RESPONSES, admission=admission),
         lambda model: ResponseStream(model=model or chat.model, echo=echo),
     )
