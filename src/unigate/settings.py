@@ -177,6 +177,10 @@ class Settings:
     upstream_transport: UpstreamTransport = "auto"
     """``UNIGATE_UPSTREAM_TRANSPORT`` (``[upstream] transport``): how upstream APIs are reached,
     see ``UpstreamTransport`` and ``providers/transport/factory.py``."""
+    proxy_env: dict[str, str] = field(default_factory=dict, repr=False)
+    """The egress proxy variables (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, in
+    either case), gathered by ``load_settings`` for the upstream transports. Kept out of ``repr``:
+    a proxy URL may hold credentials."""
     fetch_via_proxy: bool = False
     """``UNIGATE_FETCH_VIA_PROXY=1`` (``[upstream] fetch_via_proxy``): client-supplied URLs (Gemini's
     images) are fetched through the egress proxy too, which then alone guards against requests
@@ -304,4 +308,8 @@ def _upstream_settings(settings: Settings, *, upstream: dict[str, Any], env: dic
     transport = cast(UpstreamTransport, given.strip().lower())
     var = "UNIGATE_FETCH_VIA_PROXY"
     via = _flag(env[var]) if var in env else bool(upstream.get("fetch_via_proxy", settings.fetch_via_proxy))
-    return replace(settings, upstream_transport=transport, fetch_via_proxy=via)
+    proxies = {k: v for k, v in env.items() if k.upper() in _PROXY_VARIABLES}
+    return replace(settings, upstream_transport=transport, fetch_via_proxy=via, proxy_env=proxies)
+
+
+_PROXY_VARIABLES = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"})

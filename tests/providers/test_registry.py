@@ -29,6 +29,8 @@ from unigate.providers.registry import (
     register,
 )
 from unigate.providers.router import Router
+from unigate.providers.transport.h1 import H1Transport
+from unigate.providers.transport.proxy import ProxyTransport
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings, load_settings
 
 MODELS = [model_spec("anthropic", "claude-sonnet-4-5"), model_spec("openai", "gpt-4o")]
@@ -223,3 +225,21 @@ def test_a_provider_must_build_what_it_declares() -> None:
     with pytest.raises(ValueError, match="declares chat"):
         Service("broken", frozenset({Modality.CHAT}), Capabilities())
     Service("unconfigured", frozenset({Modality.CHAT}), missing="BROKEN_API_KEY")  # nothing to build
+
+
+def test_built_adapters_take_the_transport_the_settings_choose() -> None:
+    """``UNIGATE_UPSTREAM_TRANSPORT`` and the proxy variables reach every adapter the registry
+    builds, through ``load_settings`` alone (nothing below it reads the environment)."""
+    env = {"OPENAI_API_KEY": "k", "GEMINI_API_KEY": "k", "HTTPS_PROXY": "http://proxy.test:3128"}
+    proxied = load_settings(env={**env, "UNIGATE_FETCH_VIA_PROXY": "1"})
+    _, services = build_providers(proxied, models=MODELS)
+    openai, gemini = adapter(services, "openai"), adapter(services, "gemini")
+    assert isinstance(openai, OpenAICompatProvider)
+    assert isinstance(gemini, GeminiProvider)
+    assert isinstance(openai.upstream.transport, ProxyTransport)
+    assert openai.upstream.transport.proxies.https == "http://proxy.test:3128"
+    assert gemini.fetcher.proxies is not None
+    direct = load_settings(env={**env, "UNIGATE_UPSTREAM_TRANSPORT": "h1"})
+    _, services = build_providers(direct, models=MODELS)
+    assert isinstance(adapter(services, "openai").upstream.transport, H1Transport)  # type: ignore[attr-defined]
+    assert adapter(services, "gemini").fetcher.proxies is None  # type: ignore[attr-defined]

@@ -28,6 +28,9 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.services import Capabilities, Modality
 from unigate.primitives.records import record
 from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_of, provider_config
+from unigate.providers.transport import Transport, build_transport
+from unigate.providers.transport.factory import fetch_proxies
+from unigate.providers.transport.proxy import Proxies
 from unigate.settings import Settings
 
 __all__ = ["CHAT", "Registration", "Setup", "Upstream", "from_info", "in_process", "upstream"]
@@ -74,8 +77,10 @@ class Upstream:
     """One deployment of a provider reached over HTTP, as its adapter is built from it."""
 
     config: ProviderConfig
-    # The upstream transport (issue 19, item 2) joins here, read from ``Settings`` in
-    # ``_upstream_setup``, and the factories pass it to the adapters' constructors.
+    transport: Transport
+    """Its own, as each deployment has its own connection pool; the adapter closes it."""
+    fetch_proxies: Proxies | None = None
+    """For adapters that fetch client-supplied URLs: ``providers/fetch.py`` says when this is set."""
 
 
 def _upstream_setup(info: ProviderInfo, settings: Settings) -> Setup[Upstream]:
@@ -83,7 +88,8 @@ def _upstream_setup(info: ProviderInfo, settings: Settings) -> Setup[Upstream]:
     base = provider_config(info, settings.provider_env, table)
     found = deployments_of(base, settings.provider_env, table)
     if found:
-        return Setup(tuple(Upstream(c) for c in found))
+        proxies = fetch_proxies(settings)
+        return Setup(tuple(Upstream(c, build_transport(settings), proxies) for c in found))
     missing = base.missing_setting()
     if missing is None:  # a deployments list whose entries are all skipped
         missing = f"a key or URL for a deployment of [providers.{info.name}]"

@@ -31,6 +31,7 @@ from unigate.core.services import Capabilities, Modality, Service, Services
 from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_of, provider_config
 from unigate.providers.fake import FakeProvider
+from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.registration import CHAT, Registration, Setup, Upstream, from_info, in_process, upstream
@@ -62,16 +63,16 @@ def register(registration: Registration[Any]) -> None:
 
 
 def _openai_compat(u: Upstream) -> Capabilities:
-    adapter = OpenAICompatProvider(u.config)
+    adapter = OpenAICompatProvider(u.config, transport=u.transport)
     return Capabilities(chat=adapter, embeddings=adapter)
 
 
 def _anthropic(u: Upstream) -> Capabilities:
-    return Capabilities(chat=AnthropicProvider(u.config))
+    return Capabilities(chat=AnthropicProvider(u.config, transport=u.transport))
 
 
 def _gemini(u: Upstream) -> Capabilities:
-    return Capabilities(chat=GeminiProvider(u.config))
+    return Capabilities(chat=GeminiProvider(u.config, transport=u.transport, fetcher=Fetcher(proxies=u.fetch_proxies)))
 
 
 def _local_chat(local: LocalModelSettings) -> Capabilities:

@@ -37,9 +37,11 @@ def chosen_transport(setting: UpstreamTransport, env: Mapping[str, str]) -> Lite
 
 
 def build_transport(settings: Settings | None = None, *, env: Mapping[str, str] | None = None) -> Transport:
-    """A new transport for one adapter: the settings' choice (``auto`` without settings) with the
-    proxy variables of ``env`` (default: the process environment)."""
-    env = os.environ if env is None else env
+    """A new transport for one adapter: the settings' choice with their proxy variables
+    (``Settings.proxy_env``), or ``env``'s. An adapter built without settings (a test, a script)
+    gets ``auto`` with the process environment's."""
+    if env is None:
+        env = settings.proxy_env if settings is not None else os.environ
     setting: UpstreamTransport = settings.upstream_transport if settings is not None else "auto"
     if chosen_transport(setting, env) == "proxy":
         return ProxyTransport(Proxies.from_env(env))
@@ -51,4 +53,4 @@ def fetch_proxies(settings: Settings, *, env: Mapping[str, str] | None = None) -
     address) unless ``Settings.fetch_via_proxy``; ``providers/fetch.py`` says why."""
     if not settings.fetch_via_proxy:
         return None
-    return Proxies.from_env(os.environ if env is None else env)
+    return Proxies.from_env(settings.proxy_env if env is None else env)
