@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from unigate.api.meta import meta
 from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
@@ -36,10 +37,6 @@ def new_response_id() -> str:
 
 def _id(prefix: str) -> str:
     return f"{prefix}_" + hex_id(24)
-
-
-def _meta(charge: Charge) -> dict[str, Any]:
-    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
 
 
 def _usage(u: Usage) -> dict[str, Any]:
@@ -131,7 +128,7 @@ def _response(
     if status in {"completed", "incomplete"}:
         body["completed_at"] = int(time.time())
     if charge is not None:
-        body["meta"] = _meta(charge)
+        body["meta"] = meta(charge)
     return body
 
 
