@@ -65,6 +65,7 @@ from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media import Inline, file_source, image_source
 from unigate.providers.replay import ReplayCache
+from unigate.providers.sse import marked
 
 __all__ = [
     "API_VERSION",
@@ -514,7 +515,7 @@ class AnthropicProvider:
                 kind = str(data.get("type") or event.event) if isinstance(data, dict) else event.event
                 if kind == "error":
                     raise self.upstream.error(502, event.data.encode())
-                for out in decoder.feed(kind, data if isinstance(data, dict) else {}):
+                for out in marked(decoder.feed(kind, data if isinstance(data, dict) else {}), more=event.more):
                     yield out
                 if decoder.finished:
                     break

@@ -72,6 +72,7 @@ from unigate.providers.fetch import Fetcher, FetchError
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media import Inline, file_source, image_source
 from unigate.providers.replay import ReplayCache
+from unigate.providers.sse import marked
 
 __all__ = [
     "FILES_URI",
@@ -583,7 +584,7 @@ class GeminiProvider:
                     continue
                 if "error" in data:
                     raise self.upstream.error(502, event.data.encode())
-                for out in decoder.feed(data):
+                for out in marked(decoder.feed(data), more=event.more):
                     yield out
         if not decoder.complete():
             raise UpstreamError("The gemini provider's stream ended before every candidate finished.")

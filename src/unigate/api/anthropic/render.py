@@ -17,7 +17,6 @@ import orjson
 
 from unigate.api.anthropic.errors import anthropic_error
 from unigate.api.meta import meta
-from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
 from unigate.errors import GatewayError, UpstreamError
@@ -96,7 +95,7 @@ def _event(data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-class MessageStream(NotRelayed):
+class MessageStream:
     """Renders one stream's events; only choice 0 exists on this API."""
 
     def __init__(self, *, model: str) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 
 from unigate.api.meta import meta
-from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, TokenLogprob, Usage
 from unigate.errors import GatewayError
@@ -85,7 +84,7 @@ def completion_body(
     )
 
 
-class CompletionChunks(NotRelayed):
+class CompletionChunks:
     """Renders a stream (a ``StreamRenderer``) of choices already numbered ``i * n + j``."""
 
     def __init__(self, *, model: str, include_usage: bool, prompts: list[str] | None, n: int) -> None:

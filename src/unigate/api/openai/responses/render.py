@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 
 from unigate.api.meta import meta
-from unigate.api.streaming import NotRelayed
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
 from unigate.errors import GatewayError
@@ -171,7 +170,7 @@ class _Open:
         self.call_index = -1
 
 
-class ResponseStream(NotRelayed):
+class ResponseStream:
     """Renders one stream's events (choice 0 only: the Responses API has no ``n``)."""
 
     def __init__(self, *, model: str, echo: dict[str, Any]) -> None:
