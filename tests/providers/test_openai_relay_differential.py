@@ -12,7 +12,9 @@ through ``StreamOutput``, the code ``send_stream`` writes with, and a client mus
   left out of the comparison; and a relayed text keeps the upstream's JSON escapes (``\\u00e9``
   where the renderer writes ``é``), which only a parse makes equal;
 * every chunk with this stream's own ``id`` and ``created``;
-* the same usage and charge, the same count of billed deltas, the same error if the stream fails.
+* the same usage and charge, the same count of billed deltas, the same error if the stream fails;
+* the same canonical deltas (a ``Passthrough``'s ``deltas``), which is what every renderer that
+  does not relay (Anthropic Messages, Responses, legacy completions) renders.
 
 ``test_a_relay_that_trusts_a_shape_it_does_not_check_fails_here`` shows the check is strong
 enough: with the relay's shape check loosened, crafted events that an allowlist-style relay
@@ -72,18 +74,22 @@ async def client_view(pieces: Sequence[bytes], *, relay: bool, include_usage: bo
     events = stream_events(chunks, REQUEST, SPEC, provider="openai", error_event=error_event, relay=relay)
     output: StreamOutput[ChunkRenderer] | None = None
     billed, relayed, usage, failure = 0, 0, None, None
+    deltas: list[ChoiceDelta] = []
     try:
         async for event in events:
             if isinstance(event, StreamStart):  # the first event, as send_stream makes its renderer
                 renderer = ChunkRenderer(model=event.model, include_usage=include_usage)
                 output = StreamOutput(renderer, relay=ChunkRenderer.relayed if relay else None)
-            elif isinstance(event, MoreBuffered):
                 continue
-            elif isinstance(event, ChoiceDelta) and (event.content or event.tool_calls or event.reasoning):
-                billed += 1  # as the gateway counts them
+            if isinstance(event, MoreBuffered):
+                continue
+            elif isinstance(event, ChoiceDelta):
+                billed += bool(event.content or event.tool_calls or event.reasoning)  # as the gateway counts
+                deltas.append(event)
             elif isinstance(event, Passthrough):
                 billed += event.count
                 relayed += event.count
+                deltas += event.deltas()
             elif isinstance(event, Usage):
                 usage = event
             assert output is not None
@@ -94,11 +100,10 @@ async def client_view(pieces: Sequence[bytes], *, relay: bool, include_usage: bo
         failure = (type(err).__name__, err.message)
         if output is not None:
             output.fail(err)
-    if output is None:
-        return {"events": [], "usage": usage, "billed": billed, "failure": failure, "relayed": relayed}
-    ids = (output.renderer.id, output.renderer.created)
+    read = parsed(output.take(), (output.renderer.id, output.renderer.created)) if output is not None else []
     return {
-        "events": parsed(output.take(), ids),
+        "events": read,
+        "deltas": deltas,
         "usage": usage,
         "billed": billed,
         "failure": failure,

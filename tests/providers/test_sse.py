@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from unigate.core.results import MORE_BUFFERED
+from unigate.core.results import MORE_BUFFERED, StreamStart
 from unigate.providers.sse import SseDecoder, SseEvent, marked, relay
 
 
@@ -73,6 +73,10 @@ def test_marked_puts_more_buffered_before_each_output_that_others_follow() -> No
     assert marked([], more=True) == []
     assert marked(["a", "b"], more=False) == [MORE_BUFFERED, "a", "b"]
     assert marked(["a", "b"], more=True) == [MORE_BUFFERED, "a", MORE_BUFFERED, "b"]
+    start = StreamStart("m")  # nothing is written for it: nothing to hold
+    assert marked([start, "a"], more=True) == [start, MORE_BUFFERED, "a"]
+    assert marked([start, "a"], more=False) == [start, "a"]
+    assert marked(["a", start], more=False) == [MORE_BUFFERED, "a", start]
 
 
 def test_lf_only_streams_decode_as_crlf_streams_do() -> None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from unigate.core.results import MORE_BUFFERED, MoreBuffered
+from unigate.core.results import MORE_BUFFERED, MoreBuffered, StreamStart
 
 __all__ = ["SseDecoder", "SseEvent", "marked", "relay"]
 
@@ -134,12 +134,14 @@ def relay(decoder: SseDecoder, chunk: bytes | None) -> list[SseEvent]:
 def marked(outputs: Sequence[T], *, more: bool) -> Sequence[T | MoreBuffered]:
     """``outputs`` (what an adapter made of one event), each that others follow in the same upstream
     read preceded by ``MORE_BUFFERED``: every one if ``more`` (the event was not the last of its
-    read), else all but the last."""
+    read), else all but the last. A ``StreamStart`` gets none: nothing is written for it."""
     if not more and len(outputs) < 2:
         return outputs
     out: list[T | MoreBuffered] = []
     for item in outputs:
-        out += (MORE_BUFFERED, item)
-    if not more:
+        if type(item) is not StreamStart:
+            out.append(MORE_BUFFERED)
+        out.append(item)
+    if not more and type(outputs[-1]) is not StreamStart:
         del out[-2]
     return out

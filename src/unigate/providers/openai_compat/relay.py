@@ -2,42 +2,39 @@
 
 Decoding every ``chat.completion.chunk`` event into a canonical delta only for the OpenAI chat
 renderer to encode it again is most of what a stream costs the gateway. An event that decoding
-and rendering would turn back into itself can instead go to that client as received. ``ChunkRelay``
-finds those events by checking that they are exactly the one shape below, never by looking for
-the shapes it knows to be harmful: an event of any other shape is decoded.
+and rendering would turn back into itself can go to that client as received instead. ``ChunkRelay``
+finds those events by checking that each is exactly the one shape below, never by looking for
+shapes known to be harmful: an event of any other shape, known or not, is decoded.
 
 **The envelope.** The stream's first ``data:`` event is always decoded. Its bytes from ``data: {``
-to ``"choices":[`` are its *envelope*, parsed once to check that they hold ``id`` (a string),
-``object`` (``chat.completion.chunk``), ``created`` (an integer) and ``model`` (not empty: the
-name the stream reports), and otherwise only members in ``PASSED_ON`` (``usage`` only as
-``null``). A stream whose first event has any other envelope is decoded whole.
+to ``"choices":[`` are its *envelope*, parsed once (``envelope_of``) to check that they hold ``id``
+(a string), ``object`` (``chat.completion.chunk``), ``created`` (an integer) and ``model`` (not
+empty: the name the stream reports), and otherwise only members in ``PASSED_ON`` (``usage`` only
+as ``null``). A stream whose first event has another envelope is decoded whole.
 
-**The relayed shape.** Each later event is relayed when its bytes are, exactly::
+**The relayed shape.** A later event is relayed when its bytes are exactly::
 
     <the envelope>{"index":0,"delta":{"content":<text>},"logprobs":null,"finish_reason":null}]<more>}
 
-followed by the blank line, where ``<text>`` is a non-empty JSON string (valid escapes, no control
-character, no surrogate escape) and ``<more>`` only ``,"usage":null`` or ``PASSED_ON`` members with
-a string (without escapes) or ``null`` value; one compiled pattern checks the part after the
-envelope (``_CHOICE``), and a run of relayed events must be valid UTF-8. Such an event decodes to
-``ChoiceDelta(0, content=<text>)`` and nothing else: no finish, no usage, no error, the stream's
-own id, created and model. The OpenAI chat renderer writes that delta as the same members with
-its own ``id`` and ``created``, which is the one rewrite it applies to relayed events
-(``Envelope.with_ids``); what a client reads differs only by the passed-on members, which the
-canonical path has no field for.
+and the blank line, where ``<text>`` is a non-empty JSON string (valid escapes, no control
+character, no surrogate escape) and ``<more>`` is ``,"usage":null`` or ``PASSED_ON`` members with
+a string (without escapes) or ``null`` value, and the run of relayed events is valid UTF-8. A
+prefix comparison checks the envelope and one compiled pattern the rest (``_CHOICE``); the events
+are not parsed. Such an event decodes to ``ChoiceDelta(0, content=<text>)`` and nothing else (no
+finish, no usage, no error; the stream's own id, created and model), which the OpenAI chat
+renderer writes as these same members with its own ``id`` and ``created``, with ``role`` first
+in the ``delta`` of the choice's first chunk. Those are the only rewrites it makes
+(``Envelope.with_ids``, ``RelayedChunks.rewritten``), and what a client reads differs from the
+canonical path's chunks only by the passed-on members, which that path has no field for.
 
 **What is decoded.** In each upstream read, the events before the first one of another shape are
-relayed (with the keep-alive comments among them), and everything from it to the end of the read
-is decoded. Every event is decoded once a choice finished (``decode_all``: the decoder skips
-repeats of a finished choice, which a byte check cannot see), and so is every event of a stream
-with ``\\r`` line ends. An upstream quirk is thus decoded, slower and never wrong, until the relay
-is taught its shape here; ``tests/providers/test_openai_relay.py`` replays every recorded stream
-through both paths and fails when a client would read different events.
-
-The check costs one prefix comparison and one match of a compiled pattern per event; the events
-are not parsed as JSON.
+relayed (with the keep-alive comment lines among them), and the rest of the read is decoded. Every
+event is decoded once a choice finished (``decode_all``: the decoder skips repeats of a finished
+choice, which a byte check cannot see), and so is every event of a stream with ``\\r`` line ends.
+An upstream quirk is thus decoded, slower and never wrong, until the relay is taught its shape
+here; ``tests/providers/test_openai_relay_differential.py`` replays every recorded stream through
+both paths and fails when a client would read different events.
 """
-
 from __future__ import annotations
 
 import re
@@ -57,6 +54,7 @@ canonical path has no field for them (OpenAI's own ``service_tier``, ``system_fi
 ``obfuscation``); ``usage`` only as ``null``."""
 
 _REQUIRED = frozenset({"id", "object", "created", "model"})
+_KNOWN = _REQUIRED | PASSED_ON
 
 DELTA_OPEN = b'{"index":0,"delta":{'
 """How the one choice of every relayed event starts, right after the envelope."""
@@ -115,15 +113,17 @@ def envelope_of(raw: bytes) -> Envelope | None:
         members = orjson.loads(head[:-1] + b"}")
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(members, dict) or not (_REQUIRED <= members.keys() <= _REQUIRED | PASSED_ON):
+    if not isinstance(members, dict) or not (_REQUIRED <= members.keys() <= _KNOWN):
         return None
     upstream_id, created, model = members["id"], members["created"], members["model"]
-    if not (isinstance(upstream_id, str) and type(created) is int and isinstance(model, str) and model):
+    if not (type(upstream_id) is str and type(created) is int and type(model) is str and model):
         return None
     if members["object"] != "chat.completion.chunk" or members.get("usage") is not None:
         return None
-    if any(not isinstance(members[key], str | None) for key in members.keys() & PASSED_ON):
-        return None
+    for key in PASSED_ON:
+        value = members.get(key)
+        if value is not None and type(value) is not str:
+            return None
     id_member, created_member = _id_member(upstream_id), _created_member(created)
     if head.count(id_member) != 1 or head.count(created_member) != 1:
         return None  # written another way than ours (escapes): the rewrite could not find them
@@ -132,10 +132,13 @@ def envelope_of(raw: bytes) -> Envelope | None:
 
 @record
 class RelayedChunks(Passthrough):
-    """Events of the relayed shape (see the module), as the upstream sent them."""
+    """Events of the relayed shape (see the module), as the upstream sent them: ``lead``, then each
+    event's envelope (``envelope.prefix``) and ``tails``."""
 
-    data: bytes
-    """Whole events, each ``envelope.prefix`` then its one choice, with the comments among them."""
+    lead: bytes
+    """The comment lines before the first event (most often none)."""
+    tails: tuple[bytes, ...]
+    """Each event after its envelope: its one choice and the rest, then the comment lines after it."""
     texts: tuple[bytes, ...]
     """Each event's ``content``, as the JSON string the upstream wrote."""
     envelope: Envelope
@@ -143,6 +146,19 @@ class RelayedChunks(Passthrough):
     @property
     def count(self) -> int:
         return len(self.texts)
+
+    @property
+    def data(self) -> bytes:
+        """The events as received."""
+        return self.envelope.prefix.join((self.lead, *self.tails))
+
+    def rewritten(self, envelope: bytes, *, opening: bytes = b"") -> bytes:
+        """The events with ``envelope`` in place of the upstream's (``Envelope.with_ids``), and
+        ``opening`` (members ending with a comma) first in the first event's ``delta``."""
+        tails = self.tails
+        if opening:
+            tails = (DELTA_OPEN + opening + tails[0][len(DELTA_OPEN) :], *tails[1:])
+        return envelope.join((self.lead, *tails))
 
     def deltas(self) -> tuple[ChoiceDelta, ...]:
         return tuple(ChoiceDelta(0, cast(str, orjson.loads(text))) for text in self.texts)
@@ -210,28 +226,35 @@ class ChunkRelay:
         prefix = envelope.prefix
         skip = len(prefix)
         match = _CHOICE.match
+        tails: list[bytes] = []
         texts: list[bytes] = []
+        lead = tail = -1  # where the first event starts, where the last one's tail does
         pos, size = 0, len(whole)
         while pos < size:
             if whole.startswith(prefix, pos):
                 found = match(whole, pos + skip)
                 if found is None:
                     break
+                if tail < 0:
+                    lead = pos
+                else:
+                    tails.append(whole[tail:pos])
+                tail = pos + skip
                 texts.append(found[1])
                 pos = found.end()
             elif whole.startswith(b":", pos) and whole.startswith(b"\n\n", line_end := whole.index(b"\n", pos)):
                 pos = line_end + 2  # a comment line: it goes on with the events around it
             else:
                 break
-        relayed = whole[:pos] if texts else b""
-        if not relayed.isascii():
+        if texts and not whole.isascii():
             try:
-                relayed.decode()
+                whole[:pos].decode()
             except UnicodeDecodeError:
-                relayed = b""  # the decoder replaces what is not UTF-8
-        out: list[RelayedChunks | SseEvent] = []
-        if relayed:
-            out.append(RelayedChunks(relayed, tuple(texts), envelope))
-        if len(relayed) < size:
-            out += self._sse.feed(whole[len(relayed) :])
+                texts = []  # the decoder replaces what is not UTF-8
+        if not texts:
+            return list(self._sse.feed(whole))
+        tails.append(whole[tail:pos])
+        out: list[RelayedChunks | SseEvent] = [RelayedChunks(whole[:lead], tuple(tails), tuple(texts), envelope)]
+        if pos < size:
+            out += self._sse.feed(whole[pos:])
         return out

@@ -116,19 +116,14 @@ class ChunkReader:
         self.provider = provider
         self.error_event = error_event
         self._relay = ChunkRelay() if relay else None
-        self._sse = SseDecoder()
+        self._reads: ChunkRelay | SseDecoder = self._relay or SseDecoder()
         self.done = False
         """Whether ``[DONE]`` came."""
 
     def events(self, chunk: bytes | None) -> Iterator[StreamEvent]:
         """The events of one upstream read (``chunk``; ``None`` at the end of the body), each that
         others follow in that read preceded by ``MORE_BUFFERED``, up to ``[DONE]`` (then ``done``)."""
-        if self._relay is not None:
-            items: Sequence[RelayedChunks | SseEvent] = (
-                self._relay.close() if chunk is None else self._relay.feed(chunk)
-            )
-        else:
-            items = self._sse.close() if chunk is None else self._sse.feed(chunk)
+        items: Sequence[RelayedChunks | SseEvent] = self._reads.close() if chunk is None else self._reads.feed(chunk)
         last = len(items) - 1
         for i, item in enumerate(items):
             events = self._read(item)

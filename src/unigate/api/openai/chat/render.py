@@ -19,7 +19,7 @@ from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, Choice, ChoiceDelta, Passthrough, TokenLogprob, Usage
 from unigate.errors import GatewayError
 from unigate.primitives.ids import urlsafe_id
-from unigate.providers.openai_compat.relay import DELTA_OPEN, Envelope, RelayedChunks
+from unigate.providers.openai_compat.relay import Envelope, RelayedChunks
 
 __all__ = ["ChunkRenderer", "completion_body", "new_completion_id"]
 
@@ -186,13 +186,10 @@ class ChunkRenderer:
         if event.envelope is not self._envelope:
             self._envelope = event.envelope
             self._relay_prefix = event.envelope.with_ids(self.id, self.created)
-        data = event.data.replace(event.envelope.prefix, self._relay_prefix)
-        if 0 not in self._started:
-            # The role opens the choice in its first chunk, as ``delta`` writes it.
-            self._started.add(0)
-            opening = self._relay_prefix + DELTA_OPEN
-            data = data.replace(opening, opening + ROLE, 1)
-        return out + data
+        if 0 in self._started:
+            return out + event.rewritten(self._relay_prefix)
+        self._started.add(0)  # the role opens the choice in its first chunk, as ``delta`` writes it
+        return out + event.rewritten(self._relay_prefix, opening=ROLE)
 
     def start(self) -> bytes:
         return b""
