@@ -35,6 +35,7 @@ An upstream quirk is thus decoded, slower and never wrong, until the relay is ta
 here; ``tests/providers/test_openai_relay_differential.py`` replays every recorded stream through
 both paths and fails when a client would read different events.
 """
+
 from __future__ import annotations
 
 import re
