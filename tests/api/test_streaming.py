@@ -1,6 +1,7 @@
 """How ``send_stream`` (``api/streaming.py``) writes a stream to the client connection: what one
-upstream read renders to goes out in one write, as it arrives; the end (usage and charge) goes out
-with what is pending and the chunked body's last chunk; the headers go with the first bytes."""
+upstream read renders to goes out in one write, as it arrives (the providers say which events
+came in one read with ``MORE_BUFFERED``); the end (usage and charge) goes out with what is
+pending and the chunked body's last chunk; the headers go with the first bytes."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.providers.emulators import chat, fixture, model_spec
 from unigate.api.openai.chat.render import ChunkRenderer
 from unigate.api.streaming import send_stream
 from unigate.core.gateway import Charge
 from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, Usage
-from unigate.errors import UpstreamError
+from unigate.errors import GatewayError, UpstreamError
+from unigate.providers.openai_compat.stream import stream_events
 from unigate.providers.sse import marked
 
 Reads = list[list[StreamEvent]]
@@ -39,12 +42,9 @@ def events_of(reads: Reads, wire: Wire, *, fail_after: int | None = None) -> Cal
                 wire.writes_before_read.append(len(wire.writes))
             if fail_after == i:
                 raise UpstreamError("The upstream failed.")
-            # more_buffered() as the providers set it; the last read ends with the upstream's
-            # [DONE] (None here), where the provider stops.
-            items: list[StreamEvent | None] = [*read, None] if i == len(reads) - 1 else list(read)
-            for event in marked(items):
-                if event is None:
-                    break
+            # MORE_BUFFERED as the providers yield it; the last read ends with the upstream's [DONE],
+            # where the provider stops: something follows each of its events.
+            for event in marked(read, more=i == len(reads) - 1):
                 yield event
         await asyncio.sleep(0)  # the settlement commits
         yield Usage(3, 2)
@@ -61,7 +61,7 @@ def renderer(model: str | None) -> ChunkRenderer:
 async def serve() -> AsyncIterator[Callable[[Callable[[], Any], Wire], Any]]:
     runners: list[web.AppRunner] = []
 
-    async def start(events: Callable[[], Any], wire: Wire) -> str:
+    async def start(events: Callable[[], Any], wire: Wire, *, relay: bool = False) -> str:
         async def handler(request: web.Request) -> web.StreamResponse:
             transport = request.transport
             assert transport is not None
@@ -73,7 +73,7 @@ async def serve() -> AsyncIterator[Callable[[Callable[[], Any], Wire], Any]]:
 
             transport.write = spy  # type: ignore[method-assign]
             transport.writelines = lambda list_of_data: spy(b"".join(list_of_data))  # type: ignore[method-assign]
-            return await send_stream(request, events(), renderer)
+            return await send_stream(request, events(), renderer, relay=ChunkRenderer.relayed if relay else None)
 
         app = web.Application()
         app.router.add_post("/", handler)
@@ -145,3 +145,44 @@ async def test_a_failure_after_the_first_output_ends_with_an_error_event(serve: 
     assert b"[DONE]" not in raw
     assert raw.endswith(b"\r\n0\r\n\r\n")
     assert len(wire.writes) == 2
+
+
+GPT4O = [e + b"\n\n" for e in fixture("openai/stream_gpt4o.sse").split(b"\n\n") if e]
+
+
+def upstream_reads(reads: list[bytes], wire: Wire) -> Callable[[], Any]:
+    """An OpenAI-compatible upstream's body arriving in ``reads``, read by its adapter."""
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        for i, read in enumerate(reads):
+            if i:
+                await asyncio.sleep(0.01)
+                wire.writes_before_read.append(len(wire.writes))
+            yield read
+
+    def error_event(data: bytes) -> GatewayError:
+        return UpstreamError(data.decode())
+
+    async def events() -> AsyncGenerator[StreamEvent | Charge, None]:
+        async for event in stream_events(
+            body(), chat("Hi"), model_spec("openai", "gpt-4o"), provider="openai", error_event=error_event
+        ):
+            yield event
+        yield Charge(5)
+
+    return events
+
+
+@pytest.mark.parametrize("relay", [True, False])
+async def test_an_upstreams_reads_go_out_one_write_each_relayed_or_not(serve: Any, relay: bool) -> None:
+    wire = Wire()
+    reads = [b"".join(GPT4O[:3]), b"".join(GPT4O[3:60]), b"".join(GPT4O[60:])]
+    raw = await fetch(await serve(upstream_reads(reads, wire), wire, relay=relay))
+    # The role event and two texts with the headers; then 57 texts; then the rest with the end.
+    assert wire.writes_before_read == [1, 2]
+    assert len(wire.writes) == 3
+    assert b"".join(wire.writes) == raw
+    assert (b'"service_tier":"default"' in wire.writes[1]) is relay  # the upstream's own chunks, or ours
+    assert (
+        raw.count(b"data: {") == len(GPT4O) - 2
+    )  # every text, then the finish (the role event and usage are not chunks)

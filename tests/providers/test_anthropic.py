@@ -34,7 +34,7 @@ from unigate.core.chat import (
     TextPart,
     ToolCall,
 )
-from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, ToolCallDelta, Usage
+from unigate.core.results import ChoiceDelta, MoreBuffered, StreamEvent, StreamStart, ToolCallDelta, Usage
 from unigate.errors import (
     GatewayError,
     InvalidRequest,
@@ -72,12 +72,13 @@ async def make(upstream: Emulator) -> AsyncIterator[Make]:
 
 
 async def events_of(provider: AnthropicProvider, request: ChatRequest, spec: ModelSpec) -> list[StreamEvent]:
-    return [e async for e in provider.stream(request, spec)]
+    return [e async for e in provider.stream(request, spec) if not isinstance(e, MoreBuffered)]
 
 
 async def drain(stream: AsyncIterator[StreamEvent], into: list[StreamEvent]) -> None:
     async for event in stream:
-        into.append(event)
+        if not isinstance(event, MoreBuffered):
+            into.append(event)
 
 
 def deltas(events: list[StreamEvent]) -> list[ChoiceDelta]:

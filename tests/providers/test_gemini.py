@@ -33,7 +33,15 @@ from unigate.core.chat import (
     TextPart,
     ToolCall,
 )
-from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, TokenLogprob, TopLogprob, Usage
+from unigate.core.results import (
+    ChoiceDelta,
+    MoreBuffered,
+    StreamEvent,
+    StreamStart,
+    TokenLogprob,
+    TopLogprob,
+    Usage,
+)
 from unigate.errors import GatewayError, InvalidRequest, Overloaded, RateLimited, UnsupportedParameter, UpstreamError
 from unigate.providers.gemini import SKIP_SIGNATURE, GeminiProvider
 
@@ -65,7 +73,7 @@ async def make(upstream: Emulator) -> AsyncIterator[Make]:
 
 
 async def events_of(provider: GeminiProvider, request: ChatRequest, spec: ModelSpec) -> list[StreamEvent]:
-    return [e async for e in provider.stream(request, spec)]
+    return [e async for e in provider.stream(request, spec) if not isinstance(e, MoreBuffered)]
 
 
 def deltas(events: list[StreamEvent]) -> list[ChoiceDelta]:

@@ -34,7 +34,17 @@ from unigate.core.chat import (
     TextPart,
     ToolCall,
 )
-from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, TokenLogprob, ToolCallDelta, TopLogprob, Usage
+from unigate.core.results import (
+    ChoiceDelta,
+    MoreBuffered,
+    Passthrough,
+    StreamEvent,
+    StreamStart,
+    TokenLogprob,
+    ToolCallDelta,
+    TopLogprob,
+    Usage,
+)
 from unigate.errors import InvalidRequest, Overloaded, RateLimited, UpstreamError
 from unigate.providers.openai_compat import OpenAICompatProvider
 
@@ -57,11 +67,18 @@ async def make(upstream: Emulator) -> AsyncIterator[Make]:
 
 
 async def events_of(provider: OpenAICompatProvider, request: ChatRequest, spec: ModelSpec) -> list[StreamEvent]:
-    return [e async for e in provider.stream(request, spec)]
+    return [e async for e in provider.stream(request, spec) if not isinstance(e, MoreBuffered)]
 
 
 def deltas(events: list[StreamEvent]) -> list[ChoiceDelta]:
-    return [e for e in events if isinstance(e, ChoiceDelta)]
+    """The deltas, relayed ones included (``Passthrough.deltas``)."""
+    out: list[ChoiceDelta] = []
+    for e in events:
+        if isinstance(e, ChoiceDelta):
+            out.append(e)
+        elif isinstance(e, Passthrough):
+            out += e.deltas()
+    return out
 
 
 # ---- non-streamed --------------------------------------------------------------------------------

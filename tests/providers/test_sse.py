@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from unigate.providers.sse import SseDecoder, SseEvent, more_buffered, relay
+from unigate.core.results import MORE_BUFFERED, StreamStart
+from unigate.providers.sse import SseDecoder, SseEvent, marked, relay
 
 
 def decode(raw: bytes, piece: int) -> list[SseEvent]:
@@ -58,21 +59,24 @@ def test_line_feeds_only_at_any_chunk_size(piece: int) -> None:
     assert decode(lf_only, piece) == EXPECTED
 
 
-def test_more_buffered_says_which_events_came_in_the_same_read() -> None:
+def test_relay_marks_the_events_that_others_follow_in_the_same_read() -> None:
     decoder = SseDecoder()
-    seen = [(e.data, more_buffered()) for e in relay(decoder, b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]
-    seen += [(e.data, more_buffered()) for e in relay(decoder, b"data: 4\n\ndata: 5")]
-    seen += [(e.data, more_buffered()) for e in relay(decoder, None)]
+    seen = [(e.data, e.more) for e in relay(decoder, b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]
+    seen += [(e.data, e.more) for e in relay(decoder, b"data: 4\n\ndata: 5")]
+    seen += [(e.data, e.more) for e in relay(decoder, None)]
     assert seen == [("1", True), ("2", True), ("3", False), ("4", False), ("5", False)]
-    assert not more_buffered()
+    assert relay(decoder, b"data: 6\n\n") == [SseEvent("6")]  # ``more`` is not part of the event's value
 
 
-def test_a_stream_closed_in_the_middle_of_a_read_leaves_nothing_held() -> None:
-    events = relay(SseDecoder(), b"data: 1\n\ndata: 2\n\n")
-    assert next(events).data == "1"
-    assert more_buffered()
-    events.close()  # the consumer stopped (e.g. the router fell back to another provider)
-    assert not more_buffered()
+def test_marked_puts_more_buffered_before_each_output_that_others_follow() -> None:
+    assert marked(["a"], more=False) == ["a"]
+    assert marked([], more=True) == []
+    assert marked(["a", "b"], more=False) == [MORE_BUFFERED, "a", "b"]
+    assert marked(["a", "b"], more=True) == [MORE_BUFFERED, "a", MORE_BUFFERED, "b"]
+    start = StreamStart("m")  # nothing is written for it: nothing to hold
+    assert marked([start, "a"], more=True) == [start, MORE_BUFFERED, "a"]
+    assert marked([start, "a"], more=False) == [start, "a"]
+    assert marked(["a", start], more=False) == [MORE_BUFFERED, "a", start]
 
 
 def test_lf_only_streams_decode_as_crlf_streams_do() -> None:

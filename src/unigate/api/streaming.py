@@ -1,5 +1,6 @@
 """Server-sent event responses for the gateway's streams, shared by the APIs that render them
-through a ``StreamRenderer`` (Anthropic Messages, OpenAI Responses, legacy completions).
+through a ``StreamRenderer`` (OpenAI chat completions, Anthropic Messages, OpenAI Responses,
+legacy completions).
 
 Nothing is sent before the first generated delta (a queued request waits there), so that every
 error up to it still gets its HTTP status and the API's error body. After it, a failure ends the
@@ -13,16 +14,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing, suppress
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from aiohttp import web
 
 from unigate.core.gateway import Charge
-from unigate.core.results import ChoiceDelta, RelayedFrames, StreamEvent, StreamStart, Usage
+from unigate.core.results import ChoiceDelta, MoreBuffered, Passthrough, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError
-from unigate.providers.sse import more_buffered
 
-__all__ = ["SSE_HEADERS", "NotRelayed", "StreamRenderer", "send_stream"]
+__all__ = ["SSE_HEADERS", "StreamOutput", "StreamRenderer", "send_stream"]
 
 log = logging.getLogger("unigate.api")
 
@@ -38,11 +38,6 @@ class StreamRenderer(Protocol):
 
     def delta(self, d: ChoiceDelta) -> bytes: ...
 
-    def relayed(self, frames: RelayedFrames) -> bytes:
-        """Upstream events in this renderer's own format, passed on (only the OpenAI chat
-        renderer gets them: the requests of its API alone set ``relay_chunks``)."""
-        ...
-
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         """What closes a stream that finished, with the usage and what it cost."""
         ...
@@ -52,11 +47,48 @@ class StreamRenderer(Protocol):
         ...
 
 
-class NotRelayed:
-    """For the renderer of an API whose requests never set ``relay_chunks``."""
+R = TypeVar("R", bound=StreamRenderer)
 
-    def relayed(self, frames: RelayedFrames) -> bytes:
-        raise TypeError(f"{type(self).__name__} got relayed frames, which only OpenAI chat streams ask for")
+Relay = Callable[[R, Passthrough], bytes | None]
+"""A renderer's way to write a ``Passthrough`` as received, when it is in its API's format
+(``None``: it is not, and its deltas are rendered)."""
+
+
+class StreamOutput(Generic[R]):
+    """What a stream's events render to, gathered until the next write."""
+
+    def __init__(self, renderer: R, *, relay: Relay[R] | None = None) -> None:
+        self.renderer = renderer
+        self.relay = relay
+        self.parts = [renderer.start()]
+        self.usage: Usage | None = None
+
+    def add(self, event: StreamEvent | Charge) -> bool:
+        """Render ``event``; whether it was output to send now (else the end, sent with the last
+        write, or a ``StreamStart``). A ``MoreBuffered`` is not passed here."""
+        if isinstance(event, ChoiceDelta):
+            self.parts.append(self.renderer.delta(event))
+        elif isinstance(event, Passthrough):
+            relayed = self.relay(self.renderer, event) if self.relay is not None else None
+            if relayed is None:
+                relayed = b"".join(self.renderer.delta(d) for d in event.deltas())
+            self.parts.append(relayed)
+        elif isinstance(event, Usage):
+            self.usage = event
+            return False
+        elif isinstance(event, Charge):
+            self.parts.append(self.renderer.end(self.usage, event))
+            return False
+        return True
+
+    def fail(self, err: GatewayError) -> None:
+        self.parts.append(self.renderer.error(err))
+
+    def take(self) -> bytes:
+        """What was rendered since the last ``take``."""
+        out = b"".join(self.parts)
+        self.parts.clear()
+        return out
 
 
 class _EventStream(web.StreamResponse):
@@ -70,63 +102,58 @@ class _EventStream(web.StreamResponse):
 
 
 async def send_stream(
-    request: web.Request, events: Events, renderer_for: Callable[[str | None], StreamRenderer]
+    request: web.Request,
+    events: Events,
+    renderer_for: Callable[[str | None], R],
+    *,
+    relay: Relay[R] | None = None,
 ) -> web.StreamResponse:
     """Stream ``events`` (a gateway stream) to the client; ``renderer_for`` gets the model name
-    the upstream reported (``None`` if it reported none before its first output).
+    the upstream reported (``None`` if it reported none before its first output). ``relay``: how
+    the renderer writes ``Passthrough`` events as received, if it can; without it, or when it
+    declines one, their deltas are rendered.
 
-    What the events of one upstream read render to goes out in one write (``more_buffered``):
-    relayed as it arrives, without a write per chunk. The usage and the charge, which follow the
-    last output once the gateway has settled, go out with what is still pending and the chunked
-    body's end, in the last write: a stream whose upstream answered in one read costs the client
-    connection one write, headers included."""
+    What the events of one upstream read render to goes out in one write: after an event that a
+    ``MoreBuffered`` announced, the next write waits for the events behind it. The usage and the
+    charge, which follow the last output once the gateway has settled, go out with what is still
+    pending and the chunked body's end, in the last write: a stream whose upstream answered in one
+    read costs the client connection one write, headers included."""
     async with aclosing(events):
         model: str | None = None
         first: StreamEvent | Charge | None = None
+        more = False
         async for event in events:
+            if isinstance(event, MoreBuffered):
+                more = True
+                continue
             if isinstance(event, StreamStart):
-                model = event.model
+                model, more = event.model, False
                 continue
             first = event
             break  # the first delta, or the usage of a stream without any
-        renderer = renderer_for(model)
+        output = StreamOutput(renderer_for(model), relay=relay)
         response = _EventStream(headers=SSE_HEADERS)
         await response.prepare(request)
-        out = [renderer.start()]
-        usage: Usage | None = None
-
-        def render(event: StreamEvent | Charge) -> bool:
-            """Whether ``event`` was output to send now (else the end, sent with the last write)."""
-            nonlocal usage
-            if isinstance(event, RelayedFrames):
-                out.append(renderer.relayed(event))
-            elif isinstance(event, ChoiceDelta):
-                out.append(renderer.delta(event))
-            elif isinstance(event, Usage):
-                usage = event
-                return False
-            elif isinstance(event, Charge):
-                out.append(renderer.end(usage, event))
-                return False
-            return True
-
         try:
-            if first is not None and render(first) and not more_buffered():
-                await response.write(b"".join(out))
-                out.clear()
+            if first is not None and output.add(first) and not more:
+                await response.write(output.take())
+            more = False
             async for event in events:
-                if render(event) and not more_buffered():
-                    await response.write(b"".join(out))
-                    out.clear()
+                if isinstance(event, MoreBuffered):
+                    more = True
+                    continue
+                if output.add(event) and not more:
+                    await response.write(output.take())
+                more = False
         except GatewayError as err:
-            out.append(renderer.error(err))
+            output.fail(err)
         except ConnectionResetError:
             return response  # the client left; closing the events settles what was generated
         except Exception:
             # A bug after the headers went out: the middleware can no longer answer, so the stream
             # ends with a generic error event (never a traceback, never a normal ending).
             log.exception("unhandled error in a stream on %s", request.path)
-            out.append(renderer.error(GatewayError("The server had an error while streaming.")))
+            output.fail(GatewayError("The server had an error while streaming."))
         with suppress(ConnectionResetError):  # the client left before the end
-            await response.write_eof(b"".join(out))
+            await response.write_eof(output.take())
         return response

@@ -161,9 +161,6 @@ class ChatRequest:
     user: str | None = None
     requested: frozenset[str] = frozenset()
     """Names of the optional wire parameters the client set, for capability checks."""
-    relay_chunks: bool = False
-    """The client reads OpenAI ``chat.completion.chunk`` events: a stream from an upstream that sends
-    those may pass them on as received (``RelayedFrames``) instead of as canonical deltas."""
     raw_prompt: str | None = None
     """The prompt of a legacy text completion (``/v1/completions``). A provider that can continue
     raw text (the local model) continues it verbatim, without a chat template; every other one

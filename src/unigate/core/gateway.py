@@ -43,7 +43,7 @@ from unigate.core.chat import ChatRequest, FilePart, ImagePart, TextPart
 from unigate.core.embedder import Embedder
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 from unigate.core.provider import Provider
-from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, Usage
+from unigate.core.results import ChatResult, ChoiceDelta, Passthrough, StreamEvent, Usage
 from unigate.core.services import Services
 from unigate.errors import (
     AuthenticationError,
@@ -303,7 +303,7 @@ class Gateway:
                         continue
                     if isinstance(event, ChoiceDelta) and (event.content or event.tool_calls or event.reasoning):
                         deltas += 1
-                    elif isinstance(event, RelayedFrames):
+                    elif isinstance(event, Passthrough):
                         deltas += event.count
                     yield event
             status = "ok"

@@ -6,28 +6,27 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
-
-import orjson
 
 from unigate.core.chat import ToolCall
 from unigate.primitives.records import record
 
 __all__ = [
+    "MORE_BUFFERED",
     "ChatResult",
     "Choice",
     "ChoiceDelta",
     "FinishReason",
-    "RelayedFrames",
+    "MoreBuffered",
+    "Passthrough",
     "StreamEvent",
     "StreamStart",
     "TokenLogprob",
     "ToolCallDelta",
     "TopLogprob",
     "Usage",
-    "created_field",
-    "id_field",
 ]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call", "unknown"]
@@ -51,7 +50,8 @@ class TokenLogprob:
 @dataclass(slots=True)
 class Usage:
     """Token counts as the model reports them. ``total_tokens`` is kept as reported: some
-    upstreams do not report ``prompt + completion`` (seed-survey §7.4)."""
+    upstreams do not report ``prompt + completion`` (the service's docs, note "Usage accounting
+    differs by upstream")."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -110,37 +110,35 @@ class ChoiceDelta:
     finish_reason: FinishReason | None = None
 
 
+class Passthrough(ABC):
+    """Output that an upstream sent already in the wire format of one client API, passed on without
+    being decoded. The provider that yields it and the renderer that can write it as received agree
+    on that format; nothing between them looks inside. Every other consumer uses ``deltas``: the
+    same output as canonical deltas, so that a renderer which cannot write it as received still
+    renders all of it."""
+
+    __slots__ = ()
+
+    @property
+    @abstractmethod
+    def count(self) -> int:
+        """How many deltas it stands for (the gateway bills a stream cut short by them)."""
+
+    @abstractmethod
+    def deltas(self) -> tuple[ChoiceDelta, ...]:
+        """The same output as canonical deltas, in order."""
+
+
 @record
-class RelayedFrames:
-    """Output of an upstream that already speaks the client's wire format, passed on as received:
-    whole ``data: {chat.completion.chunk}`` server-sent events of one choice (index 0), none of
-    which finishes it, reports usage or carries an error (those arrive as canonical events), and
-    the keep-alive comments among them.
-
-    A provider yields these only for a request with ``relay_chunks`` set, that is to the OpenAI
-    chat completions API, whose renderer gives them its own ``id`` (``api/openai/chat/render.py``).
-    """
-
-    data: bytes
-    count: int
-    """How many events ``data`` holds; each is about one generated token."""
-    id_field: bytes
-    """The bytes of the upstream's ``"id":...`` field, the same in every event."""
-    created_field: bytes
-    """The bytes of the ``"created":...`` field of the upstream's first event (an event whose
-    ``created`` differs keeps its own)."""
+class MoreBuffered:
+    """Comes just before an event that is not the last one its upstream read produced: a consumer
+    that batches its writes does not write after that event, since more are already at hand, and
+    so sends what one upstream read produced in one write. Any other consumer skips it."""
 
 
-def id_field(value: str) -> bytes:
-    """The bytes of ``"id":<value>`` in a compact JSON object (``RelayedFrames.id_field``)."""
-    return b'"id":' + orjson.dumps(value)
+MORE_BUFFERED = MoreBuffered()
 
 
-def created_field(value: int) -> bytes:
-    """The bytes of ``"created":<value>`` in a compact JSON object (``RelayedFrames.created_field``)."""
-    return b'"created":%d' % value
-
-
-StreamEvent = StreamStart | ChoiceDelta | Usage | RelayedFrames
-"""A provider stream yields one ``StreamStart``, then ``ChoiceDelta``s (or ``RelayedFrames``),
-and ends with ``Usage``."""
+StreamEvent = StreamStart | ChoiceDelta | Usage | Passthrough | MoreBuffered
+"""A provider stream yields one ``StreamStart``, then ``ChoiceDelta``s (or ``Passthrough``s),
+and ends with ``Usage``; a ``MoreBuffered`` may come before any of them."""

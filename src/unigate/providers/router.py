@@ -17,7 +17,7 @@ When every attempt failed, the last error is raised (its status tells what went 
 
 **First byte.** Retries happen only while nothing has reached the client. For ``complete`` that
 is until the result is returned. For ``stream``, the router holds the ``StreamStart`` and pulls
-from the deployment until its first ``ChoiceDelta`` or ``RelayedFrames`` (or the closing ``Usage`` of a stream without
+from the deployment until its first ``ChoiceDelta`` or ``Passthrough`` (or the closing ``Usage`` of a stream without
 any): only then is the stream committed to that deployment and passed on. The API handler sends
 no byte before the first delta either (``api/openai/chat/handler.py``), so a failure before it still gets
 its HTTP status. After it, a failure propagates and the handler ends the stream with an error
@@ -46,7 +46,15 @@ from typing import cast
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, FilePart, ImagePart
 from unigate.core.provider import Provider
-from unigate.core.results import ChatResult, ChoiceDelta, RelayedFrames, StreamEvent, StreamStart, Usage
+from unigate.core.results import (
+    ChatResult,
+    ChoiceDelta,
+    MoreBuffered,
+    Passthrough,
+    StreamEvent,
+    StreamStart,
+    Usage,
+)
 from unigate.errors import GatewayError, Overloaded, UpstreamError
 from unigate.primitives.records import record
 from unigate.providers.breaker import CircuitBreaker
@@ -277,9 +285,9 @@ class Router:
                 try:
                     async for event in events:
                         held.append(event)
-                        if isinstance(event, ChoiceDelta | RelayedFrames | Usage):
+                        if isinstance(event, ChoiceDelta | Passthrough | Usage):
                             break  # the first byte for the client: committed to this deployment
-                    if not held or isinstance(held[-1], StreamStart):
+                    if not held or isinstance(held[-1], StreamStart | MoreBuffered):
                         raise UpstreamError(f"The {candidate.spec.provider} provider's stream ended without an answer.")
                 except GatewayError as exc:
                     plan.failed(candidate, exc)

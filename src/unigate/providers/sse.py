@@ -6,27 +6,33 @@ Upstreams differ in everything the spec allows: ``\\r\\n`` (Gemini) or ``\\n`` l
 keep-alive comments (OpenRouter), ``event:`` names (Anthropic), ``data:`` with or without the
 space, several ``data:`` lines per event, a final event without its blank line. Chunks from the
 network split lines, ``\\r\\n`` pairs and UTF-8 characters anywhere; the decoder does not care.
+
+What one upstream read completes travels as values to the client connection, which then writes
+it once (``api/streaming.py``): each event but the last of a read is marked ``more``, and an
+adapter puts ``MORE_BUFFERED`` before each of its outputs that others follow in that read
+(``marked``).
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Generator
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-__all__ = ["SseDecoder", "SseEvent", "marked", "more_buffered", "relay"]
+from unigate.core.results import MORE_BUFFERED, MoreBuffered, StreamStart
+
+__all__ = ["SseDecoder", "SseEvent", "marked", "relay"]
 
 T = TypeVar("T")
-
-_MORE: ContextVar[bool] = ContextVar("sse_more_buffered", default=False)
 
 
 @dataclass(slots=True)  # not frozen: one per streamed chunk, and a frozen one costs more to build
 class SseEvent:
     data: str
     event: str = "message"
+    more: bool = field(default=False, compare=False, repr=False)
+    """Whether the upstream read that completed this event completed others after it (``relay``)."""
 
 
 class SseDecoder:
@@ -116,26 +122,26 @@ def _line_end(buffer: str) -> tuple[int, int] | None:
     return cr, 2 if buffer[cr + 1] == "\n" else 1
 
 
-def more_buffered() -> bool:
-    """Whether the event ``relay`` yielded last, in this task, has others right behind it."""
-    return _MORE.get()
+def relay(decoder: SseDecoder, chunk: bytes | None) -> list[SseEvent]:
+    """The events that one upstream read (``chunk``; ``None`` at the end of the body) completes,
+    each but the last marked ``more``."""
+    events = decoder.close() if chunk is None else decoder.feed(chunk)
+    for event in events[:-1]:
+        event.more = True
+    return events
 
 
-def relay(decoder: SseDecoder, chunk: bytes | None) -> Generator[SseEvent, None, None]:
-    """The events completed by ``chunk`` (``None``: the end of the body), each with
-    ``more_buffered()`` telling whether more of them follow."""
-    return marked(decoder.close() if chunk is None else decoder.feed(chunk))
-
-
-def marked(items: list[T]) -> Generator[T, None, None]:
-    """``items`` (what one upstream read yielded), each with ``more_buffered()`` telling whether
-    more of them follow."""
-    last = len(items) - 1
-    try:
-        for i, item in enumerate(items):
-            _MORE.set(i < last)
-            yield item
-    finally:
-        # Also when the stream is closed in the middle of a read (the client left, or the router
-        # gave up on this upstream): whatever streams next in this task must not be held back.
-        _MORE.set(False)
+def marked(outputs: Sequence[T], *, more: bool) -> Sequence[T | MoreBuffered]:
+    """``outputs`` (what an adapter made of one event), each that others follow in the same upstream
+    read preceded by ``MORE_BUFFERED``: every one if ``more`` (the event was not the last of its
+    read), else all but the last. A ``StreamStart`` gets none: nothing is written for it."""
+    if not more and len(outputs) < 2:
+        return outputs
+    out: list[T | MoreBuffered] = []
+    for item in outputs:
+        if type(item) is not StreamStart:
+            out.append(MORE_BUFFERED)
+        out.append(item)
+    if not more and type(outputs[-1]) is not StreamStart:
+        del out[-2]
+    return out

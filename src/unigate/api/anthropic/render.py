@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from unigate.api.anthropic.errors import anthropic_error
-from unigate.api.streaming import NotRelayed
+from unigate.api.meta import meta
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
 from unigate.errors import GatewayError, UpstreamError
@@ -42,10 +42,6 @@ def stop_reason(reason: FinishReason | None) -> str:
 
 def new_message_id() -> str:
     return "msg_" + urlsafe_id(18)
-
-
-def _meta(charge: Charge) -> dict[str, Any]:
-    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
 
 
 def _usage(u: Usage) -> dict[str, Any]:
@@ -89,7 +85,7 @@ def message_body(result: ChatResult, charge: Charge, *, message_id: str) -> byte
             "stop_reason": stop_reason(choice.finish_reason),
             "stop_sequence": None,
             "usage": _usage(result.usage),
-            "meta": _meta(charge),
+            "meta": meta(charge),
         }
     )
 
@@ -99,7 +95,7 @@ def _event(data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-class MessageStream(NotRelayed):
+class MessageStream:
     """Renders one stream's events; only choice 0 exists on this API."""
 
     def __init__(self, *, model: str) -> None:
@@ -161,7 +157,7 @@ class MessageStream(NotRelayed):
 
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         delta = {"stop_reason": stop_reason(self._finish), "stop_sequence": None}
-        tail = {"type": "message_delta", "delta": delta, "usage": _usage(usage or Usage()), "meta": _meta(charge)}
+        tail = {"type": "message_delta", "delta": delta, "usage": _usage(usage or Usage()), "meta": meta(charge)}
         return self._close() + _event(tail) + _event({"type": "message_stop"})
 
     @staticmethod

@@ -24,6 +24,7 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
 from unigate.providers.http import Upstream
 from unigate.providers.replay import ReplayCache
+from unigate.providers.sse import marked
 from unigate.providers.transport import Transport, build_transport
 
 __all__ = ["API_VERSION", "AnthropicProvider"]
@@ -89,7 +90,7 @@ class AnthropicProvider:
                 kind = str(data.get("type") or event.event) if isinstance(data, dict) else event.event
                 if kind == "error":
                     raise self.upstream.error(502, event.data.encode())
-                for out in decoder.feed(kind, data if isinstance(data, dict) else {}):
+                for out in marked(decoder.feed(kind, data if isinstance(data, dict) else {}), more=event.more):
                     yield out
                 if decoder.finished:
                     break

@@ -27,6 +27,7 @@ from unigate.providers.gemini.response import parse_response
 from unigate.providers.gemini.stream import StreamDecoder
 from unigate.providers.http import Upstream
 from unigate.providers.replay import ReplayCache
+from unigate.providers.sse import marked
 from unigate.providers.transport import Transport, build_transport
 
 __all__ = ["GeminiProvider"]
@@ -141,7 +142,7 @@ class GeminiProvider:
                     continue
                 if "error" in data:
                     raise self.upstream.error(502, event.data.encode())
-                for out in decoder.feed(data):
+                for out in marked(decoder.feed(data), more=event.more):
                     yield out
         if not decoder.complete():
             raise UpstreamError("The gemini provider's stream ended before every candidate finished.")

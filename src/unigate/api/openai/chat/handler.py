@@ -1,7 +1,10 @@
 """``POST /v1/chat/completions`` and its alias ``/chat/completions``: parse, call the gateway, render.
 
-A body in Anthropic's style (the seeds document one for Claude models, seed-survey §2.2) is read
-with the Messages API's translation (``api/anthropic/schema.py``) and answered in the OpenAI shape.
+A body in Anthropic's style (the seeds document one for Claude models: the service's docs, section
+"POST /v1/chat/completions: Anthropic-style request body") is read with the Messages API's
+translation (``api/anthropic/schema.py``) and answered in the OpenAI shape. A stream from an
+OpenAI-compatible upstream keeps its own chunks where the relay can check them
+(``ChunkRenderer.relayed``).
 """
 
 from __future__ import annotations
@@ -40,4 +43,5 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         request,
         gateway.stream(chat, key, scope=CHAT, admission=admission),
         lambda model: ChunkRenderer(model=model or chat.model, include_usage=chat.include_usage),
+        relay=ChunkRenderer.relayed,
     )

@@ -1,5 +1,11 @@
 """Canonical results to the OpenAI wire: ``chat.completion`` bodies and ``chat.completion.chunk``
-server-sent events, each with ``meta.usage`` (seed-survey §2.3, §2.3a)."""
+server-sent events, each with ``meta.usage`` (the service's docs, sections "POST
+/v1/chat/completions: response" and "Streaming (SSE) on /v1/chat/completions").
+
+An OpenAI-compatible upstream's own chunks can reach the client as it wrote them
+(``ChunkRenderer.relayed``, ``providers/openai_compat/relay.py``): a stream's handler asks for
+that by giving ``send_stream`` this renderer's ``relayed``.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,21 @@ from typing import Any
 
 import orjson
 
+from unigate.api.meta import meta
 from unigate.core.gateway import Charge
-from unigate.core.results import (
-    ChatResult,
-    Choice,
-    ChoiceDelta,
-    RelayedFrames,
-    TokenLogprob,
-    Usage,
-    created_field,
-    id_field,
-)
+from unigate.core.results import ChatResult, Choice, ChoiceDelta, Passthrough, TokenLogprob, Usage
 from unigate.errors import GatewayError
 from unigate.primitives.ids import urlsafe_id
+from unigate.providers.openai_compat.relay import Envelope, RelayedChunks
 
 __all__ = ["ChunkRenderer", "completion_body", "new_completion_id"]
 
 DONE = b"data: [DONE]\n\n"
+ROLE = b'"role":"assistant",'
 
 
 def new_completion_id() -> str:
     return "chatcmpl-" + urlsafe_id(18)
-
-
-def _meta(charge: Charge) -> dict[str, Any]:
-    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
 
 
 def _usage(u: Usage) -> dict[str, Any]:
@@ -107,7 +103,7 @@ def completion_body(result: ChatResult, charge: Charge, *, completion_id: str, c
             "choices": [_choice(c) for c in result.choices],
             "usage": _usage(result.usage),
             "system_fingerprint": result.system_fingerprint,
-            "meta": _meta(charge),
+            "meta": meta(charge),
         }
     )
 
@@ -131,8 +127,9 @@ class ChunkRenderer:
         # Every frame starts the same way: serialised once, then each delta adds its choice.
         head = orjson.dumps(self._frame([]))
         self._head = b"data: " + head[: head.rindex(b"[]")] + b"["
-        self._id_field = id_field(self.id)
-        self._created_field = created_field(self.created)
+        self._envelope: Envelope | None = None
+        self._relay_prefix = b""
+        """The envelope of the upstream's relayed chunks, with this stream's id and created."""
 
     def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         return {
@@ -176,18 +173,23 @@ class ChunkRenderer:
             return out
         return out + self._head + orjson.dumps(choice) + b"]}\n\n"
 
-    def relayed(self, frames: RelayedFrames) -> bytes:
-        """The upstream's own chunks, with this stream's ``id`` and ``created`` (the rest of each
-        chunk is the upstream's: OpenAI's ``service_tier`` or ``obfuscation`` pass on, as its
-        ``system_fingerprint`` does)."""
+    def relayed(self, event: Passthrough) -> bytes | None:
+        """``event`` as the upstream wrote it, if it holds chunks of this API (``RelayedChunks``),
+        with this stream's ``id`` and ``created``; else ``None``, and its deltas are rendered. The
+        rest of each chunk is the upstream's: OpenAI's ``service_tier`` or ``obfuscation`` pass
+        on, as its ``system_fingerprint`` does."""
+        if not isinstance(event, RelayedChunks):
+            return None
         out = b""
         if self._held is not None:
             out, self._held = self._encode(self._held), None
-        if 0 not in self._started:
-            out += self.delta(ChoiceDelta(0))  # the role opens the choice, as in every stream
-        return out + frames.data.replace(frames.id_field, self._id_field).replace(
-            frames.created_field, self._created_field
-        )
+        if event.envelope is not self._envelope:
+            self._envelope = event.envelope
+            self._relay_prefix = event.envelope.with_ids(self.id, self.created)
+        if 0 in self._started:
+            return out + event.rewritten(self._relay_prefix)
+        self._started.add(0)  # the role opens the choice in its first chunk, as ``delta`` writes it
+        return out + event.rewritten(self._relay_prefix, opening=ROLE)
 
     def start(self) -> bytes:
         return b""
@@ -199,11 +201,11 @@ class ChunkRenderer:
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         held, self._held = self._held, None
         if self.include_usage:
-            tail = self._frame([], usage=_usage(usage or Usage()), meta=_meta(charge))
+            tail = self._frame([], usage=_usage(usage or Usage()), meta=meta(charge))
             return (self._encode(held) if held else b"") + self._encode(tail) + DONE
         if held is None:
             held = self._frame([])
-        held["meta"] = _meta(charge)
+        held["meta"] = meta(charge)
         return self._encode(held) + DONE
 
 

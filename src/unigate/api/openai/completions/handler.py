@@ -25,7 +25,15 @@ from unigate.api.requests import read_json, validate
 from unigate.api.streaming import send_stream
 from unigate.core.chat import ChatRequest
 from unigate.core.gateway import Charge, Gateway
-from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, StreamStart, Usage
+from unigate.core.results import (
+    ChatResult,
+    ChoiceDelta,
+    MoreBuffered,
+    Passthrough,
+    StreamEvent,
+    StreamStart,
+    Usage,
+)
 from unigate.limits.window import Admission
 
 __all__ = ["completions"]
@@ -70,6 +78,11 @@ async def _streams(
                         yield event
                 elif isinstance(event, ChoiceDelta):
                     yield replace(event, index=i * chat.n + event.index)
+                elif isinstance(event, Passthrough) and i:  # renumbered: the deltas it stands for
+                    for delta in event.deltas():
+                        yield replace(delta, index=i * chat.n + delta.index)
+                elif isinstance(event, Passthrough | MoreBuffered):
+                    yield event
                 elif isinstance(event, Usage):
                     usage.prompt_tokens += event.prompt_tokens
                     usage.completion_tokens += event.completion_tokens

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from unigate.api.streaming import NotRelayed
+from unigate.api.meta import meta
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, TokenLogprob, Usage
 from unigate.errors import GatewayError
@@ -29,10 +29,6 @@ DONE = b"data: [DONE]\n\n"
 
 def new_completion_id() -> str:
     return "cmpl-" + urlsafe_id(18)
-
-
-def _meta(charge: Charge) -> dict[str, Any]:
-    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
 
 
 def _usage(u: Usage) -> dict[str, Any]:
@@ -83,12 +79,12 @@ def completion_body(
             "choices": choices,
             "usage": _usage(usage),
             "system_fingerprint": None,
-            "meta": _meta(charge),
+            "meta": meta(charge),
         }
     )
 
 
-class CompletionChunks(NotRelayed):
+class CompletionChunks:
     """Renders a stream (a ``StreamRenderer``) of choices already numbered ``i * n + j``."""
 
     def __init__(self, *, model: str, include_usage: bool, prompts: list[str] | None, n: int) -> None:
@@ -145,11 +141,11 @@ class CompletionChunks(NotRelayed):
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         held, self._held = self._held, None
         if self.include_usage:
-            tail = self._frame([], usage=_usage(usage or Usage()), meta=_meta(charge))
+            tail = self._frame([], usage=_usage(usage or Usage()), meta=meta(charge))
             return (self._encode(held) if held else b"") + self._encode(tail) + DONE
         if held is None:
             held = self._frame([])
-        held["meta"] = _meta(charge)
+        held["meta"] = meta(charge)
         return self._encode(held) + DONE
 
     def error(self, err: GatewayError) -> bytes:

@@ -16,6 +16,7 @@ from aiohttp import web
 from unigate.accounts.scopes import CHAT
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
+from unigate.api.meta import meta
 from unigate.api.openai.embeddings.schema import EmbeddingsRequest
 from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
@@ -49,7 +50,7 @@ def embeddings_body(result: EmbeddingResult, charge: Charge, *, encoding: str) -
             "data": data,
             "model": result.model,
             "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
-            "meta": {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}},
+            "meta": meta(charge),
         },
         option=orjson.OPT_SERIALIZE_NUMPY,
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from unigate.api.streaming import NotRelayed
+from unigate.api.meta import meta
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
 from unigate.errors import GatewayError
@@ -36,10 +36,6 @@ def new_response_id() -> str:
 
 def _id(prefix: str) -> str:
     return f"{prefix}_" + hex_id(24)
-
-
-def _meta(charge: Charge) -> dict[str, Any]:
-    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
 
 
 def _usage(u: Usage) -> dict[str, Any]:
@@ -131,7 +127,7 @@ def _response(
     if status in {"completed", "incomplete"}:
         body["completed_at"] = int(time.time())
     if charge is not None:
-        body["meta"] = _meta(charge)
+        body["meta"] = meta(charge)
     return body
 
 
@@ -174,7 +170,7 @@ class _Open:
         self.call_index = -1
 
 
-class ResponseStream(NotRelayed):
+class ResponseStream:
     """Renders one stream's events (choice 0 only: the Responses API has no ``n``)."""
 
     def __init__(self, *, model: str, echo: dict[str, Any]) -> None:

@@ -1,0 +1,102 @@
+"""``OpenAICompatProvider``: one upstream that speaks OpenAI Chat Completions (see the package).
+
+Embeddings (``POST {base_url}/embeddings``, https://platform.openai.com/docs/api-reference/embeddings)
+go through the same upstream: inputs, ``dimensions`` and ``user`` as sent, vectors asked as floats
+(which every compatible server writes; base64 answers are read too), ``usage.prompt_tokens`` as
+reported, else the input's UTF-8 bytes (a bound for every byte-level tokenizer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from unigate.catalog.spec import ModelSpec
+from unigate.core.chat import ChatRequest
+from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
+from unigate.core.results import ChatResult, StreamEvent, Usage
+from unigate.errors import GatewayError
+from unigate.providers.config import ProviderConfig
+from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
+from unigate.providers.http import Upstream
+from unigate.providers.openai_compat.request import Dialect, request_body
+from unigate.providers.openai_compat.response import parse_completion, parse_embeddings, parse_error
+from unigate.providers.openai_compat.stream import stream_events
+from unigate.providers.transport import Transport, build_transport
+
+__all__ = ["OpenAICompatProvider"]
+
+
+class OpenAICompatProvider:
+    """One OpenAI-compatible upstream (``POST {base_url}/chat/completions``)."""
+
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None) -> None:
+        self.name = config.name
+        self.config = config
+        self.dialect = Dialect.of(config.name)
+        self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
+
+    async def start(self) -> None:
+        await self.upstream.start()
+
+    async def close(self) -> None:
+        await self.upstream.close()
+
+    def check(self, request: ChatRequest, model: ModelSpec) -> None:
+        return None  # the upstream is the judge of what an OpenAI-wire request may contain
+
+    def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
+        return prompt_tokens_upper_bound(request)
+
+    def _url(self) -> str:
+        return f"{self.config.base_url}/chat/completions"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+
+    async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
+        body = request_body(request, model, dialect=self.dialect, stream=False)
+        data = await self.upstream.post_json(self._url(), headers=self._headers(), body=body)
+        result = parse_completion(data)
+        result.model = result.model or model.upstream_model
+        if not isinstance(data.get("usage"), dict):
+            result.usage = estimated_usage(request, generated_bytes(result))
+        return result
+
+    async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
+        body = request_body(request, model, dialect=self.dialect, stream=True)
+        chunks = self.upstream.chunks(self._url(), headers=self._headers(), body=body)
+        events = stream_events(chunks, request, model, provider=self.name, error_event=self._error_event)
+        async with aclosing(events):
+            async for event in events:
+                yield event
+
+    def _error_event(self, data: bytes) -> GatewayError:
+        return self.upstream.error(502, data)
+
+    def check_embedding(self, request: EmbeddingRequest, model: ModelSpec) -> None:
+        return None  # the upstream judges dimensions and input lengths
+
+    def estimate_embedding_tokens(self, request: EmbeddingRequest, model: ModelSpec) -> int:
+        return sum(len(i.encode()) + 1 if isinstance(i, str) else len(i) for i in request.inputs)
+
+    async def embed(self, request: EmbeddingRequest, model: ModelSpec) -> EmbeddingResult:
+        body: dict[str, Any] = {
+            "model": model.upstream_model,
+            "input": [i if isinstance(i, str) else list(i) for i in request.inputs],
+            "encoding_format": "float",
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        if request.user is not None:
+            body["user"] = request.user
+        url = f"{self.config.base_url}/embeddings"
+        data = await self.upstream.post_json(url, headers=self._headers(), body=body)
+        vectors, usage = parse_embeddings(data, count=len(request.inputs))
+        reported = data.get("model") if isinstance(data, dict) else None
+        return EmbeddingResult(
+            model=str(reported or model.upstream_model),
+            vectors=vectors,
+            usage=usage or Usage(self.estimate_embedding_tokens(request, model), 0),
+        )
