@@ -15,7 +15,7 @@ import pytest
 from tests.providers.emulators import UPSTREAM_KEY, chat, fixture, fixture_json, model_spec, provider_config
 from unigate.core.chat import FunctionTool, Message, NamedToolChoice, TextPart, ToolCall
 from unigate.core.provider import Provider
-from unigate.core.results import Choice, ChoiceDelta, StreamEvent, StreamStart, Usage
+from unigate.core.results import Choice, ChoiceDelta, Passthrough, StreamEvent, StreamStart, Usage
 from unigate.errors import RateLimited, UpstreamError, UpstreamTimeout
 from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.config import ProviderConfig, Timeouts
@@ -124,12 +124,23 @@ def recorded_text(name: str) -> str:
     return text
 
 
+def canonical(events: list[StreamEvent]) -> list[ChoiceDelta]:
+    """The deltas a stream stands for, relayed (``Passthrough``) or decoded."""
+    out: list[ChoiceDelta] = []
+    for e in events:
+        if isinstance(e, Passthrough):
+            out += e.deltas()
+        elif isinstance(e, ChoiceDelta):
+            out.append(e)
+    return out
+
+
 async def test_a_stream_sends_exactly_this_request_and_parses_the_recorded_events(
     started: Callable[[Provider], Any],
 ) -> None:
     transport = MockTransport(replying(MockResponse.sse(fixture("openai/stream_gpt4o.sse"))))
     provider = await started(OpenAICompatProvider(config(), transport=transport))
-    events = [e async for e in provider.stream(chat("Hi! What do you think about mankind?"), GPT)]
+    events: list[StreamEvent] = [e async for e in provider.stream(chat("Hi! What do you think about mankind?"), GPT)]
 
     (sent,) = transport.requests
     assert (sent.method, sent.url) == ("POST", "https://api.openai.test/v1/chat/completions")
@@ -147,7 +158,7 @@ async def test_a_stream_sends_exactly_this_request_and_parses_the_recorded_event
     }
     assert events[0] == StreamStart("gpt-4o-2024-08-06")
     assert events[-1] == Usage(16, 102, 118, 0, 0)
-    deltas = [e for e in events if isinstance(e, ChoiceDelta)]
+    deltas = canonical(events)
     assert "".join(d.content or "" for d in deltas) == recorded_text("openai/stream_gpt4o.sse")
     assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
     assert (transport.responses[0].consumed, transport.responses[0].closed) == (True, True)
@@ -172,8 +183,8 @@ async def test_a_stream_that_fails_midway_is_a_typed_error_never_a_finished_answ
     received: list[StreamEvent] = []
     with pytest.raises(error, match=message):
         await drain(provider.stream(chat("Hi"), GPT), received)
-    assert any(isinstance(e, ChoiceDelta) and e.content for e in received)
-    assert not any(isinstance(e, ChoiceDelta) and e.finish_reason for e in received)
+    assert any(d.content for d in canonical(received))
+    assert not any(d.finish_reason for d in canonical(received))
     assert (transport.responses[0].closed, transport.responses[0].consumed) == (True, False)
 
 
@@ -199,7 +210,7 @@ async def test_leaving_a_stream_closes_the_upstream_response(started: Callable[[
     provider = await started(OpenAICompatProvider(config(), transport=transport))
     stream = provider.stream(chat("Hi"), GPT)
     async for event in stream:
-        if isinstance(event, ChoiceDelta):
+        if isinstance(event, ChoiceDelta | Passthrough):
             break
     await stream.aclose()
     assert (transport.responses[0].closed, transport.responses[0].consumed) == (True, False)
