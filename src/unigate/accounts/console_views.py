@@ -14,10 +14,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
-if TYPE_CHECKING:
-    from unigate.accounts.store import UsageRow
+from unigate.accounts.usage import UsageRow
 
 __all__ = [
     "LATENCY_SAMPLE",

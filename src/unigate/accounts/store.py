@@ -26,6 +26,7 @@ from typing import Protocol
 
 from unigate.accounts.console_views import ConsoleViews
 from unigate.accounts.spending import SpendingLimit
+from unigate.accounts.usage import UsageQuery, UsageRow
 from unigate.primitives.records import record
 
 __all__ = [
@@ -121,33 +122,6 @@ class Settlement:
     latency_ms: int
     status: str
     """``ok``, ``error``, ``cancelled`` (by the client), ``abandoned`` (its process died)."""
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRow:
-    """One row of the append-only usage ledger: one per request that reserved credits."""
-
-    id: int
-    created_at: datetime
-    account_id: int
-    key_id: int
-    key_prefix: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    credits: int
-    latency_ms: int
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class UsageQuery:
-    """Newest rows first; ``after`` is the ``id`` of the last row of the previous page."""
-
-    account_id: int | None = None
-    key_id: int | None = None
-    after: int | None = None
-    limit: int = 100
 
 
 class Store(Protocol):
