@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from unigate.api.anthropic.blocks import CacheControl, MessageParam, TextBlock, Wire
+from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
     FunctionTool,
@@ -119,7 +120,7 @@ class ToolChoiceParam(Wire):
 
 class ThinkingParam(Wire):
     type: Literal["enabled", "disabled", "adaptive"]
-    budget_tokens: int | None = Field(default=None, ge=1024)
+    budget_tokens: int | None = Field(default=None, ge=1024, le=MAX_COUNT)
     """With ``enabled``: tokens the model may think with, at least 1024 and below ``max_tokens``."""
     display: Literal["summarized", "omitted"] | None = None
 
@@ -165,7 +166,7 @@ class Metadata(Wire):
 class MessagesRequest(Wire):
     model: str = Field(min_length=1)
     messages: list[MessageParam] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Required on ``/v1/messages``; ``DEFAULT_MAX_TOKENS`` on ``/v1/chat/completions``."""
     system: str | list[TextBlock] | None = None
     metadata: Metadata | None = None

@@ -27,6 +27,7 @@ from unigate.api.anthropic.schema import (
     reasoning_effort,
 )
 from unigate.api.openai.sampling import check_logit_bias, to_sampling
+from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
@@ -226,9 +227,9 @@ class ChatCompletionRequest(_Wire):
 
     model: str = Field(min_length=1)
     messages: list[WireMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Upper bound for generated tokens, visible output and reasoning tokens included."""
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Older name of the same bound; ``max_completion_tokens`` wins when both are given."""
     stream: bool = False
     stream_options: StreamOptions | None = None
