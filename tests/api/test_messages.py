@@ -409,8 +409,9 @@ def test_detection_of_anthropic_style_bodies() -> None:
     assert not is_anthropic_style(openai_body)
     assert not is_anthropic_style({**openai_body, "tools": [{"type": "function", "function": {"name": "f"}}]})
     assert is_anthropic_style({**openai_body, "system": "s"})
-    assert is_anthropic_style({**openai_body, "stop_sequences": ["x"]})
-    assert is_anthropic_style({**openai_body, "thinking": {"type": "enabled", "budget_tokens": 1024}})
+    # OpenAI clients send these for Claude models too (tests/api/test_body_detection.py).
+    assert not is_anthropic_style({**openai_body, "stop_sequences": ["x"]})
+    assert not is_anthropic_style({**openai_body, "thinking": {"type": "enabled", "budget_tokens": 1024}})
     assert is_anthropic_style({**openai_body, "tools": [{"name": "f", "input_schema": {}}]})
     tool_use = {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}
     assert is_anthropic_style({"model": "m", "messages": [tool_use]})

@@ -12,7 +12,19 @@ from pydantic_core import ErrorDetails
 
 from unigate.errors import InvalidRequest
 
-__all__ = ["param_path", "read_json", "validate"]
+__all__ = ["MAX_COUNT", "MAX_CREDITS", "MAX_ID", "param_path", "read_json", "validate"]
+
+MAX_COUNT = 2**31 - 1
+"""Upper bound of a count in a body (tokens, requests per minute): the gateway reserves a token
+bound times a price and ``n``, and the product must fit the ledger's 64-bit integers, so a larger
+one is a 400 naming the field."""
+
+MAX_ID = 2**63 - 1
+"""Upper bound of a row id in a body: the store's ids are 64-bit integers."""
+
+MAX_CREDITS = 10**15
+"""Upper bound of a credit amount in a body (500 million USD): balances stay far inside the
+ledger's 64-bit integers however many such amounts are added."""
 
 M = TypeVar("M", bound=BaseModel)
 

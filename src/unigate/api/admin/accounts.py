@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from unigate.accounts.spending import usd_of_credits
 from unigate.api.auth import require_management_key
 from unigate.api.context import STORE
-from unigate.api.requests import read_json, validate
+from unigate.api.requests import MAX_CREDITS, read_json, validate
 from unigate.errors import InvalidRequest, NotFound
 
 __all__ = ["AddCredits", "add_credits", "get_account"]
@@ -20,7 +20,7 @@ __all__ = ["AddCredits", "add_credits", "get_account"]
 class AddCredits(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    credits: int
+    credits: int = Field(ge=-MAX_CREDITS, le=MAX_CREDITS)
     """Credits to add (1 USD = 2,000,000); negative to remove."""
 
 

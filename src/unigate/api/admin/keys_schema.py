@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from unigate.accounts.scopes import Scope
 from unigate.accounts.spending import Retention, usd_of_credits
 from unigate.accounts.store import ApiKey
+from unigate.api.requests import MAX_COUNT, MAX_CREDITS, MAX_ID
 from unigate.api.wire_time import iso_z
+from unigate.catalog.spec import CREDITS_PER_USD
 
 __all__ = ["CreateKeyRequest", "KeyListQuery", "LimitPatch", "RateLimitBody", "UpdateKeyRequest", "key_body"]
 
@@ -28,7 +30,7 @@ class LimitBody(BaseModel):
 
     retention: Retention = "no_reset"
     """Limit period: ``day``, ``week`` (from Monday), ``month`` (calendar, UTC) or ``no_reset``."""
-    threshold: float = Field(ge=0)
+    threshold: float = Field(ge=0, le=MAX_CREDITS / CREDITS_PER_USD)
     """Spending limit threshold for the selected period, in USD."""
 
 
@@ -38,7 +40,7 @@ class LimitPatch(BaseModel):
     model_config = _STRICT
 
     retention: Retention | None = None
-    threshold: float | None = Field(default=None, ge=0)
+    threshold: float | None = Field(default=None, ge=0, le=MAX_CREDITS / CREDITS_PER_USD)
 
 
 class RateLimitBody(BaseModel):
@@ -46,9 +48,9 @@ class RateLimitBody(BaseModel):
 
     model_config = _STRICT
 
-    rpm: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Requests per minute."""
-    tpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Tokens per minute, counted at admission: prompt estimate plus the maximum output."""
 
 
@@ -64,9 +66,9 @@ class CreateKeyRequest(BaseModel):
     """The APIs the key may call; absent or empty: all of them."""
     # unigate extensions
     rate_limit: RateLimitBody | None = None
-    account_id: int | None = Field(default=None, ge=1)
+    account_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     """Add the key to this existing account; absent: a new account is created for it."""
-    credits: int = Field(default=0, ge=0)
+    credits: int = Field(default=0, ge=0, le=MAX_CREDITS)
     """Credits to put on the account (1 USD = 2,000,000 credits)."""
 
 
@@ -90,7 +92,7 @@ class KeyListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    account_id: int | None = Field(default=None, ge=1)
+    account_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 def key_body(key: ApiKey, *, monthly_usage: int, plaintext: str | None = None) -> dict[str, Any]:

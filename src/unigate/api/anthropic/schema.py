@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from unigate.api.anthropic.blocks import CacheControl, MessageParam, TextBlock, Wire
+from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
     FunctionTool,
@@ -36,7 +37,16 @@ from unigate.core.chat import (
 )
 from unigate.errors import InvalidRequest
 
-__all__ = ["WIRE_PARAMS", "MessagesRequest", "is_anthropic_style"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "WIRE_PARAMS",
+    "MessagesRequest",
+    "OutputConfig",
+    "ThinkingParam",
+    "is_anthropic_style",
+    "output_format",
+    "reasoning_effort",
+]
 
 DEFAULT_MAX_TOKENS = 32000
 """``max_tokens`` when a Claude-style body on ``/v1/chat/completions`` omits it (the service's docs,
@@ -56,30 +66,37 @@ Effort = Literal["low", "medium", "high"]
 _EFFORTS: dict[str, Effort] = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 
 
-_ANTHROPIC_KEYS = frozenset({"system", "stop_sequences", "thinking", "output_config"})
 _ANTHROPIC_BLOCKS = frozenset({"image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"})
+_ANTHROPIC_CHOICES = frozenset({"auto", "any", "tool", "none"})
+
+
+def _kind(value: object) -> object:
+    """The ``type`` of a JSON object, or ``None``; only a string can name a type, and anything
+    else (a list, an object) must not reach a set lookup, where it is unhashable."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def is_anthropic_style(body: dict[str, Any]) -> bool:
     """Whether a ``/v1/chat/completions`` body is Anthropic-shaped (the service's docs, section
-    "Anthropic-style request body"): top-level ``system``, ``stop_sequences``, ``thinking`` or
-    ``output_config``, tools with ``input_schema``, an Anthropic ``tool_choice`` type, or Anthropic
-    content blocks. None of these is valid in an OpenAI-style body, so no valid OpenAI request is
-    taken for an Anthropic one."""
-    if _ANTHROPIC_KEYS & body.keys():
+    "Anthropic-style request body"): top-level ``system``, tools with ``input_schema``, a
+    ``tool_choice`` object of an Anthropic type, or Anthropic content blocks. Each of these is
+    invalid in OpenAI's schema, so no valid OpenAI body is taken for an Anthropic one.
+
+    ``thinking``, ``stop_sequences`` and ``output_config`` are no proof: OpenAI clients send them
+    for Claude models too (``extra_body`` in the ``openai`` SDK), and the OpenAI schema reads them.
+    """
+    if "system" in body:
         return True
     tools = body.get("tools")
     if isinstance(tools, list) and any(isinstance(t, dict) and "input_schema" in t for t in tools):
         return True
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") in {"auto", "any", "tool", "none"}:
+    if _kind(body.get("tool_choice")) in _ANTHROPIC_CHOICES:
         return True
     messages = body.get("messages")
     for message in messages if isinstance(messages, list) else ():
         content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list) and any(
-            isinstance(b, dict) and b.get("type") in _ANTHROPIC_BLOCKS for b in content
-        ):
+        if isinstance(content, list) and any(_kind(b) in _ANTHROPIC_BLOCKS for b in content):
             return True
     return False
 
@@ -103,7 +120,7 @@ class ToolChoiceParam(Wire):
 
 class ThinkingParam(Wire):
     type: Literal["enabled", "disabled", "adaptive"]
-    budget_tokens: int | None = Field(default=None, ge=1024)
+    budget_tokens: int | None = Field(default=None, ge=1024, le=MAX_COUNT)
     """With ``enabled``: tokens the model may think with, at least 1024 and below ``max_tokens``."""
     display: Literal["summarized", "omitted"] | None = None
 
@@ -119,6 +136,29 @@ class OutputConfig(Wire):
     format: JsonOutputFormat | None = None
 
 
+def reasoning_effort(thinking: ThinkingParam | None, config: OutputConfig | None, max_tokens: int) -> Effort | None:
+    """The canonical effort of ``thinking`` and ``output_config.effort`` (see the module docstring);
+    the OpenAI-style chat schema maps these extensions with the same function."""
+    effort = _EFFORTS[config.effort] if config and config.effort else None
+    if thinking is None or thinking.type == "disabled":
+        return effort
+    if thinking.type == "adaptive":
+        return effort or "medium"
+    if thinking.budget_tokens is None:
+        raise InvalidRequest("thinking.budget_tokens: Field required", param="thinking.budget_tokens")
+    if thinking.budget_tokens >= max_tokens:
+        raise InvalidRequest("max_tokens must be greater than thinking.budget_tokens.", param="max_tokens")
+    share = thinking.budget_tokens / max_tokens
+    return "low" if share <= 0.35 else "medium" if share <= 0.65 else "high"
+
+
+def output_format(config: OutputConfig | None) -> JsonSchemaFormat | None:
+    """The structured output ``output_config.format`` asks for, if any."""
+    if config is None or config.format is None:
+        return None
+    return JsonSchemaFormat("output", config.format.schema_)
+
+
 class Metadata(Wire):
     user_id: str | None = None
 
@@ -126,7 +166,7 @@ class Metadata(Wire):
 class MessagesRequest(Wire):
     model: str = Field(min_length=1)
     messages: list[MessageParam] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Required on ``/v1/messages``; ``DEFAULT_MAX_TOKENS`` on ``/v1/chat/completions``."""
     system: str | list[TextBlock] | None = None
     metadata: Metadata | None = None
@@ -163,12 +203,11 @@ class MessagesRequest(Wire):
             )
             if value
         }
-        effort = self._reasoning_effort(max_tokens)
+        effort = reasoning_effort(self.thinking, self.output_config, max_tokens)
         if effort is not None:
             requested.add("reasoning_effort")
-        response_format: ResponseFormat = TextFormat()
-        if self.output_config is not None and self.output_config.format is not None:
-            response_format = JsonSchemaFormat("output", self.output_config.format.schema_)
+        response_format: ResponseFormat = output_format(self.output_config) or TextFormat()
+        if not isinstance(response_format, TextFormat):
             requested.add("response_format")
         parallel = None
         if self.tool_choice is not None and self.tool_choice.disable_parallel_tool_use is not None:
@@ -194,20 +233,6 @@ class MessagesRequest(Wire):
             user=self.metadata.user_id if self.metadata else None,
             requested=frozenset(requested),
         )
-
-    def _reasoning_effort(self, max_tokens: int) -> Effort | None:
-        thinking = self.thinking
-        effort = _EFFORTS[self.output_config.effort] if self.output_config and self.output_config.effort else None
-        if thinking is None or thinking.type == "disabled":
-            return effort
-        if thinking.type == "adaptive":
-            return effort or "medium"
-        if thinking.budget_tokens is None:
-            raise InvalidRequest("thinking.budget_tokens: Field required", param="thinking.budget_tokens")
-        if thinking.budget_tokens >= max_tokens:
-            raise InvalidRequest("max_tokens must be greater than thinking.budget_tokens.", param="max_tokens")
-        share = thinking.budget_tokens / max_tokens
-        return "low" if share <= 0.35 else "medium" if share <= 0.65 else "high"
 
     def _tool_choice(self) -> ToolChoice | None:
         choice = self.tool_choice

@@ -5,6 +5,11 @@ Fields follow the seeds' schema (the service's docs, section "POST /v1/chat/comp
 OpenAI-style request body"; the OpenAPI JSON at ``seeds/001_*.txt`` line 52) in the order the docs
 give them. Unknown fields are rejected with a 400 naming them, except a few
 that OpenAI clients send routinely and that do not change the result (``IGNORED_FIELDS``).
+
+Our extensions (``EXTENSIONS``): Anthropic's ``thinking``, ``stop_sequences`` and
+``output_config``, which users of the ``openai`` SDK send for Claude models in ``extra_body``
+(LiteLLM and OpenRouter accept them as well). They map as the Messages API maps them
+(``api/anthropic/schema.py``) and may not be combined with the OpenAI parameter they stand for.
 """
 
 from __future__ import annotations
@@ -14,7 +19,15 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, with_config
 from typing_extensions import TypedDict
 
+from unigate.api.anthropic.schema import (
+    DEFAULT_MAX_TOKENS,
+    OutputConfig,
+    ThinkingParam,
+    output_format,
+    reasoning_effort,
+)
 from unigate.api.openai.sampling import check_logit_bias, to_sampling
+from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
@@ -33,11 +46,14 @@ from unigate.core.chat import (
 )
 from unigate.errors import InvalidRequest
 
-__all__ = ["IGNORED_FIELDS", "ChatCompletionRequest"]
+__all__ = ["EXTENSIONS", "IGNORED_FIELDS", "ChatCompletionRequest"]
 
 IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier", "prediction", "safety_identifier"})
 """Accepted and not forwarded to local models: identification and hints that leave the result
 unchanged. ``prediction`` is a latency hint: the output is the same with or without it."""
+
+EXTENSIONS = frozenset({"thinking", "stop_sequences", "output_config"})
+"""Anthropic parameters read in OpenAI-style bodies (see the module docstring)."""
 
 _Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
 
@@ -211,9 +227,9 @@ class ChatCompletionRequest(_Wire):
 
     model: str = Field(min_length=1)
     messages: list[WireMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Upper bound for generated tokens, visible output and reasoning tokens included."""
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Older name of the same bound; ``max_completion_tokens`` wins when both are given."""
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -235,6 +251,14 @@ class ChatCompletionRequest(_Wire):
     seed: int | None = None
     response_format: WireResponseFormat | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
+    # Extensions, see EXTENSIONS.
+    thinking: ThinkingParam | None = None
+    """Extended thinking; becomes ``reasoning_effort`` by the budget's share of the token bound
+    (``DEFAULT_MAX_TOKENS`` when the body gives none)."""
+    stop_sequences: list[str] | None = None
+    """Anthropic's name for ``stop``."""
+    output_config: OutputConfig | None = None
+    """``effort`` becomes ``reasoning_effort``, ``format`` a JSON-schema ``response_format``."""
     # Accepted, see IGNORED_FIELDS.
     user: str | None = None
     metadata: dict[str, str] | None = None
@@ -246,25 +270,32 @@ class ChatCompletionRequest(_Wire):
     def to_canonical(self) -> ChatRequest:
         """The canonical request; raises ``InvalidRequest`` naming the ``param`` on cross-field errors."""
         self._check_cross_fields()
-        stops = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
-        requested = frozenset(self.model_fields_set - IGNORED_FIELDS - {"model", "messages", "stream"})
+        max_tokens = self.max_completion_tokens or self.max_tokens
+        stops = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or self.stop_sequences or ())
+        effort = reasoning_effort(self.thinking, self.output_config, max_tokens or DEFAULT_MAX_TOKENS)
+        response_format = output_format(self.output_config) or _response_format(self.response_format)
+        requested = set(self.model_fields_set - IGNORED_FIELDS - EXTENSIONS - {"model", "messages", "stream"})
+        # The extensions ask for what their OpenAI counterparts ask for.
+        requested |= {"stop"} if self.stop_sequences else set()
+        requested |= {"reasoning_effort"} if effort is not None else set()
+        requested |= {"response_format"} if not isinstance(response_format, TextFormat) else set()
         return ChatRequest(
             model=self.model,
             messages=tuple(_message(m) for m in self.messages),
-            max_tokens=self.max_completion_tokens or self.max_tokens,
+            max_tokens=max_tokens,
             n=self.n or 1,
             sampling=to_sampling(self, stops),
             logprobs=bool(self.logprobs),
             top_logprobs=self.top_logprobs,
-            response_format=_response_format(self.response_format),
+            response_format=response_format,
             tools=tuple(_tool(t) for t in self.tools or ()),
             tool_choice=_tool_choice(self.tool_choice),
             parallel_tool_calls=self.parallel_tool_calls,
-            reasoning_effort=self.reasoning_effort,
+            reasoning_effort=self.reasoning_effort or effort,
             stream=self.stream,
             include_usage=bool(self.stream_options and self.stream_options.include_usage),
             user=self.user,
-            requested=requested,
+            requested=frozenset(requested),
         )
 
     @field_validator("logit_bias")
@@ -281,6 +312,9 @@ class ChatCompletionRequest(_Wire):
             raise InvalidRequest("Up to 4 stop sequences are allowed.", param="stop")
         if any(s == "" for s in stops):
             raise InvalidRequest("Stop sequences must not be empty.", param="stop")
+        if any(s == "" for s in self.stop_sequences or ()):
+            raise InvalidRequest("Stop sequences must not be empty.", param="stop_sequences")
+        self._check_extensions()
         if self.top_logprobs is not None and not self.logprobs:
             raise InvalidRequest("logprobs must be true when top_logprobs is used.", param="top_logprobs")
         if self.stream_options is not None and not self.stream:
@@ -294,6 +328,24 @@ class ChatCompletionRequest(_Wire):
                 raise InvalidRequest(
                     f"tool_choice names {choice.function.name!r}, which is not in tools.", param="tool_choice"
                 )
+
+    def _check_extensions(self) -> None:
+        """An extension and the OpenAI parameter it stands for, both given, would contradict."""
+        effort = self.output_config.effort if self.output_config else None
+        pairs = (
+            ("stop_sequences", self.stop_sequences, self.stop, "stop"),
+            ("thinking", self.thinking, self.reasoning_effort, "reasoning_effort"),
+            ("output_config.effort", effort, self.reasoning_effort, "reasoning_effort"),
+            (
+                "output_config.format",
+                self.output_config and self.output_config.format,
+                self.response_format,
+                "response_format",
+            ),
+        )
+        for name, value, openai_value, openai_name in pairs:
+            if value is not None and openai_value is not None:
+                raise InvalidRequest(f"Give {openai_name} or {name}, not both.", param=name)
 
 
 def _parts(content: str | list[TextContent] | list[UserPart] | None) -> tuple[ContentPart, ...]:

@@ -21,6 +21,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from unigate.api.openai.sampling import check_logit_bias, to_sampling
+from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import ChatRequest, Message, TextPart
 from unigate.errors import InvalidRequest, UnsupportedParameter
 
@@ -28,7 +29,7 @@ __all__ = ["DEFAULT_MAX_TOKENS", "CompletionsRequest"]
 
 DEFAULT_MAX_TOKENS = 16
 
-_Tokens = list[Annotated[StrictInt, Field(ge=0)]]
+_Tokens = Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=1)]
 
 
 class StreamOptions(BaseModel):
@@ -40,7 +41,12 @@ class CompletionsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(min_length=1)
-    prompt: str | Annotated[list[str], Field(min_length=1, max_length=64)] | _Tokens | list[_Tokens]
+    prompt: (
+        str
+        | Annotated[list[str], Field(min_length=1, max_length=64)]
+        | _Tokens
+        | Annotated[list[_Tokens], Field(min_length=1, max_length=64)]
+    )
     """The prompt(s) to continue: a string or an array of strings."""
     best_of: int | None = Field(default=None, ge=1, le=20)
     echo: bool = False
@@ -48,7 +54,7 @@ class CompletionsRequest(BaseModel):
     logit_bias: dict[str, float] | None = None
     logprobs: int | None = Field(default=None, ge=0, le=5)
     """Log probabilities of the chosen token and of the ``logprobs`` most likely ones."""
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     n: int | None = Field(default=None, ge=1, le=16)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     seed: int | None = None

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
@@ -181,7 +182,7 @@ class ResponsesRequest(_Wire):
     model: str = Field(min_length=1)
     input: str | list[InputItem]
     instructions: str | None = None
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Upper bound for generated tokens, visible output and reasoning included."""
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
