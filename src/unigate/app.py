@@ -20,7 +20,7 @@ from unigate.api.errors import error_middleware
 from unigate.api.openai.chat.handler import chat_completions
 from unigate.api.openai.completions.handler import completions
 from unigate.api.openai.embeddings.handler import embeddings
-from unigate.api.openai.models import list_models, list_models_openai
+from unigate.api.openai.models import get_model_openai, list_models, list_models_openai
 from unigate.api.openai.responses.handler import responses
 from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.catalog import Catalog
@@ -93,6 +93,7 @@ def create_app(
     app.router.add_post("/embeddings", embeddings)
     app.router.add_get("/models", list_models)
     app.router.add_get("/v1/models", list_models_openai)
+    app.router.add_get("/v1/models/{id:.+}", get_model_openai)
     app.router.add_get("/health", _health)
     if settings.metrics:
         app.router.add_get("/metrics", metrics_endpoint)

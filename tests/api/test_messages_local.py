@@ -90,7 +90,7 @@ def test_stop_sequences_cut_the_text(client: anthropic.Anthropic) -> None:
     )
     assert cut.content[0].type == "text"
     assert cut.content[0].text == text[: text.index(stop)]
-    assert cut.stop_reason == "end_turn"
+    assert (cut.stop_reason, cut.stop_sequence) == ("stop_sequence", stop)
 
 
 def test_forced_tool_round_trip(client: anthropic.Anthropic) -> None:

@@ -12,6 +12,7 @@ from unigate.api.openai.models import _render
 from unigate.catalog.builtin import FAKE_MODEL_ID, fake_spec
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.loader import load_catalog
+from unigate.core.services import Modality
 
 TYPES = {"chat-completion", "image", "video", "stt", "tts", "voice-chat", "music", "ocr", "3d", "embedding"}
 ITEM_KEYS = {"id", "type", "info", "features", "endpoints", "available", "aliases", "deprecated"}
@@ -85,12 +86,13 @@ def test_available_means_a_configured_provider(server: Server) -> None:
 
 def test_listings_are_rendered_once_per_provider_state() -> None:
     catalog = Catalog([fake_spec(), *load_catalog()])
-    first = _render(catalog, "models", frozenset({"fake"}))
-    assert _render(catalog, "models", frozenset({"fake"})) is first
-    with_openai = _render(catalog, "models", frozenset({"fake", "openai"}))
+    fake = frozenset({(Modality.CHAT, "fake")})
+    first = _render(catalog, "models", fake)
+    assert _render(catalog, "models", fake) is first
+    with_openai = _render(catalog, "models", fake | {(Modality.CHAT, "openai")})
     assert with_openai != first
     assert with_openai.count(b'"available":true') > first.count(b'"available":true')
-    openai_list = _render(catalog, "openai", frozenset({"fake"}))
+    openai_list = _render(catalog, "openai", fake)
     assert b'"id":"fake/echo"' in openai_list
     assert b'"id":"gpt-4o"' not in openai_list
 

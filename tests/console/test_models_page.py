@@ -21,7 +21,8 @@ def test_the_catalog_and_its_filters(admin: Console) -> None:
     assert len(everything) > 500
     assert everything[0] == "fake/echo"  # available models first
     available = _visible(admin.http.get("/console/models?availability=available").text)
-    assert available == ["fake/echo"]
+    # the embedded embedding model serves no chat, but POST /v1/embeddings calls it: available
+    assert available == ["fake/echo", "sentence-transformers/all-MiniLM-L6-v2"]
     anthropic = _visible(admin.http.get("/console/models?developer=Anthropic").text)
     assert anthropic
     assert any("claude" in m for m in anthropic)

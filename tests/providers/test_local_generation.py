@@ -92,10 +92,12 @@ async def test_stop_sequence_is_cut_and_never_streamed(local: LocalProvider, spe
     request = ask(POEM, temperature=0, max_tokens=30, logit_bias=NO_END, stop=(stop, "never-seen"))
     result = await local.complete(request, spec)
     assert content(result) == expected
-    assert result.choices[0].finish_reason == "stop"
+    assert (result.choices[0].finish_reason, result.choices[0].stop_sequence) == ("stop", stop)
     events = await collect(local, request, spec)
     assert streamed_text(events) == expected
     assert stop not in streamed_text(events)
+    ends = [e for e in events if isinstance(e, ChoiceDelta) and e.finish_reason is not None]
+    assert [(e.finish_reason, e.stop_sequence) for e in ends] == [("stop", stop)]
 
 
 async def test_same_seed_same_output(local: LocalProvider, spec: ModelSpec, ask: Ask) -> None:

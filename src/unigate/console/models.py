@@ -2,8 +2,8 @@
 
 The filters are a GET form, so the page works without script; ``console.js`` filters the rows
 as you type (every row is in the page, those that do not match hidden). A model is *available*
-when this server can serve it now (its provider is configured and it is not retired), as
-``GET /models`` reports it.
+when this server can serve it now (it is not retired and its provider is configured and serves
+its type: the embedded embedding model is, though it serves no chat), as ``GET /models`` reports it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from unigate.api.context import GATEWAY
-from unigate.api.openai.models import serving_providers
+from unigate.api.openai.models import available, servable
 from unigate.catalog.spec import ModelSpec
 from unigate.console.render import page, signed_in
 
@@ -33,8 +33,8 @@ class CatalogRow:
 
 def catalog_rows(request: web.Request) -> list[CatalogRow]:
     gateway = request.config_dict[GATEWAY]
-    serving = serving_providers(gateway.services)
-    return [CatalogRow(s, not s.deprecated and s.provider in serving) for s in gateway.catalog]
+    serving = servable(gateway.services)
+    return [CatalogRow(s, available(s, serving)) for s in gateway.catalog]
 
 
 async def models_page(request: web.Request) -> web.StreamResponse:

@@ -1,7 +1,9 @@
 """The canonical chat result and stream events that providers return.
 
 ``finish_reason`` keeps the OpenAI vocabulary; a provider that sees a value it cannot map says
-``"unknown"`` (rendered as-is) instead of guessing ``"stop"``.
+``"unknown"`` (rendered as-is) instead of guessing ``"stop"``. A stop at one of the caller's stop
+sequences is ``"stop"`` with ``stop_sequence`` naming the one that matched, when the provider
+knows it (Anthropic's ``stop_reason: "stop_sequence"`` needs it; OpenAI's wire drops it).
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class Choice:
     reasoning: str | None = None
     refusal: str | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
+    stop_sequence: str | None = None
+    """The caller's stop sequence that ended the text (``finish_reason`` is ``"stop"``); ``None``
+    when the model ended it by itself, or when the upstream does not say which one matched."""
 
 
 @dataclass(slots=True)
@@ -108,6 +113,8 @@ class ChoiceDelta:
     tool_calls: tuple[ToolCallDelta, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
     finish_reason: FinishReason | None = None
+    stop_sequence: str | None = None
+    """Comes with ``finish_reason``: the caller's stop sequence that ended the text, as on ``Choice``."""
 
 
 class Passthrough(ABC):

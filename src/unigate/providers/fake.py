@@ -50,19 +50,22 @@ class FakeProvider:
     def _prompt_tokens(self, request: ChatRequest) -> int:
         return sum(len(m.text().split()) for m in request.messages)
 
-    def _words(self, request: ChatRequest) -> tuple[list[str], bool]:
-        """The answer's tokens and whether it ended by itself (``stop``), not by ``max_tokens``."""
+    def _words(self, request: ChatRequest) -> tuple[list[str], bool, str | None]:
+        """The answer's tokens, whether it ended by itself (``stop``), not by ``max_tokens``, and
+        the stop sequence (a whole word here) that ended it: the earliest in the text."""
         last = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
         if isinstance(request.response_format, JsonObjectFormat | JsonSchemaFormat):
             last = json.dumps({"echo": last})
         words = last.split()
-        for stop in request.sampling.stop:
-            if stop in words:
-                return words[: words.index(stop)], True
-        limit = request.max_tokens
-        if limit is not None and len(words) > limit:
-            return words[:limit], False
-        return words, True
+        limit = len(words) if request.max_tokens is None else request.max_tokens
+        hits = [(words.index(stop), stop) for stop in request.sampling.stop if stop in words]
+        if hits:
+            at, stop = min(hits, key=lambda hit: hit[0])
+            if at <= limit:
+                return words[:at], True, stop
+        if len(words) > limit:
+            return words[:limit], False, None
+        return words, True, None
 
     def _tool_call(self, request: ChatRequest) -> ToolCall | None:
         choice = request.effective_tool_choice()
@@ -83,14 +86,14 @@ class FakeProvider:
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
         self.calls += 1
         self._refuse(request)
-        words, ended = self._words(request)
+        words, ended, stop = self._words(request)
         call = self._tool_call(request)
         choices = []
         for i in range(request.n):
             if call is not None:
                 choices.append(Choice(i, None, "tool_calls", tool_calls=(call,)))
             else:
-                choices.append(Choice(i, " ".join(words), "stop" if ended else "length"))
+                choices.append(Choice(i, " ".join(words), "stop" if ended else "length", stop_sequence=stop))
         if self.token_delay_s:
             await asyncio.sleep(self.token_delay_s * len(words))
         usage = Usage(self._prompt_tokens(request), request.n * (1 if call else len(words)))
@@ -101,7 +104,7 @@ class FakeProvider:
         self._refuse(request)
         last = request.messages[-1].text()
         yield StreamStart(model.upstream_model)
-        words, ended = self._words(request)
+        words, ended, stop = self._words(request)
         call = self._tool_call(request)
         generated = 0
         for i in range(request.n):
@@ -117,5 +120,5 @@ class FakeProvider:
                 generated += 1
                 if last == "FAIL-MIDSTREAM":
                     raise UpstreamError("The fake upstream broke off mid-stream.")
-            yield ChoiceDelta(i, finish_reason="stop" if ended else "length")
+            yield ChoiceDelta(i, finish_reason="stop" if ended else "length", stop_sequence=stop)
         yield Usage(self._prompt_tokens(request), generated)

@@ -32,11 +32,15 @@ _STOP_REASONS: dict[FinishReason, str] = {
     "content_filter": "refusal",
     "unknown": "unknown",
 }
-"""A stop at one of the client's ``stop_sequences`` also reads ``end_turn``: the canonical result
-does not say which sequence matched (``stop_sequence`` stays null)."""
+"""A stop at one of the client's ``stop_sequences`` reads ``stop_sequence`` instead of
+``end_turn`` when the canonical result names the sequence (``stop_reason`` below); when the
+upstream did not say which matched, it stays ``end_turn`` with ``stop_sequence`` null rather
+than name a guess."""
 
 
-def stop_reason(reason: FinishReason | None) -> str:
+def stop_reason(reason: FinishReason | None, stop_sequence: str | None = None) -> str:
+    if stop_sequence is not None and reason in (None, "stop"):
+        return "stop_sequence"
     return _STOP_REASONS[reason or "stop"]
 
 
@@ -82,8 +86,8 @@ def message_body(result: ChatResult, charge: Charge, *, message_id: str) -> byte
             "role": "assistant",
             "model": result.model,
             "content": content,
-            "stop_reason": stop_reason(choice.finish_reason),
-            "stop_sequence": None,
+            "stop_reason": stop_reason(choice.finish_reason, choice.stop_sequence),
+            "stop_sequence": choice.stop_sequence if choice.finish_reason == "stop" else None,
             "usage": _usage(result.usage),
             "meta": meta(charge),
         }
@@ -105,6 +109,7 @@ class MessageStream:
         self._open: str | None = None
         """Kind of the open content block: ``text``, ``thinking`` or ``tool:<call index>``."""
         self._finish: FinishReason | None = None
+        self._stop_sequence: str | None = None
 
     def start(self) -> bytes:
         message: dict[str, Any] = {
@@ -153,10 +158,11 @@ class MessageStream:
                 out += self._delta({"type": "input_json_delta", "partial_json": call.arguments})
         if d.finish_reason is not None:
             self._finish = d.finish_reason
+            self._stop_sequence = d.stop_sequence if d.finish_reason == "stop" else None
         return out
 
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
-        delta = {"stop_reason": stop_reason(self._finish), "stop_sequence": None}
+        delta = {"stop_reason": stop_reason(self._finish, self._stop_sequence), "stop_sequence": self._stop_sequence}
         tail = {"type": "message_delta", "delta": delta, "usage": _usage(usage or Usage()), "meta": meta(charge)}
         return self._close() + _event(tail) + _event({"type": "message_stop"})
 

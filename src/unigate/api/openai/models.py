@@ -1,10 +1,17 @@
 """The catalog endpoints: ``GET /models`` (the item shape of the seeds' docs, page 'Complete Model
-List'; no key needed) and ``GET /v1/models`` (the OpenAI list shape, only the models this server
-can serve).
+List'; no key needed), ``GET /v1/models`` (OpenAI's list shape, what the SDKs' ``models.list()``
+reads: the models the caller can use) and ``GET /v1/models/{id}`` (one of them).
 
-Both bodies depend only on the catalog and on which providers can serve, so each is rendered
-once per (catalog, set of serving providers) and the bytes are reused: the catalog has ~640
-models and ``/models`` is public.
+A model is *available* when this server can serve it now: it is not retired, it has an endpoint
+here (chat and embedding models; media types join as their endpoints arrive), and its provider
+is configured and declares that modality. ``/v1/models`` needs no key, as the service's
+``/models``; a key that is sent is checked (401 if wrong: clients list models to check a key,
+``unigate doctor`` among them) and, if it has scopes, only the models those scopes can call are
+listed.
+
+The list bodies depend only on the catalog and on what can be served, so each is rendered once
+per (catalog, servable set) and the bytes are reused: the catalog has ~640 models and
+``/models`` is public.
 """
 
 from __future__ import annotations
@@ -15,16 +22,31 @@ from weakref import WeakKeyDictionary
 import orjson
 from aiohttp import web
 
-from unigate.api.context import GATEWAY
+from unigate.accounts import scopes
+from unigate.api.auth import require_key
+from unigate.api.context import GATEWAY, STORE
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.services import Modality, Services
+from unigate.errors import ModelNotFound
 
-__all__ = ["list_models", "list_models_openai", "model_item", "serving_providers"]
+__all__ = ["Servable", "available", "get_model_openai", "list_models", "list_models_openai", "model_item", "servable"]
 
 _CREATED = 1_735_689_600  # 2025-01-01: the catalog has no per-model release dates
 
-_Key = tuple[str, frozenset[str]]
+_MODALITY_OF_TYPE: dict[str, Modality] = {"chat-completion": Modality.CHAT, "embedding": Modality.EMBEDDINGS}
+"""The catalog types that have an endpoint here, and the modality a provider declares to serve them."""
+
+_SCOPES_OF_MODALITY: dict[Modality, tuple[str, ...]] = {
+    Modality.CHAT: (scopes.CHAT, scopes.RESPONSES),
+    Modality.EMBEDDINGS: (scopes.CHAT,),  # the seeds define no embeddings scope
+}
+"""The scopes, any of which lets a key call a model of that modality."""
+
+Servable = frozenset[tuple[Modality, str]]
+"""(modality, provider) pairs this server can serve now."""
+
+_Key = tuple[str, Servable]
 _rendered: WeakKeyDictionary[Catalog, dict[_Key, bytes]] = WeakKeyDictionary()
 
 
@@ -56,41 +78,71 @@ def model_item(spec: ModelSpec, *, available: bool) -> dict[str, Any]:
     }
 
 
-def serving_providers(services: Services) -> frozenset[str]:
-    """Names of the providers that can serve now: those that serve chat and have their key or URL
-    (the embedded embedding model, which serves only embeddings, is listed as not available)."""
-    return services.serving(Modality.CHAT)
+def servable(services: Services, allowed: tuple[str, ...] = ()) -> Servable:
+    """What this server can serve now, for a key with the scopes ``allowed`` (none: everything)."""
+    return frozenset(
+        (modality, name)
+        for modality, needs in _SCOPES_OF_MODALITY.items()
+        if any(scopes.allows(allowed, scope) for scope in needs)
+        for name in services.serving(modality)
+    )
 
 
-def _available(spec: ModelSpec, serving: frozenset[str]) -> bool:
-    return not spec.deprecated and spec.provider in serving
+def available(spec: ModelSpec, serving: Servable) -> bool:
+    """Whether ``spec`` can be called now, given what is ``serving``."""
+    modality = _MODALITY_OF_TYPE.get(spec.type)
+    return not spec.deprecated and modality is not None and (modality, spec.provider) in serving
 
 
-def _render(catalog: Catalog, kind: str, serving: frozenset[str]) -> bytes:
+def _openai_item(spec: ModelSpec) -> dict[str, Any]:
+    return {"id": spec.id, "object": "model", "created": _CREATED, "owned_by": spec.developer or spec.provider}
+
+
+def _render(catalog: Catalog, kind: str, serving: Servable) -> bytes:
     by_state = _rendered.setdefault(catalog, {})
     key = (kind, serving)
     body = by_state.get(key)
     if body is None:
         if kind == "models":
-            body = orjson.dumps([model_item(s, available=_available(s, serving)) for s in catalog])
+            body = orjson.dumps([model_item(s, available=available(s, serving)) for s in catalog])
         else:
-            data = [
-                {"id": s.id, "object": "model", "created": _CREATED, "owned_by": s.developer or s.provider}
-                for s in catalog
-                if _available(s, serving)
-            ]
+            data = [_openai_item(s) for s in catalog if available(s, serving)]
             body = orjson.dumps({"object": "list", "data": data})
         by_state[key] = body
     return body
 
 
+async def _caller_scopes(request: web.Request) -> tuple[str, ...]:
+    """The scopes of the key sent, if one was (checked: a wrong key is 401); none: everything."""
+    if "Authorization" not in request.headers:
+        return ()
+    key = await require_key(request, request.app[STORE])
+    return key.scopes
+
+
 async def list_models(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    body = _render(gateway.catalog, "models", serving_providers(gateway.services))
+    body = _render(gateway.catalog, "models", servable(gateway.services))
     return web.Response(body=body, content_type="application/json")
 
 
 async def list_models_openai(request: web.Request) -> web.Response:
+    """``GET /v1/models``."""
+    allowed = await _caller_scopes(request)
     gateway = request.app[GATEWAY]
-    body = _render(gateway.catalog, "openai", serving_providers(gateway.services))
+    body = _render(gateway.catalog, "openai", servable(gateway.services, allowed))
     return web.Response(body=body, content_type="application/json")
+
+
+async def get_model_openai(request: web.Request) -> web.Response:
+    """``GET /v1/models/{id}``: one model the caller can use, by id or alias (answered with its id)."""
+    allowed = await _caller_scopes(request)
+    gateway = request.app[GATEWAY]
+    name = request.match_info["id"]
+    spec = gateway.catalog.resolve(name)
+    if not available(spec, servable(gateway.services, allowed)):
+        raise ModelNotFound(
+            f"The model {name!r} is not available to you on this server. GET /v1/models lists those that are.",
+            param="model",
+        )
+    return web.Response(body=orjson.dumps(_openai_item(spec)), content_type="application/json")

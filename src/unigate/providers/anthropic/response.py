@@ -14,7 +14,7 @@ from unigate.core.results import ChatResult, Choice, FinishReason, Usage
 from unigate.errors import UpstreamError
 from unigate.providers.wire import arguments_text, int_or_zero, tool_call
 
-__all__ = ["STOP_REASONS", "Blocks", "parse_message", "stop_reason", "usage"]
+__all__ = ["STOP_REASONS", "Blocks", "matched_stop", "parse_message", "stop_reason", "usage"]
 
 STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -47,6 +47,11 @@ def stop_reason(value: Any) -> FinishReason:
     return STOP_REASONS.get(str(value), "unknown") if value is not None else "unknown"
 
 
+def matched_stop(reason: Any, sequence: Any) -> str | None:
+    """The stop sequence Anthropic says ended the text (``stop_reason: "stop_sequence"``)."""
+    return sequence if reason == "stop_sequence" and isinstance(sequence, str) else None
+
+
 def parse_message(data: Any) -> tuple[ChatResult, Blocks]:
     """A ``message`` body as the canonical result, and its signed thinking blocks."""
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
@@ -72,6 +77,7 @@ def parse_message(data: Any) -> tuple[ChatResult, Blocks]:
         finish_reason=stop_reason(data.get("stop_reason")),
         tool_calls=tuple(calls),
         reasoning="".join(thoughts) if thoughts else None,
+        stop_sequence=matched_stop(data.get("stop_reason"), data.get("stop_sequence")),
     )
     result = ChatResult(model=str(data.get("model", "")), choices=[choice], usage=usage(data.get("usage")))
     return result, tuple(signed)

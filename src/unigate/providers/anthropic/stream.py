@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, ToolCallDelta
-from unigate.providers.anthropic.response import Blocks, stop_reason
+from unigate.providers.anthropic.response import Blocks, matched_stop, stop_reason
 from unigate.providers.wire import arguments_text, int_or_zero
 
 __all__ = ["EventDecoder"]
@@ -24,6 +24,7 @@ class EventDecoder:
         self.fallback_model = fallback_model
         self.finished = False
         self.stop_reason: Any = None
+        self.stop_sequence: Any = None
         self.usage: dict[str, Any] = {}
         self.tool_ids: list[str] = []
         self.generated = 0
@@ -53,12 +54,15 @@ class EventDecoder:
         if kind == "content_block_delta":
             return self._block_delta(int_or_zero(data.get("index")), data.get("delta") or {})
         if kind == "message_delta":
-            self.stop_reason = (data.get("delta") or {}).get("stop_reason", self.stop_reason)
+            delta = data.get("delta") or {}
+            self.stop_reason = delta.get("stop_reason", self.stop_reason)
+            self.stop_sequence = delta.get("stop_sequence", self.stop_sequence)
             self.usage.update(data.get("usage") or {})  # cumulative counts
             return []
         if kind == "message_stop":
             self.finished = True
-            return [ChoiceDelta(0, finish_reason=stop_reason(self.stop_reason))]
+            stop = matched_stop(self.stop_reason, self.stop_sequence)
+            return [ChoiceDelta(0, finish_reason=stop_reason(self.stop_reason), stop_sequence=stop)]
         return []  # ping, content_block_stop, and event types added later
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:

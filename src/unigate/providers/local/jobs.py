@@ -86,8 +86,8 @@ class ChoiceEnd:
     finish_reason: Literal["stop", "length"]
     completion_tokens: int
     """Every sampled token, the end-of-turn token included."""
-    stop_sequence: bool = False
-    """The output was cut at a caller's stop sequence (so it may be incomplete JSON)."""
+    stop_sequence: str | None = None
+    """The caller's stop sequence the output was cut at (so it may be incomplete JSON)."""
 
 
 EngineEvent = PromptReady | TextChunk | ChoiceEnd

@@ -31,7 +31,9 @@ class Output(Protocol):
 
     def feed(self, text: str, logprobs: tuple[TokenLogprob, ...]) -> list[ChoiceDelta]: ...
 
-    def end(self, reason: Reason, cut: bool) -> list[ChoiceDelta]: ...
+    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
+        """``cut`` is the caller's stop sequence the text was cut at, if one was."""
+        ...
 
 
 def output_for(request: ChatRequest, index: int) -> Output:
@@ -48,6 +50,11 @@ def output_for(request: ChatRequest, index: int) -> Output:
             return _GrammarCall(index, request.tools, content=content)
         return _AutoCall(index, request.tools, content=content)
     return content
+
+
+def _finish(index: int, reason: Reason, cut: str | None) -> ChoiceDelta:
+    """The last delta of a choice that ended without a complete call."""
+    return ChoiceDelta(index, finish_reason=reason, stop_sequence=cut if reason == "stop" else None)
 
 
 def _invalid_output() -> UpstreamError:
@@ -68,12 +75,12 @@ class _Content:
             self._text.append(text)
         return [ChoiceDelta(self._index, content=text, logprobs=logprobs if self._logprobs else None)]
 
-    def end(self, reason: Reason, cut: bool) -> list[ChoiceDelta]:
+    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
         # A grammar guarantees the JSON only when the model itself ended it (not length or a stop
         # string); failing then is our grammar's bug, never invalid JSON sent as "stop".
         if reason == "stop" and not cut and self._check is not None and not self._check("".join(self._text)):
             raise _invalid_output()
-        return [ChoiceDelta(self._index, finish_reason=reason)]
+        return [_finish(self._index, reason, cut)]
 
 
 class _NamedCall:
@@ -90,12 +97,15 @@ class _NamedCall:
         delta = ToolCallDelta(0, new_call_id(), self._tool.name, text) if first else ToolCallDelta(0, arguments=text)
         return [ChoiceDelta(self._index, tool_calls=(delta,))]
 
-    def end(self, reason: Reason, cut: bool) -> list[ChoiceDelta]:
+    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
         deltas = [] if self._arguments else self.feed("", ())
         complete = reason == "stop" and not cut
         if complete and not valid_arguments("".join(self._arguments), self._tool):
             raise _invalid_output()
-        return [*deltas, ChoiceDelta(self._index, finish_reason="tool_calls" if complete else reason)]
+        return [
+            *deltas,
+            ChoiceDelta(self._index, finish_reason="tool_calls") if complete else _finish(self._index, reason, cut),
+        ]
 
 
 class _GrammarCall:
@@ -137,13 +147,13 @@ class _GrammarCall:
         self._sent += len(ready)
         return [ChoiceDelta(self._index, tool_calls=(ToolCallDelta(0, arguments=ready),))] if ready else []
 
-    def end(self, reason: Reason, cut: bool) -> list[ChoiceDelta]:
+    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
         complete = reason == "stop" and not cut
         if self._state != "call":
             if self._content is None:
                 if complete:  # the grammar allows nothing but a call
                     raise _invalid_output()
-                return [ChoiceDelta(self._index, finish_reason=reason)]
+                return [_finish(self._index, reason, cut)]
             deltas = (
                 []
                 if self._state == "content" or not self._buffer
@@ -158,7 +168,10 @@ class _GrammarCall:
             arguments = arguments[:-1]
         tail = arguments[self._sent :]
         deltas = [ChoiceDelta(self._index, tool_calls=(ToolCallDelta(0, arguments=tail),))] if tail else []
-        return [*deltas, ChoiceDelta(self._index, finish_reason="tool_calls" if complete else reason)]
+        return [
+            *deltas,
+            ChoiceDelta(self._index, finish_reason="tool_calls") if complete else _finish(self._index, reason, cut),
+        ]
 
 
 class _AutoCall:
@@ -187,7 +200,7 @@ class _AutoCall:
                 return self._flush()
         return []
 
-    def end(self, reason: Reason, cut: bool) -> list[ChoiceDelta]:
+    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
         if self._state == "json" and reason == "stop":
             call = parse_call(self._buffer.strip(), self._tools)
             if call is not None:
@@ -216,6 +229,7 @@ class Collected:
         self.arguments: list[str] = []
         self.is_call = False
         self.finish_reason: FinishReason = "stop"
+        self.stop_sequence: str | None = None
 
     def add(self, delta: ChoiceDelta) -> None:
         if delta.content is not None:
@@ -228,14 +242,22 @@ class Collected:
             self.arguments.append(call.arguments)
         if delta.finish_reason is not None:
             self.finish_reason = delta.finish_reason
+            self.stop_sequence = delta.stop_sequence
 
     def choice(self, index: int, *, logprobs: bool) -> Choice:
         if self.is_call:
             call = ToolCall(id=self.call_id, name=self.call_name, arguments="".join(self.arguments))
-            return Choice(index=index, content=None, finish_reason=self.finish_reason, tool_calls=(call,))
+            return Choice(
+                index=index,
+                content=None,
+                finish_reason=self.finish_reason,
+                tool_calls=(call,),
+                stop_sequence=self.stop_sequence,
+            )
         return Choice(
             index=index,
             content="".join(self.content),
             finish_reason=self.finish_reason,
+            stop_sequence=self.stop_sequence,
             logprobs=tuple(self.logprobs) if logprobs else None,
         )

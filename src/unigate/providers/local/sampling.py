@@ -130,7 +130,8 @@ class TextStream:
         """Position of ``_pending[0]`` in the whole output."""
         self._logprobs: list[tuple[int, TokenLogprob]] = []
         """Held entries, each with the output position where its token's text begins."""
-        self.stopped = False
+        self.stopped: str | None = None
+        """The stop sequence the text was cut at, once one matched."""
 
     def push(self, data: bytes, logprob: TokenLogprob | None) -> tuple[str, tuple[TokenLogprob, ...]]:
         if logprob is not None:
@@ -146,10 +147,10 @@ class TextStream:
         return self._scan(final=True)
 
     def _scan(self, *, final: bool) -> tuple[str, tuple[TokenLogprob, ...]]:
-        hits = [i for i in (self._pending.find(s) for s in self._stops) if i >= 0]
+        hits = [(i, stop) for stop in self._stops if (i := self._pending.find(stop)) >= 0]
         if hits:
-            self.stopped = True
-            return self._release(min(hits), drop_rest=True)
+            at, self.stopped = min(hits, key=lambda hit: hit[0])  # the earliest; a tie goes to the first given
+            return self._release(at, drop_rest=True)
         return self._release(len(self._pending) if final else len(self._pending) - self._held())
 
     def _held(self) -> int:
