@@ -7,7 +7,7 @@ import random
 import pytest
 
 from unigate.core.results import MORE_BUFFERED, StreamStart
-from unigate.providers.sse import SseDecoder, SseEvent, marked, relay
+from unigate.providers.sse import SseDecoder, SseEvent, marked, read_events
 
 
 def decode(raw: bytes, piece: int) -> list[SseEvent]:
@@ -59,13 +59,13 @@ def test_line_feeds_only_at_any_chunk_size(piece: int) -> None:
     assert decode(lf_only, piece) == EXPECTED
 
 
-def test_relay_marks_the_events_that_others_follow_in_the_same_read() -> None:
+def test_read_events_marks_the_events_that_others_follow_in_the_same_read() -> None:
     decoder = SseDecoder()
-    seen = [(e.data, e.more) for e in relay(decoder, b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]
-    seen += [(e.data, e.more) for e in relay(decoder, b"data: 4\n\ndata: 5")]
-    seen += [(e.data, e.more) for e in relay(decoder, None)]
+    seen = [(e.data, e.more) for e in read_events(decoder, b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]
+    seen += [(e.data, e.more) for e in read_events(decoder, b"data: 4\n\ndata: 5")]
+    seen += [(e.data, e.more) for e in read_events(decoder, None)]
     assert seen == [("1", True), ("2", True), ("3", False), ("4", False), ("5", False)]
-    assert relay(decoder, b"data: 6\n\n") == [SseEvent("6")]  # ``more`` is not part of the event's value
+    assert read_events(decoder, b"data: 6\n\n") == [SseEvent("6")]  # ``more`` is not part of the event's value
 
 
 def test_marked_puts_more_buffered_before_each_output_that_others_follow() -> None:

@@ -48,7 +48,7 @@ from unigate.errors import (
     UpstreamTimeout,
 )
 from unigate.providers.config import ProviderConfig
-from unigate.providers.sse import SseDecoder, SseEvent, relay
+from unigate.providers.sse import SseDecoder, SseEvent, read_events
 from unigate.providers.transport.base import HttpFailure, Request, Response, Transport
 
 __all__ = [
@@ -224,7 +224,7 @@ class Upstream:
         decoder = SseDecoder()
         async with aclosing(self.chunks(url, headers=headers, body=body)) as chunks:
             async for chunk in chunks:
-                for event in relay(decoder, chunk):
+                for event in read_events(decoder, chunk):
                     yield event
-        for event in relay(decoder, None):
+        for event in read_events(decoder, None):
             yield event

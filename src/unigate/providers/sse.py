@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from unigate.core.results import MORE_BUFFERED, MoreBuffered, StreamStart
 
-__all__ = ["SseDecoder", "SseEvent", "marked", "relay"]
+__all__ = ["SseDecoder", "SseEvent", "marked", "read_events"]
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class SseEvent:
     data: str
     event: str = "message"
     more: bool = field(default=False, compare=False, repr=False)
-    """Whether the upstream read that completed this event completed others after it (``relay``)."""
+    """Whether the upstream read that completed this event completed others after it (``read_events``)."""
 
 
 class SseDecoder:
@@ -122,7 +122,7 @@ def _line_end(buffer: str) -> tuple[int, int] | None:
     return cr, 2 if buffer[cr + 1] == "\n" else 1
 
 
-def relay(decoder: SseDecoder, chunk: bytes | None) -> list[SseEvent]:
+def read_events(decoder: SseDecoder, chunk: bytes | None) -> list[SseEvent]:
     """The events that one upstream read (``chunk``; ``None`` at the end of the body) completes,
     each but the last marked ``more``."""
     events = decoder.close() if chunk is None else decoder.feed(chunk)
