@@ -24,6 +24,7 @@ from aiohttp import web
 
 from unigate.catalog.spec import ModelSpec, Price
 from unigate.core.chat import ChatRequest, ContentPart, Message, TextPart
+from unigate.core.results import ChoiceDelta, Passthrough, StreamEvent
 from unigate.providers.config import ProviderConfig, Timeouts, env_name
 from unigate.providers.registry import load_provider_configs
 
@@ -245,3 +246,14 @@ class EmulatorThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(30)
         self.loop.close()
+
+
+def deltas(events: list[StreamEvent]) -> list[ChoiceDelta]:
+    """The deltas a provider's stream stands for, relayed ones (``Passthrough.deltas``) included."""
+    out: list[ChoiceDelta] = []
+    for e in events:
+        if isinstance(e, ChoiceDelta):
+            out.append(e)
+        elif isinstance(e, Passthrough):
+            out += e.deltas()
+    return out

@@ -14,6 +14,7 @@ from tests.providers.emulators import (
     UPSTREAM_KEY,
     Emulator,
     chat,
+    deltas,
     fixture,
     fixture_json,
     json_reply,
@@ -79,10 +80,6 @@ async def drain(stream: AsyncIterator[StreamEvent], into: list[StreamEvent]) -> 
     async for event in stream:
         if not isinstance(event, MoreBuffered):
             into.append(event)
-
-
-def deltas(events: list[StreamEvent]) -> list[ChoiceDelta]:
-    return [e for e in events if isinstance(e, ChoiceDelta)]
 
 
 # ---- non-streamed --------------------------------------------------------------------------------

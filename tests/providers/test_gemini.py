@@ -12,6 +12,7 @@ from tests.providers.emulators import (
     UPSTREAM_KEY,
     Emulator,
     chat,
+    deltas,
     fixture,
     fixture_json,
     json_reply,
@@ -74,10 +75,6 @@ async def make(upstream: Emulator) -> AsyncIterator[Make]:
 
 async def events_of(provider: GeminiProvider, request: ChatRequest, spec: ModelSpec) -> list[StreamEvent]:
     return [e async for e in provider.stream(request, spec) if not isinstance(e, MoreBuffered)]
-
-
-def deltas(events: list[StreamEvent]) -> list[ChoiceDelta]:
-    return [e for e in events if isinstance(e, ChoiceDelta)]
 
 
 # ---- non-streamed --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from tests.providers.emulators import (
     UPSTREAM_KEY,
     Emulator,
     chat,
+    deltas,
     fixture,
     fixture_json,
     json_reply,
@@ -35,9 +36,7 @@ from unigate.core.chat import (
     ToolCall,
 )
 from unigate.core.results import (
-    ChoiceDelta,
     MoreBuffered,
-    Passthrough,
     StreamEvent,
     StreamStart,
     TokenLogprob,
@@ -68,17 +67,6 @@ async def make(upstream: Emulator) -> AsyncIterator[Make]:
 
 async def events_of(provider: OpenAICompatProvider, request: ChatRequest, spec: ModelSpec) -> list[StreamEvent]:
     return [e async for e in provider.stream(request, spec) if not isinstance(e, MoreBuffered)]
-
-
-def deltas(events: list[StreamEvent]) -> list[ChoiceDelta]:
-    """The deltas, relayed ones included (``Passthrough.deltas``)."""
-    out: list[ChoiceDelta] = []
-    for e in events:
-        if isinstance(e, ChoiceDelta):
-            out.append(e)
-        elif isinstance(e, Passthrough):
-            out += e.deltas()
-    return out
 
 
 # ---- non-streamed --------------------------------------------------------------------------------

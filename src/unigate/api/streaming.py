@@ -14,21 +14,28 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing, suppress
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+import orjson
 from aiohttp import web
 
 from unigate.core.gateway import Charge
 from unigate.core.results import ChoiceDelta, MoreBuffered, Passthrough, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError
 
-__all__ = ["SSE_HEADERS", "StreamOutput", "StreamRenderer", "send_stream"]
+__all__ = ["SSE_HEADERS", "StreamOutput", "StreamRenderer", "send_stream", "sse_event"]
 
 log = logging.getLogger("unigate.api")
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 Events = AsyncGenerator[StreamEvent | Charge, None]
+
+
+def sse_event(data: Any, *, event: str | None = None) -> bytes:
+    """One server-sent event carrying ``data`` as compact JSON, named ``event`` when given."""
+    frame = b"data: " + orjson.dumps(data) + b"\n\n"
+    return frame if event is None else b"event: " + event.encode() + b"\n" + frame
 
 
 class StreamRenderer(Protocol):

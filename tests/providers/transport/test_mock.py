@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.providers.emulators import UPSTREAM_KEY, chat, fixture, fixture_json, model_spec, provider_config
+from tests.providers.emulators import UPSTREAM_KEY, chat, deltas, fixture, fixture_json, model_spec, provider_config
 from unigate.core.chat import FunctionTool, Message, NamedToolChoice, TextPart, ToolCall
 from unigate.core.provider import Provider
 from unigate.core.results import Choice, ChoiceDelta, Passthrough, StreamEvent, StreamStart, Usage
@@ -124,17 +124,6 @@ def recorded_text(name: str) -> str:
     return text
 
 
-def canonical(events: list[StreamEvent]) -> list[ChoiceDelta]:
-    """The deltas a stream stands for, relayed (``Passthrough``) or decoded."""
-    out: list[ChoiceDelta] = []
-    for e in events:
-        if isinstance(e, Passthrough):
-            out += e.deltas()
-        elif isinstance(e, ChoiceDelta):
-            out.append(e)
-    return out
-
-
 async def test_a_stream_sends_exactly_this_request_and_parses_the_recorded_events(
     started: Callable[[Provider], Any],
 ) -> None:
@@ -158,9 +147,9 @@ async def test_a_stream_sends_exactly_this_request_and_parses_the_recorded_event
     }
     assert events[0] == StreamStart("gpt-4o-2024-08-06")
     assert events[-1] == Usage(16, 102, 118, 0, 0)
-    deltas = canonical(events)
-    assert "".join(d.content or "" for d in deltas) == recorded_text("openai/stream_gpt4o.sse")
-    assert [d.finish_reason for d in deltas if d.finish_reason] == ["stop"]
+    got = deltas(events)
+    assert "".join(d.content or "" for d in got) == recorded_text("openai/stream_gpt4o.sse")
+    assert [d.finish_reason for d in got if d.finish_reason] == ["stop"]
     assert (transport.responses[0].consumed, transport.responses[0].closed) == (True, True)
 
 
@@ -183,8 +172,8 @@ async def test_a_stream_that_fails_midway_is_a_typed_error_never_a_finished_answ
     received: list[StreamEvent] = []
     with pytest.raises(error, match=message):
         await drain(provider.stream(chat("Hi"), GPT), received)
-    assert any(d.content for d in canonical(received))
-    assert not any(d.finish_reason for d in canonical(received))
+    assert any(d.content for d in deltas(received))
+    assert not any(d.finish_reason for d in deltas(received))
     assert (transport.responses[0].closed, transport.responses[0].consumed) == (True, False)
 
 

@@ -17,6 +17,7 @@ import orjson
 
 from unigate.api.anthropic.errors import anthropic_error
 from unigate.api.meta import meta
+from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
 from unigate.errors import GatewayError, UpstreamError
@@ -95,8 +96,7 @@ def message_body(result: ChatResult, charge: Charge, *, message_id: str) -> byte
 
 
 def _event(data: dict[str, Any]) -> bytes:
-    kind: str = data["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    return sse_event(data, event=data["type"])
 
 
 class MessageStream:

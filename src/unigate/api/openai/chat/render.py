@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from unigate.api.meta import meta
+from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, Choice, ChoiceDelta, Passthrough, TokenLogprob, Usage
 from unigate.errors import GatewayError
@@ -142,14 +143,10 @@ class ChunkRenderer:
             **extra,
         }
 
-    @staticmethod
-    def _encode(frame: dict[str, Any]) -> bytes:
-        return b"data: " + orjson.dumps(frame) + b"\n\n"
-
     def delta(self, d: ChoiceDelta) -> bytes:
         out = b""
         if self._held is not None:
-            out, self._held = self._encode(self._held), None
+            out, self._held = sse_event(self._held), None
         body: dict[str, Any] = {}
         if d.index not in self._started:
             self._started.add(d.index)
@@ -182,7 +179,7 @@ class ChunkRenderer:
             return None
         out = b""
         if self._held is not None:
-            out, self._held = self._encode(self._held), None
+            out, self._held = sse_event(self._held), None
         if event.envelope is not self._envelope:
             self._envelope = event.envelope
             self._relay_prefix = event.envelope.with_ids(self.id, self.created)
@@ -196,17 +193,17 @@ class ChunkRenderer:
 
     def error(self, err: GatewayError) -> bytes:
         """The OpenAI SDKs raise on an ``error`` event; no ``[DONE]`` follows it."""
-        return b"data: " + orjson.dumps(err.body()) + b"\n\n"
+        return sse_event(err.body())
 
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         held, self._held = self._held, None
         if self.include_usage:
             tail = self._frame([], usage=_usage(usage or Usage()), meta=meta(charge))
-            return (self._encode(held) if held else b"") + self._encode(tail) + DONE
+            return (sse_event(held) if held else b"") + sse_event(tail) + DONE
         if held is None:
             held = self._frame([])
         held["meta"] = meta(charge)
-        return self._encode(held) + DONE
+        return sse_event(held) + DONE
 
 
 def _tool_call_delta(index: int, call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from unigate.api.meta import meta
+from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, TokenLogprob, Usage
 from unigate.errors import GatewayError
@@ -108,17 +109,13 @@ class CompletionChunks:
             **extra,
         }
 
-    @staticmethod
-    def _encode(frame: dict[str, Any]) -> bytes:
-        return b"data: " + orjson.dumps(frame) + b"\n\n"
-
     def start(self) -> bytes:
         return b""
 
     def delta(self, d: ChoiceDelta) -> bytes:
         out = b""
         if self._held is not None:
-            out, self._held = self._encode(self._held), None
+            out, self._held = sse_event(self._held), None
         text = d.content or ""
         if d.index not in self._offsets:
             echo = self.prompts[d.index // self.n] if self.prompts else ""
@@ -136,17 +133,17 @@ class CompletionChunks:
         if d.finish_reason is not None:
             self._held = frame
             return out
-        return out + self._encode(frame)
+        return out + sse_event(frame)
 
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
         held, self._held = self._held, None
         if self.include_usage:
             tail = self._frame([], usage=_usage(usage or Usage()), meta=meta(charge))
-            return (self._encode(held) if held else b"") + self._encode(tail) + DONE
+            return (sse_event(held) if held else b"") + sse_event(tail) + DONE
         if held is None:
             held = self._frame([])
         held["meta"] = meta(charge)
-        return self._encode(held) + DONE
+        return sse_event(held) + DONE
 
     def error(self, err: GatewayError) -> bytes:
-        return b"data: " + orjson.dumps(err.body()) + b"\n\n"
+        return sse_event(err.body())

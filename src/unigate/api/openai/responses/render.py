@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from unigate.api.meta import meta
+from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
 from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
 from unigate.errors import GatewayError
@@ -186,7 +187,7 @@ class ResponseStream:
     def _event(self, kind: str, **fields: Any) -> bytes:
         data = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
-        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+        return sse_event(data, event=kind)
 
     def _snapshot(self, status: str, **extra: Any) -> dict[str, Any]:
         return _response(self.id, self.created_at, self.model, self.echo, status=status, output=self._output, **extra)
