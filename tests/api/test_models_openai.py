@@ -59,9 +59,11 @@ def test_no_key_lists_the_same_and_a_wrong_key_is_401(server: Server, key: str) 
 def test_a_key_lists_only_what_its_scopes_allow(server: Server) -> None:
     responses_only = _scoped_key(server, ["model:responses"])
     listed = {m.id for m in _client(server, responses_only).models.list()}
-    assert listed == {FAKE_MODEL_ID}  # embeddings need model:chat
+    assert listed == {FAKE_MODEL_ID}  # embeddings need model:embeddings
     chat = _scoped_key(server, ["model:chat"])
-    assert {m.id for m in _client(server, chat).models.list()} == {FAKE_MODEL_ID, LOCAL_EMBEDDING_MODEL_ID}
+    assert {m.id for m in _client(server, chat).models.list()} == {FAKE_MODEL_ID}
+    both = _scoped_key(server, ["model:chat", "model:embeddings"])
+    assert {m.id for m in _client(server, both).models.list()} == {FAKE_MODEL_ID, LOCAL_EMBEDDING_MODEL_ID}
     with pytest.raises(openai.NotFoundError):
         _client(server, responses_only).models.retrieve(LOCAL_EMBEDDING_MODEL_ID)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
 
-__all__ = ["CREDITS_PER_USD", "ModelSpec", "Price"]
+__all__ = ["CREDITS_PER_USD", "MediaUnit", "ModelSpec", "Price", "UnitPrice"]
 
 CREDITS_PER_USD = 2_000_000
 """1 USD = 2,000,000 credits (the service docs' billing examples, every pair of which agrees)."""
@@ -20,6 +24,37 @@ class Price:
     def cost(self, prompt_tokens: int, completion_tokens: int) -> int:
         micro = prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok
         return -(-micro // 1_000_000)
+
+
+MediaUnit = Literal["image", "character", "second", "page"]
+"""What a media model bills: images made, characters spoken, seconds of audio heard, pages read."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPrice:
+    """Integer credits per one million units of a media model's ``unit``; an image's price may
+    depend on its variant (``"hd:1024x1792"``: quality and size, either ``*``)."""
+
+    unit: MediaUnit
+    per_million: int
+    variants: Mapping[str, int] = field(default_factory=dict)
+    """Credits per million units by ``"quality:size"``; ``per_million`` for any other."""
+    source: Literal["list", "estimate", "configured"] = "estimate"
+    """``list``: the provider's published price; ``estimate``: ours (no published price found)."""
+
+    def rate(self, variant: str = "") -> int:
+        """Credits per million units of ``variant`` (``"quality:size"``)."""
+        if not self.variants or not variant:
+            return self.per_million
+        quality, _, size = variant.partition(":")
+        for key in (variant, f"{quality}:*", f"*:{size}"):
+            if key in self.variants:
+                return self.variants[key]
+        return self.per_million
+
+    def cost(self, units: float, variant: str = "") -> int:
+        """The ceiling of ``units`` at ``variant``'s rate; seconds may be fractional."""
+        return math.ceil(Fraction(units) * self.rate(variant) / 1_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +82,8 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     deprecated: bool = False
     """Listed for reference only: the upstream no longer serves it (seeds, "Deprecated" table)."""
+    unit_price: UnitPrice | None = None
+    """For media models: the price per unit (``price`` stays zero); ``None`` for token-priced ones."""
     price_source: str = "configured"
     """Where ``price`` comes from: ``configured`` (settings, built-in models), ``list`` (the
     provider's published price), ``estimate`` (ours), or ``unpriced`` (media models, priced per

@@ -342,7 +342,12 @@ class Gateway:
         return spec, embedder
 
     async def embed(
-        self, request: EmbeddingRequest, key: ApiKey, *, scope: str = scopes.CHAT, admission: Admission | None = None
+        self,
+        request: EmbeddingRequest,
+        key: ApiKey,
+        *,
+        scope: str = scopes.EMBEDDINGS,
+        admission: Admission | None = None,
     ) -> tuple[EmbeddingResult, Charge]:
         """Embed ``request.inputs`` for ``key``: reserved at the input bound, settled to the reported
         ``prompt_tokens`` at the model's input price."""

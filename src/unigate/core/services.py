@@ -1,7 +1,7 @@
 """The providers this server runs, as the registry built them, asked by modality.
 
 Each provider declares the modalities it serves (``Modality``); for those with a protocol today
-(chat: ``Provider``, embeddings: ``Embedder``) it brings the object that serves them
+(chat: ``Provider``, embeddings: ``Embedder``, the media ones: ``media_providers.py``) it brings the object that serves them
 (``Capabilities``). The gateway and the API ask ``Services`` which object serves a provider's
 model for a modality, never the objects what they are. A provider that is registered but lacks
 its key or URL declares the same modalities with nothing behind them and the setting it misses:
@@ -13,19 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
+from typing import cast
 
 from unigate.core.embedder import Embedder
+from unigate.core.media_providers import ImageGenerator, OcrReader, Speaker, Transcriber
 from unigate.core.provider import Provider
 from unigate.errors import ProviderNotConfigured
 from unigate.primitives.records import record
 
-__all__ = ["Capabilities", "Modality", "Service", "Services"]
+__all__ = ["Capabilities", "Modality", "Running", "Service", "Services"]
 
 
 class Modality(StrEnum):
-    """What a provider can serve. Chat and embeddings have a protocol and an endpoint; the others
-    are declared ahead of theirs (the media issues add them), so that a registration can say what
-    a provider offers before the gateway serves it."""
+    """What a provider can serve. Chat, embeddings, images, speech, transcription and OCR have a
+    protocol and endpoints; video, music and 3D are declared ahead of theirs (generation jobs), so
+    that a registration can say what a provider offers before the gateway serves it."""
 
     CHAT = "chat"
     EMBEDDINGS = "embeddings"
@@ -41,20 +43,39 @@ class Modality(StrEnum):
     """3D model generation jobs."""
 
 
+Running = Provider | Embedder | ImageGenerator | Speaker | Transcriber | OcrReader
+"""An object that serves a modality: started with the app, closed at its end."""
+
+
 @record
 class Capabilities:
     """The objects behind the modalities that have a protocol; one object may serve several."""
 
     chat: Provider | None = None
     embeddings: Embedder | None = None
+    images: ImageGenerator | None = None
+    speech: Speaker | None = None
+    transcription: Transcriber | None = None
+    ocr: OcrReader | None = None
+
+    def parts(self) -> dict[Modality, Running | None]:
+        return {
+            Modality.CHAT: self.chat,
+            Modality.EMBEDDINGS: self.embeddings,
+            Modality.IMAGES: self.images,
+            Modality.SPEECH: self.speech,
+            Modality.TRANSCRIPTION: self.transcription,
+            Modality.OCR: self.ocr,
+        }
 
     def modalities(self) -> frozenset[Modality]:
         """The modalities it has an object for."""
-        parts: dict[Modality, object] = {Modality.CHAT: self.chat, Modality.EMBEDDINGS: self.embeddings}
-        return frozenset(m for m, part in parts.items() if part is not None)
+        return frozenset(m for m, part in self.parts().items() if part is not None)
 
 
-_PROTOCOLS = frozenset({Modality.CHAT, Modality.EMBEDDINGS})
+_PROTOCOLS = frozenset(
+    {Modality.CHAT, Modality.EMBEDDINGS, Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION, Modality.OCR}
+)
 """The modalities with a protocol: one a configured provider declares must have its object."""
 
 _NOTHING = Capabilities()
@@ -104,14 +125,19 @@ class Services(Mapping[str, Service]):
         return len(self._by_name)
 
     def replaced(
-        self, *, chat: Mapping[str, Provider] | None = None, embeddings: Mapping[str, Embedder] | None = None
+        self,
+        *,
+        chat: Mapping[str, Provider] | None = None,
+        embeddings: Mapping[str, Embedder] | None = None,
+        capabilities: Mapping[str, Capabilities] | None = None,
     ) -> Services:
-        """These services, with the providers of ``chat`` and the embedders of ``embeddings`` (test
-        doubles) in place of those of the same names."""
+        """These services, with the providers of ``chat``, the embedders of ``embeddings`` and the
+        ``capabilities`` (test doubles) in place of those of the same names."""
         chat, embeddings = chat or {}, embeddings or {}
         doubles = {
             name: Capabilities(chat=chat.get(name), embeddings=embeddings.get(name)) for name in [*chat, *embeddings]
         }
+        doubles.update(capabilities or {})
         replaced = [Service(name, c.modalities(), c) for name, c in doubles.items()]
         return Services({**self._by_name, **{s.name: s for s in replaced}}.values())
 
@@ -135,15 +161,35 @@ class Services(Mapping[str, Service]):
             self._declared(name, Modality.EMBEDDINGS)
         return embedder
 
+    def _part(self, name: str, modality: Modality) -> Running | None:
+        service = self._by_name.get(name)
+        part = None if service is None else service.capabilities.parts()[modality]
+        if part is None:
+            self._declared(name, modality)
+        return part
+
+    def images(self, name: str) -> ImageGenerator | None:
+        """The image generator of ``name``, as ``chat`` finds the provider."""
+        return cast("ImageGenerator | None", self._part(name, Modality.IMAGES))
+
+    def speaker(self, name: str) -> Speaker | None:
+        return cast("Speaker | None", self._part(name, Modality.SPEECH))
+
+    def transcriber(self, name: str) -> Transcriber | None:
+        return cast("Transcriber | None", self._part(name, Modality.TRANSCRIPTION))
+
+    def ocr(self, name: str) -> OcrReader | None:
+        return cast("OcrReader | None", self._part(name, Modality.OCR))
+
     def serving(self, modality: Modality) -> frozenset[str]:
         """Names of the configured providers that declare ``modality``."""
         return frozenset(n for n, s in self._by_name.items() if s.missing is None and modality in s.serves)
 
-    def running(self) -> list[Provider | Embedder]:
+    def running(self) -> list[Running]:
         """The objects to start and close, each once (one adapter may serve several modalities)."""
-        out: list[Provider | Embedder] = []
+        out: list[Running] = []
         for service in self._by_name.values():
-            for part in (service.capabilities.chat, service.capabilities.embeddings):
+            for part in service.capabilities.parts().values():
                 if part is not None and all(part is not p for p in out):
                     out.append(part)
         return out

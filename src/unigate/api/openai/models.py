@@ -34,12 +34,24 @@ __all__ = ["Servable", "available", "get_model_openai", "list_models", "list_mod
 
 _CREATED = 1_735_689_600  # 2025-01-01: the catalog has no per-model release dates
 
-_MODALITY_OF_TYPE: dict[str, Modality] = {"chat-completion": Modality.CHAT, "embedding": Modality.EMBEDDINGS}
+_MODALITY_OF_TYPE: dict[str, Modality] = {
+    "chat-completion": Modality.CHAT,
+    "embedding": Modality.EMBEDDINGS,
+    "image": Modality.IMAGES,
+    "tts": Modality.SPEECH,
+    "voice-chat": Modality.SPEECH,
+    "stt": Modality.TRANSCRIPTION,
+    "ocr": Modality.OCR,
+}
 """The catalog types that have an endpoint here, and the modality a provider declares to serve them."""
 
 _SCOPES_OF_MODALITY: dict[Modality, tuple[str, ...]] = {
     Modality.CHAT: (scopes.CHAT, scopes.RESPONSES),
-    Modality.EMBEDDINGS: (scopes.CHAT,),  # the seeds define no embeddings scope
+    Modality.EMBEDDINGS: (scopes.EMBEDDINGS,),
+    Modality.IMAGES: (scopes.IMAGE,),
+    Modality.SPEECH: (scopes.SPEECH,),
+    Modality.TRANSCRIPTION: (scopes.AUDIO,),
+    Modality.OCR: (scopes.OCR,),
 }
 """The scopes, any of which lets a key call a model of that modality."""
 

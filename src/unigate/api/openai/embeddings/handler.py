@@ -2,7 +2,7 @@
 
 The body is OpenAI's ``{"object": "list", "data": [{"object": "embedding", "index", "embedding"}],
 "model", "usage": {"prompt_tokens", "total_tokens"}}`` plus our ``meta.usage``. Keys need the
-``model:chat`` scope (the seeds define no embeddings scope).
+``model:embeddings`` scope.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from unigate.accounts.scopes import CHAT
+from unigate.accounts.scopes import EMBEDDINGS
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, STORE
 from unigate.api.meta import meta
@@ -30,7 +30,7 @@ async def embeddings(request: web.Request) -> web.Response:
     key = await require_key(request, request.app[STORE])
     wire = validate(EmbeddingsRequest, await read_json(request))
     result, charge = await request.app[GATEWAY].embed(
-        wire.to_canonical(), key, scope=CHAT, admission=admission_for(request)
+        wire.to_canonical(), key, scope=EMBEDDINGS, admission=admission_for(request)
     )
     body = embeddings_body(result, charge, encoding=wire.encoding_format)
     return web.Response(body=body, content_type="application/json")
