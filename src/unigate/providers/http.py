@@ -162,19 +162,75 @@ class Upstream:
         return UpstreamError(f"Could not reach the {name} provider: {exc}.")
 
     async def _post(self, url: str, headers: Mapping[str, str], body: Any, *, stream: bool) -> Response:
+        accept = "text/event-stream" if stream else "*/*"
+        headers = {**headers, "Content-Type": "application/json", "Accept": accept}
+        return await self._send("POST", url, headers, orjson.dumps(body), stream=stream)
+
+    async def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes, *, stream: bool) -> Response:
         if not self._started:
             raise UpstreamError(f"The {self.config.name} provider was used before the server started it.")
         t = self.config.timeouts
         request = Request(
-            "POST",
+            method,
             url,
-            {**headers, "Content-Type": "application/json", "Accept": "text/event-stream" if stream else "*/*"},
-            orjson.dumps(body),
+            headers,
+            body,
             connect_s=t.connect_s,
             total_s=t.total_s,
             read_s=t.first_byte_s if stream else None,
         )
         return await self.transport.send(request)
+
+    async def open(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b"", stream: bool = False
+    ) -> Response:
+        """Send a request with a body of any type (``headers`` carry its ``Content-Type``) and
+        return the answer once its status is a success, for the caller to read and ``close()``;
+        a failure status raises its typed error (its body read and the exchange closed).
+        ``stream``: the answer is read as it arrives (first-byte and gap timeouts apply)."""
+        try:
+            resp = await self._send(method, url, headers, body, stream=stream)
+        except (TimeoutError, HttpFailure) as exc:
+            raise self._transport_error(exc) from exc
+        if resp.status < 400:
+            return resp
+        try:
+            raw = await resp.read()
+        except (TimeoutError, HttpFailure) as exc:
+            raise self._transport_error(exc) from exc
+        finally:
+            resp.close()
+        raise self.error(resp.status, raw, resp.headers)
+
+    async def read_body(self, resp: Response) -> bytes:
+        """The whole body of an answer ``open`` returned; closes it."""
+        try:
+            return await resp.read()
+        except (TimeoutError, HttpFailure) as exc:
+            raise self._transport_error(exc) from exc
+        finally:
+            resp.close()
+
+    async def body_chunks(self, resp: Response) -> AsyncGenerator[bytes, None]:
+        """The body of an answer ``open`` returned, as it arrives; closing this closes the exchange."""
+        try:
+            async for chunk in resp.chunks():
+                yield chunk
+        except (TimeoutError, HttpFailure) as exc:
+            raise self._transport_error(exc) from exc
+        finally:
+            resp.close()
+
+    async def request_json(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b""
+    ) -> Any:
+        """Send ``body`` as is (a GET has none, a multipart POST has its own type in ``headers``)
+        and return the decoded JSON answer; failures raise typed errors."""
+        raw = await self.read_body(await self.open(method, url, headers=headers, body=body))
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError(f"The {self.config.name} provider answered with invalid JSON.") from exc
 
     async def post_json(self, url: str, *, headers: Mapping[str, str], body: Any) -> Any:
         """POST ``body`` and return the decoded JSON answer; upstream failures raise typed errors."""
