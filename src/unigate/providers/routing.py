@@ -114,15 +114,22 @@ class Routing:
 
     def route(self, name: str, deployments: Sequence[Capabilities]) -> Capabilities:
         """One provider's capabilities over its ``deployments`` (all built by its factory): chat
-        through a ``Router``, embeddings through a ``RoutedEmbedder``."""
+        through a ``Router``, embeddings through a ``RoutedEmbedder``; the media modalities by
+        the first deployment's objects (not routed yet: a generated image or a speech stream
+        retried on another deployment could be paid twice upstream)."""
         chats = [d.chat for d in deployments if d.chat is not None]
         embedders = [d.embeddings for d in deployments if d.embeddings is not None]
         # An adapter that serves both is started by the router; the embedder starts the others.
         routed = {id(c) for c in chats}
         own = [e for e in embedders if id(e) not in routed]
+        first = deployments[0]
         return Capabilities(
             chat=self.routes.router(name, chats) if chats else None,
             embeddings=RoutedEmbedder(name, embedders, starts=own) if embedders else None,
+            images=first.images,
+            speech=first.speech,
+            transcription=first.transcription,
+            ocr=first.ocr,
         )
 
     def reach(self, name: str, capabilities: Capabilities) -> None:
