@@ -19,6 +19,7 @@ Every failure the API reports is one of these, rendered once (``api/errors.py``)
     ├── UpstreamError (502 api_error, code upstream_error)
     ├── Overloaded (503 overloaded_error, code model_overloaded)
     ├── ProviderNotConfigured (503 api_error, code provider_not_configured)
+    ├── ModelUnavailable (503 api_error, code model_unavailable)
     └── UpstreamTimeout (504 timeout_error)
 
 Handlers never build error bodies themselves: they raise, and the middleware renders.
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidRequest",
     "MethodNotAllowed",
     "ModelNotFound",
+    "ModelUnavailable",
     "NotFound",
     "Overloaded",
     "PayloadTooLarge",
@@ -191,6 +193,15 @@ class ProviderNotConfigured(GatewayError):
     status = 503
     type = "api_error"
     code = "provider_not_configured"
+
+
+class ModelUnavailable(GatewayError):
+    """A catalogued model that no upstream reachable here serves (its developer offers no public
+    API): 503 like an unconfigured provider, with the reason, never a 404 for a listed model."""
+
+    status = 503
+    type = "api_error"
+    code = "model_unavailable"
 
 
 class UpstreamTimeout(GatewayError):

@@ -7,13 +7,16 @@ from aiohttp import web
 from unigate.accounts.keycache import KeyCache
 from unigate.accounts.store import Store
 from unigate.core.gateway import Gateway
+from unigate.core.media_flow import MediaGateway
 from unigate.settings import Settings
 
-__all__ = ["GATEWAY", "KEYS", "SETTINGS", "STORE"]
+__all__ = ["GATEWAY", "KEYS", "MEDIA", "SETTINGS", "STORE"]
 
 GATEWAY = web.AppKey("gateway", Gateway)
 STORE = web.AppKey("store", Store)
 SETTINGS = web.AppKey("settings", Settings)
+MEDIA = web.AppKey("media", MediaGateway)
+"""The media flow (images, speech, transcription, OCR) with the media store and downloader."""
 KEYS = web.AppKey("keys", KeyCache)
 """API-key lookups for the chat path (cached when Redis shares invalidations) and key-change
 announcements for the admin endpoints."""

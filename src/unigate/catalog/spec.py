@@ -82,6 +82,8 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     deprecated: bool = False
     """Listed for reference only: the upstream no longer serves it (seeds, "Deprecated" table)."""
+    unavailable: str = ""
+    """Why no upstream serves this model here (it has no public API); such models answer 503."""
     unit_price: UnitPrice | None = None
     """For media models: the price per unit (``price`` stays zero); ``None`` for token-priced ones."""
     price_source: str = "configured"

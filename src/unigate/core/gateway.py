@@ -61,7 +61,7 @@ from unigate.limits.window import Admission, RateLimiter, headers
 from unigate.observability import events
 from unigate.primitives.records import record
 
-__all__ = ["Charge", "Gateway"]
+__all__ = ["Call", "Charge", "Gateway", "authorize"]
 
 log = logging.getLogger("unigate.gateway")
 
@@ -78,7 +78,9 @@ class Charge:
 
 
 @record
-class _Call:
+class Call:
+    """A request admitted and reserved for, until it is settled."""
+
     spec: ModelSpec
     reservation: Reservation
     prompt_estimate: int
@@ -161,8 +163,8 @@ class Gateway:
 
     async def _begin(
         self, request: ChatRequest, key: ApiKey, scope: str, admission: Admission | None
-    ) -> tuple[_Call, Provider]:
-        _authorize(key, scope)
+    ) -> tuple[Call, Provider]:
+        authorize(key, scope)
         events.chat_request(request.model, request.messages)
         spec, provider = self.resolve(request)
         prompt_estimate = provider.estimate_prompt_tokens(request, spec)
@@ -171,11 +173,15 @@ class Gateway:
 
     async def _reserve(
         self, key: ApiKey, spec: ModelSpec, prompt_estimate: int, max_out: int, admission: Admission | None
-    ) -> _Call:
+    ) -> Call:
         """Admit under the key's rate limits and reserve the worst case: ``prompt_estimate`` input
         and ``max_out`` output tokens at ``spec``'s price."""
-        await self._admit(key, prompt_estimate + max_out, admission)
-        worst = spec.price.cost(prompt_estimate, max_out)
+        await self.admit(key, prompt_estimate + max_out, admission)
+        return await self.reserve(key, spec, spec.price.cost(prompt_estimate, max_out), prompt_estimate)
+
+    async def reserve(self, key: ApiKey, spec: ModelSpec, worst: int, prompt_estimate: int = 0) -> Call:
+        """Reserve ``worst`` credits for a request to ``spec`` (admitted already), refusing it when
+        the balance or the key's spending limit cannot cover them."""
         outcome = await self.store.reserve(key=key, amount=worst, ttl_s=self.reservation_ttl_s, model=spec.id)
         if outcome is Refusal.BALANCE:
             raise InsufficientCredits(
@@ -190,9 +196,9 @@ class Gateway:
         if not isinstance(outcome, Reservation):
             raise AuthenticationError("Incorrect API key provided, or the key is disabled.")
         self.held.add(outcome.id)
-        return _Call(spec, outcome, prompt_estimate, time.monotonic())
+        return Call(spec, outcome, prompt_estimate, time.monotonic())
 
-    async def _admit(self, key: ApiKey, tokens: int, admission: Admission | None) -> None:
+    async def admit(self, key: ApiKey, tokens: int, admission: Admission | None) -> None:
         """Count the request against the key's rate limits (its own, else the gateway's), and
         leave the decision in ``admission``."""
         rpm = key.rpm if key.rpm is not None else self.default_rpm
@@ -215,10 +221,18 @@ class Gateway:
             message = f"Rate limit reached: {rpm} requests per minute for this key. Try again later."
         raise RateLimited(message, headers=headers(decision))
 
-    async def _settle(self, call: _Call, usage: Usage | None, status: str) -> Charge:
+    async def _settle(self, call: Call, usage: Usage | None, status: str) -> Charge:
         if usage is None:
             usage = Usage(call.prompt_estimate, 0)
-        credits = min(call.spec.price.cost(usage.prompt_tokens, usage.completion_tokens), call.reservation.amount)
+        return await self.settle(
+            call, call.spec.price.cost(usage.prompt_tokens, usage.completion_tokens), status, usage
+        )
+
+    async def settle(self, call: Call, credits: int, status: str, usage: Usage | None = None) -> Charge:
+        """Settle ``call`` to ``credits`` (at most what it reserved), once; see the module for what
+        happens when the store cannot take it."""
+        credits = min(credits, call.reservation.amount)
+        usage = usage or Usage()
         latency_ms = int((time.monotonic() - call.started) * 1000)
         events.settled(
             call.spec.id,
@@ -259,7 +273,7 @@ class Gateway:
             log.warning("%d settlements kept while the store was failing are now recorded", taken)
         return taken
 
-    async def _settled(self, call: _Call, run: Callable[[], Awaitable[R]]) -> tuple[R, Charge]:
+    async def _settled(self, call: Call, run: Callable[[], Awaitable[R]]) -> tuple[R, Charge]:
         """``run()``'s result and its charge, settled once whatever ends it: its reported usage,
         the prompt estimate when cancelled, nothing when it failed."""
         try:
@@ -351,13 +365,13 @@ class Gateway:
     ) -> tuple[EmbeddingResult, Charge]:
         """Embed ``request.inputs`` for ``key``: reserved at the input bound, settled to the reported
         ``prompt_tokens`` at the model's input price."""
-        _authorize(key, scope)
+        authorize(key, scope)
         spec, embedder = self.resolve_embedder(request)
         call = await self._reserve(key, spec, embedder.estimate_embedding_tokens(request, spec), 0, admission)
         return await self._settled(call, lambda: embedder.embed(request, spec))
 
 
-def _authorize(key: ApiKey, scope: str) -> None:
+def authorize(key: ApiKey, scope: str) -> None:
     events.caller(key.prefix)
     if not scopes.allows(key.scopes, scope):
         raise PermissionDenied(

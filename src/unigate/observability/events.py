@@ -104,6 +104,13 @@ def chat_request(model: str, turns: Sequence[Turn]) -> None:
         record.prompt = messages
 
 
+def media_request(model: str) -> None:
+    """A media request (image, speech, transcription, OCR) about to run on ``model``."""
+    record = CURRENT.get()
+    if record is not None:
+        record.model = model
+
+
 def settled(model: str, *, prompt_tokens: int, completion_tokens: int, credits: int, status: str) -> None:
     """A model call was settled (``status``: ok, error, cancelled) at ``credits``."""
     metrics.observe_model_call(

@@ -31,6 +31,7 @@ from unigate.core.services import Capabilities, Modality, Service, Services
 from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_of, provider_config
 from unigate.providers.fake import FakeProvider
+from unigate.providers.fake_media import FAKE_MEDIA_MODELS, FakeMedia
 from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider
@@ -170,14 +171,21 @@ register(
         lambda s: [local_chat_spec(s.local)],
     )
 )
+def _fake(delay: float) -> Capabilities:
+    media = FakeMedia(chunk_delay_s=delay)
+    return Capabilities(chat=FakeProvider(token_delay_s=delay), images=media, speech=media, transcription=media, ocr=media)
+
+
+MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION, Modality.OCR})
+
 register(
     in_process(
         "fake",
         "fake",
-        CHAT,
+        CHAT | MEDIA,
         lambda s: s.fake_token_delay_s if s.fake_models else None,
-        lambda delay: Capabilities(chat=FakeProvider(token_delay_s=delay)),
-        lambda s: [fake_spec()],
+        _fake,
+        lambda s: [fake_spec(), *FAKE_MEDIA_MODELS],
     )
 )
 register(
