@@ -171,9 +171,13 @@ register(
         lambda s: [local_chat_spec(s.local)],
     )
 )
+
+
 def _fake(delay: float) -> Capabilities:
     media = FakeMedia(chunk_delay_s=delay)
-    return Capabilities(chat=FakeProvider(token_delay_s=delay), images=media, speech=media, transcription=media, ocr=media)
+    return Capabilities(
+        chat=FakeProvider(token_delay_s=delay), images=media, speech=media, transcription=media, ocr=media
+    )
 
 
 MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION, Modality.OCR})
