@@ -94,7 +94,8 @@ async def test_the_variant_prices_an_image(harness: Harness) -> None:
 async def test_b64_json_is_inline_and_stores_nothing(harness: Harness) -> None:
     key = await harness.key()
     images, _ = await harness.media.images(ImageRequest("fake/image", "a cat"), key, response_format="b64_json")
-    assert images[0].b64_json and images[0].file is None
+    assert images[0].b64_json
+    assert images[0].file is None
     assert harness.files.files == {}
 
 
@@ -116,7 +117,7 @@ async def test_a_failed_upstream_charges_nothing(harness: Harness) -> None:
 async def test_a_store_failure_midway_leaves_no_file_and_no_charge(harness: Harness) -> None:
     key = await harness.key()
     harness.files.fail_puts_after = 1
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk is full"):
         await harness.media.images(ImageRequest("fake/image", "a cat", count=3), key)
     assert harness.files.files == {}  # the first image, stored, was deleted
     assert await harness.balance(key) == 1_000_000
