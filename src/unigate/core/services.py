@@ -1,12 +1,13 @@
 """The providers this server runs, as the registry built them, asked by modality.
 
-Each provider declares the modalities it serves (``Modality``); for those with a protocol today
+Each provider declares the modalities it serves (``Modality``); for those with a protocol
 (chat: ``Provider``, embeddings: ``Embedder``, the media ones: ``media_providers.py``) it brings
 the object that serves them (``Capabilities``). The gateway and the API ask ``Services`` which
 object serves a provider's model for a modality, never the objects what they are. A provider
-that is registered but lacks its key or URL declares the same modalities with nothing behind them and the setting it misses:
-asked for any of them, it answers ``ProviderNotConfigured`` (503) naming that setting, before any
-credit is reserved, so a catalog may list every model and only configured ones answer.
+that is registered but lacks its key or URL declares the same modalities with nothing behind
+them and the setting it misses: asked for any of them, it answers ``ProviderNotConfigured``
+(503) naming that setting, before any credit is reserved, so a catalog may list every model and
+only configured ones answer.
 """
 
 from __future__ import annotations
