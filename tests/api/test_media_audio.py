@@ -3,7 +3,7 @@ deterministic fake models: shapes, formats, streaming, charges, upload limits, j
 
 from __future__ import annotations
 
-import httpx
+import httpx2 as httpx
 import openai
 import pytest
 

@@ -1,0 +1,47 @@
+"""Run by tests/sdk/test_aimlapi_sdk.py in a subprocess whose path starts with .sdk/aimlapi (the
+AI/ML API SDK and its own fork of ``openai``): each call named on the command line, against the
+gateway at ``AIML_API_BASE`` with ``AIML_API_KEY``, printing one JSON line of what came back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aimlapi import AIMLAPI  # type: ignore[import-not-found]
+
+
+def images(client: Any, model: str) -> dict[str, Any]:
+    answer = client.images.generate(model=model, prompt="a red square", n=1, size="16x16")
+    return {"urls": [d.url for d in answer.data]}
+
+
+def images_b64(client: Any, model: str) -> dict[str, Any]:
+    answer = client.images.generate(model=model, prompt="a red square", response_format="b64_json")
+    return {"heads": [base64.b64decode(d.b64_json)[:8].hex() for d in answer.data]}
+
+
+def speech(client: Any, model: str) -> dict[str, Any]:
+    audio = client.audio.speech.create(model=model, voice="alloy", input="The quick brown fox.")
+    return {"head": audio.content[:4].decode("latin-1"), "size": len(audio.content)}
+
+
+def transcription(client: Any, model: str, path: str) -> dict[str, Any]:
+    with Path(path).open("rb") as file:
+        result = client.audio.transcriptions.create(model=model, file=file)
+    return {"result": result}
+
+
+def main() -> None:
+    call, model, *rest = sys.argv[1:]
+    client = AIMLAPI(max_retries=0)
+    out = {"images": images, "images_b64": images_b64, "speech": speech, "transcription": transcription}[call](
+        client, model, *rest
+    )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The AI/ML API's own Python SDK (``aimlapi-sdk-python``), unchanged, against the gateway: its
+images, speech and transcription resources on the fake models (and, in
+tests/providers/test_speech_local.py's round trip, on the embedded speech models).
+
+The SDK is installed apart (``.sdk/aimlapi``, scripts/install.sh) because it ships its own
+``openai`` package; each call runs in a subprocess with that folder first on the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.serving import Server
+from unigate.providers.fake_media import wav_header
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK = ROOT / ".sdk" / "aimlapi"
+CLIENT = Path(__file__).with_name("aimlapi_client.py")
+
+
+def sdk(server: Server, key: str, *args: str) -> dict[str, Any]:
+    if not (SDK / "aimlapi").is_dir():
+        if os.environ.get("UNIGATE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"the AI/ML API SDK is not installed in {SDK}: run scripts/install.sh dev")
+        pytest.skip(f"the AI/ML API SDK is not installed in {SDK} (scripts/install.sh dev installs it)")
+    env = {**os.environ, "PYTHONPATH": str(SDK), "AIML_API_KEY": key, "AIML_API_BASE": f"{server.url}/v1"}
+    done = subprocess.run(
+        [sys.executable, str(CLIENT), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_images_generate(server: Server) -> None:
+    key, account = server.new_key(1_000_000)
+    urls = sdk(server, key, "images", "fake/image")["urls"]
+    assert len(urls) == 1
+    assert httpx2.get(urls[0]).content.startswith(b"\x89PNG")
+    heads = sdk(server, key, "images_b64", "fake/image")["heads"]
+    assert heads == [b"\x89PNG\r\n\x1a\n".hex()]
+    assert server.balance(account) == 1_000_000 - 2_000
+
+
+def test_speech_create_downloads_the_audio(server: Server) -> None:
+    key, account = server.new_key(1_000_000)
+    audio = sdk(server, key, "speech", "fake/speech")
+    assert audio["head"] == "RIFF"
+    assert audio["size"] > 44
+    assert server.balance(account) == 1_000_000 - 10 * len("The quick brown fox.")
+
+
+def test_transcriptions_create_and_poll(server: Server, tmp_path: Path) -> None:
+    key, account = server.new_key(1_000_000)
+    path = tmp_path / "a.wav"
+    path.write_bytes(wav_header(16_000) + b"\x00\x00" * 16_000)
+    result = sdk(server, key, "transcription", "fake/transcribe", str(path))["result"]
+    assert result["status"] == "completed"
+    assert result["result"]["text"].endswith("bytes of audio")
+    assert server.balance(account) == 1_000_000 - 100
