@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from catalog_media import PriceTable, Route, check_routes, read_prices, read_routes
 from catalog_seeds import SEED_FILE, TABLE_TITLES, ModelPage, SchemaBlock, TableRow, read_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -278,6 +279,7 @@ class _Context:
     """Schema blocks by canonical model id."""
     shared_cards: frozenset[tuple[int, str]]
     """(table, card) pairs that several models share ("ERNIE 4.5", "Aura 2")."""
+    media: _Media
 
     def block(self, m: _Model, mo: ModelOverride) -> SchemaBlock | None:
         if mo.schema_from is None:
@@ -287,23 +289,40 @@ class _Context:
         return self.blocks[mo.schema_from]
 
 
+@dataclass(frozen=True, slots=True)
+class _Media:
+    """What the media models get beyond the overrides (``catalog_media.py``)."""
+
+    routes: dict[str, Route]
+    prices: PriceTable
+    edits: frozenset[str]
+    """Models with an ``/v1/images/edits`` request (``media_requests.json``)."""
+
+
 def _record(m: _Model, ctx: _Context) -> dict[str, Any]:
     ov = ctx.ov
     mo = ov.models.get(m.id, ModelOverride())
     dev = ov.developers.get(m.row.developer, DeveloperDefaults())
     kind = mo.type or (ov.deprecated_types.get(m.id, "chat-completion") if m.deprecated else TYPES[m.row.table])
+    route = ctx.media.routes.get(m.id)
     provider = "" if m.deprecated else (mo.provider if mo.provider is not None else dev.provider)
-    if provider and provider not in PROVIDERS:
+    if route is not None:
+        provider = route.provider  # the registry, not PROVIDERS, knows the media providers
+    elif provider and provider not in PROVIDERS:
         raise ValueError(f"{m.id}: unknown provider {provider!r}")
     upstream = ""
     if provider:
-        upstream = mo.upstream or (m.id if provider in AGGREGATORS else m.id.split("/", 1)[-1])
+        default = m.id if provider in AGGREGATORS else m.id.split("/", 1)[-1]
+        upstream = (route.upstream if route is not None else mo.upstream) or default
     chat = kind == "chat-completion" and not m.deprecated
     block = ctx.block(m, mo)
     params = _params(m.id, block, mo, dev, ov) if chat else frozenset()
     reasoning = chat and (m.id in ov.reasoning or (block is not None and "reasoning_effort" in block.fields))
     url = mo.url or dev.url or (f"https://huggingface.co/{m.id}" if "/" in m.id else "")
-    return {
+    endpoints = _endpoints(kind, dev, ov)
+    if m.id in ctx.media.edits:
+        endpoints.append("/v1/images/edits")
+    record = {
         "id": m.id,
         "aliases": m.aliases,
         "type": kind,
@@ -318,12 +337,15 @@ def _record(m: _Model, ctx: _Context) -> dict[str, Any]:
         "url": url,
         "docs_url": mo.docs_url or dev.docs_url or url,
         "features": _features(block, params, reasoning=reasoning, provider=provider) if chat else _bare(kind),
-        "endpoints": _endpoints(kind, dev, ov),
+        "endpoints": endpoints,
         "params": sorted(params),
         "input_modalities": sorted(_inputs(block, mo, dev)) if chat else [],
-        "price": _price(m, mo, kind, ov),
+        "price": _price(m, mo, kind, ctx),
         "seed_line": m.row.line,
     }
+    if route is not None and route.unavailable:
+        record["unavailable"] = route.unavailable
+    return record
 
 
 def _params(
@@ -390,11 +412,20 @@ def _endpoints(kind: str, dev: DeveloperDefaults, ov: Overrides) -> list[str]:
     return [e.replace("{vendor}", vendor) for e in ov.endpoints[kind]]
 
 
-def _price(m: _Model, mo: ModelOverride, kind: str, ov: Overrides) -> dict[str, Any]:
+def _price(m: _Model, mo: ModelOverride, kind: str, ctx: _Context) -> dict[str, Any]:
+    """Tokens: ``{input, output, source}``; media: ``{source, unit, per_million, variants}``
+    (``media_prices.toml``); ``{0, 0, "unpriced"}`` for deprecated models and the media types
+    without a unit price yet."""
+    ov = ctx.ov
     if mo.price is not None and mo.price_estimate is not None:
         raise ValueError(f"{m.id}: both price and price_estimate")
     if m.deprecated:
         return {"input": 0, "output": 0, "source": "unpriced"}
+    if kind not in _TOKEN_TYPES:
+        if mo.price is not None or mo.price_estimate is not None:
+            raise ValueError(f"{m.id}: a media model's price goes in media_prices.toml")
+        unit_price = ctx.media.prices.price(m.id, kind)
+        return unit_price or {"input": 0, "output": 0, "source": "unpriced"}
     if mo.price is not None:
         usd, source = mo.price, "list"
     elif mo.price_estimate is not None:
@@ -457,7 +488,8 @@ def _cross_check(rows: tuple[TableRow, ...], text_page_rows: tuple[TableRow, ...
         raise ValueError("the two copies of the text model table parse differently")
 
 
-def build(seeds: Path, overrides: Path) -> bytes:
+def build(seeds: Path, overrides: Path, media: Path = DATA) -> bytes:
+    """``media``: the folder of ``routes/``, ``media_prices.toml`` and ``media_requests.json``."""
     facts = read_seeds(seeds)
     _cross_check(facts.rows, facts.text_page_rows)
     ov = read_overrides(overrides)
@@ -477,16 +509,36 @@ def build(seeds: Path, overrides: Path) -> bytes:
         raise ValueError(f"overrides name models the seeds do not list (use the canonical id): {unknown}")
     cards = Counter((m.row.table, m.row.card.strip()) for m in models)
     blocks = {m.id: m.block for m in models if m.block is not None}
-    ctx = _Context(ov, blocks, frozenset(k for k, n in cards.items() if n > 1))
+    ctx = _Context(ov, blocks, frozenset(k for k, n in cards.items() if n > 1), _read_media(media, models, ov))
     records = [_record(m, ctx) for m in models]
     return _render(records)
+
+
+def _read_media(folder: Path, models: list[_Model], ov: Overrides) -> _Media:
+    routes = read_routes(folder / "routes")
+    check_routes(routes, [m.id for m in models if not m.deprecated], [m.id for m in models if m.deprecated])
+    prices = read_prices(folder / "media_prices.toml")
+    kinds = {m.id: ov.models.get(m.id, ModelOverride()).type or TYPES[m.row.table] for m in models if not m.deprecated}
+    prices.check({model_id: kind for model_id, kind in kinds.items() if kind not in _TOKEN_TYPES})
+    requests = folder / "media_requests.json"
+    edits = orjson.loads(requests.read_bytes())["edits"] if requests.exists() else {}
+    return _Media(routes, prices, frozenset(edits))
+
+
+_TOKEN_TYPES = ("chat-completion", "embedding")
 
 
 def _render(records: list[dict[str, Any]]) -> bytes:
     active = [r for r in records if not r["deprecated"]]
     about = {
         "generated_by": "scripts/build_catalog.py",
-        "sources": [f"seeds/{SEED_FILE}", "src/unigate/catalog/data/overrides.toml"],
+        "sources": [
+            f"seeds/{SEED_FILE}",
+            "src/unigate/catalog/data/overrides.toml",
+            "src/unigate/catalog/data/media_prices.toml",
+            "src/unigate/catalog/data/routes/*.toml",
+            "src/unigate/catalog/data/media_requests.json (edits)",
+        ],
         "note": "Generated file: edit overrides.toml or the script, then rerun the script.",
         "counts": {
             "models": len(records),
@@ -507,10 +559,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=Path, default=ROOT.parent / "shared" / "seeds", help="the seeds folder")
     parser.add_argument("--overrides", type=Path, default=DATA / "overrides.toml")
+    parser.add_argument(
+        "--media", type=Path, default=DATA, help="folder of routes/, media_prices.toml, media_requests.json"
+    )
     parser.add_argument("--out", type=Path, default=DATA / "models.json")
     parser.add_argument("--check", action="store_true", help="exit 1 if --out is not what the script builds")
     args = parser.parse_args(argv)
-    data = build(args.seeds, args.overrides)
+    data = build(args.seeds, args.overrides, args.media)
     if args.check:
         current = args.out.read_bytes() if args.out.exists() else b""
         if current != data:

@@ -1,7 +1,8 @@
 """The full model catalog, read from ``data/models.json``.
 
-That file is generated from the seeds and ``data/overrides.toml`` by ``scripts/build_catalog.py``
-and shipped as package data, so the gateway never needs the seeds at run time. It is parsed
+That file is generated from the seeds, ``data/overrides.toml``, ``data/media_prices.toml`` and
+``data/routes/*.toml`` by ``scripts/build_catalog.py`` and shipped as package data, so the gateway
+never needs the seeds at run time. A media model's price is per unit (``UnitPrice``). It is parsed
 once per process (orjson, a few milliseconds) and the specs share their feature, endpoint and
 parameter collections, which repeat across hundreds of models.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from unigate.catalog.spec import ModelSpec, Price
+from unigate.catalog.spec import ModelSpec, Price, UnitPrice
 
 __all__ = ["load_catalog"]
 
@@ -49,6 +50,10 @@ class _Shared:
 
 def _spec(r: dict[str, Any], shared: _Shared) -> ModelSpec:
     price = r["price"]
+    unit_price = None
+    if "unit" in price:  # a media model: priced per image, character, second or page
+        unit_price = UnitPrice(price["unit"], price["per_million"], price["variants"], price["source"])
+        price = {"input": 0, "output": 0, "source": "unpriced"}
     return ModelSpec(
         id=r["id"],
         provider=r["provider"],
@@ -68,5 +73,7 @@ def _spec(r: dict[str, Any], shared: _Shared) -> ModelSpec:
         input_modalities=shared.set(r["input_modalities"]),
         aliases=tuple(r["aliases"]),
         deprecated=r["deprecated"],
+        unit_price=unit_price,
         price_source=price["source"],
+        unavailable=r.get("unavailable", ""),
     )

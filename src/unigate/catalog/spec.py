@@ -90,3 +90,5 @@ class ModelSpec:
     """Where ``price`` comes from: ``configured`` (settings, built-in models), ``list`` (the
     provider's published price), ``estimate`` (ours), or ``unpriced`` (media models, priced per
     unit by their endpoints; deprecated models)."""
+    unavailable: str = ""
+    """Why no provider serves this model (``provider`` is then ``""``): the 503's message."""
