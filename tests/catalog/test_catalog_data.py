@@ -78,7 +78,9 @@ def test_builtin_models_do_not_collide_with_the_catalog() -> None:
 def test_every_spec_is_well_formed(catalog: Catalog) -> None:
     for spec in catalog:
         assert spec.type in TYPES, spec.id
-        assert spec.provider in PROVIDERS | {""}, spec.id
+        if spec.type in ("chat-completion", "embedding"):
+            assert spec.provider in PROVIDERS | {""}, spec.id
+        # Media routes name the media providers (routes/*.toml): test_media_routes.py walks them.
         assert bool(spec.provider) == bool(spec.upstream_model), spec.id
         assert spec.price_source in {"list", "estimate", "unpriced"}, spec.id
         assert spec.price.input_per_mtok >= 0
@@ -123,7 +125,7 @@ def test_chat_models_declare_wire_params_features_and_a_token_price(catalog: Cat
         ("qwen-max", "alibaba", "qwen-max"),
         ("zhipu/glm-4.6", "zhipu", "glm-4.6"),
         ("text-embedding-3-large", "openai", "text-embedding-3-large"),
-        ("#g1_aura-2-zeus-en", "", ""),
+        ("text-embedding-3-small", "openai", "text-embedding-3-small"),
     ],
 )
 def test_routing(catalog: Catalog, name: str, provider: str, upstream: str) -> None:

@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.catalog.shared import HAVE_SEEDS, ROOT, SEEDS
+
 SCRIPT = ROOT / "scripts" / "build_catalog.py"
-SEEDS = ROOT.parent / "shared" / "seeds"
 COMMITTED = ROOT / "src" / "unigate" / "catalog" / "data" / "models.json"
 
-pytestmark = pytest.mark.skipif(
-    not (SEEDS / "002_010c6b26d5444377.txt").exists(), reason=f"the seeds ({SEEDS}) are not checked out beside the repo"
-)
+pytestmark = pytest.mark.skipif(not HAVE_SEEDS, reason=f"the seeds ({SEEDS}) are not checked out beside the repo")
 
 
 def _build(out: Path) -> bytes:

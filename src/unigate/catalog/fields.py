@@ -105,6 +105,10 @@ def _parse_form(value: str, kind: str) -> Any:
     return number if math.isfinite(number) else value
 
 
+class _NotOneOf(InvalidRequest):
+    """A value outside an enum: below an alternative, it means the value took the wrong one."""
+
+
 class _Node:
     """One compiled schema node: ``check`` returns the value (a form string parsed to the node's
     type) or raises ``InvalidRequest`` naming ``path``."""
@@ -166,9 +170,7 @@ class _Node:
                 raise InvalidRequest(f"The field '{path}' must be {self.expected()}, not {_kind(value)}.", param=path)
             value = parsed
         if self.enum is not None and value not in self.enum:
-            raise InvalidRequest(
-                f"The field '{path}' must be one of {_listing(self.enum)}; got {_show(value)}.", param=path
-            )
+            raise _NotOneOf(f"The field '{path}' must be one of {_listing(self.enum)}; got {_show(value)}.", param=path)
         for key, bound in self.limits:
             _check_limit(key, bound, value, path)
         if self.fields is not None and isinstance(value, Mapping):
@@ -188,10 +190,12 @@ class _Node:
                 return alternative.check(value, path, form=form)
             except InvalidRequest as exc:
                 errors.append(exc)
-        # The one alternative of the value's own type says best what is wrong inside it.
+        # The one alternative of the value's own type says best what is wrong inside it; one
+        # whose discriminating enum (``document.type``) the value missed was the wrong one.
         typed = [e for a, e in zip(self.alternatives, errors, strict=True) if a.type and _is_type(value, a.type)]
-        if len(typed) == 1:
-            raise typed[0]
+        fitting = [e for e in typed if not (isinstance(e, _NotOneOf) and e.param != path)] or typed
+        if len(fitting) == 1:
+            raise fitting[0]
         raise InvalidRequest(f"The field '{path}' must be {self.expected()}; got {_show_short(value)}.", param=path)
 
     def _check_object(self, value: Mapping[str, Any], path: str) -> None:
@@ -203,11 +207,16 @@ class _Node:
                     f"The field '{path}' does not accept the key '{key}'; it accepts: {', '.join(self.fields)}.",
                     param=f"{path}.{key}",
                 )
-            if item is not None or key in self.required or node.nullable:
+            if item is not None or node.nullable:
                 node.check(item, f"{path}.{key}")
         for key in self.required:
-            if value.get(key) is None:
+            if _missing(value, key, self.fields[key]):
                 raise InvalidRequest(f"The field '{path}' needs the key '{key}'.", param=f"{path}.{key}")
+
+
+def _missing(body: Mapping[str, Any], name: str, node: _Node) -> bool:
+    """A required field is missing when absent, or null where null is not a value it takes."""
+    return name not in body or (body[name] is None and not node.nullable)
 
 
 def _show_short(value: Any) -> str:
@@ -231,15 +240,15 @@ def _check_limit(key: str, bound: float, value: Any, path: str) -> None:
             )
         return
     if key in ("minLength", "maxLength") and isinstance(value, str):
-        size, unit = len(value), "characters long"
+        size, verb, unit = len(value), "be", "characters long"
     elif key in ("minItems", "maxItems") and isinstance(value, (list, tuple)):
-        size, unit = len(value), "items"
+        size, verb, unit = len(value), "have", "items"
     else:
         return
     if key.startswith("min") and size < bound:
-        raise InvalidRequest(f"The field '{path}' must be at least {bound} {unit}; got {size}.", param=path)
+        raise InvalidRequest(f"The field '{path}' must {verb} at least {bound} {unit}; got {size}.", param=path)
     if key.startswith("max") and size > bound:
-        raise InvalidRequest(f"The field '{path}' must be at most {bound} {unit}; got {size}.", param=path)
+        raise InvalidRequest(f"The field '{path}' must {verb} at most {bound} {unit}; got {size}.", param=path)
 
 
 class RequestSchema:
@@ -277,10 +286,10 @@ class RequestSchema:
                     f"The model {self.model} does not accept the field '{name}'; it accepts: {', '.join(self.fields)}.",
                     param=name,
                 )
-            if value is not None or node.nullable or name in self.required:
+            if value is not None or node.nullable:
                 out[name] = node.check(value, name, form=form)
         for name in self._root.required:
-            if body.get(name) is None and name not in ignore:
+            if name not in ignore and _missing(body, name, fields[name]):
                 raise InvalidRequest(f"The model {self.model} needs the field '{name}'.", param=name)
         return out
 
