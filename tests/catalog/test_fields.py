@@ -39,7 +39,8 @@ def test_a_valid_body_comes_back_as_given_without_defaults(qwen: RequestSchema) 
     assert out is not body
     assert isinstance(out["num_images"], int)  # a number field keeps the int it was given
     assert "output_format" not in out  # the documented default (jpeg) is the provider's to apply
-    assert qwen.defaults["output_format"] == "jpeg"
+    assert qwen.defaults["output_format"] == qwen.default("output_format") == "jpeg"
+    assert qwen.default("prompt") is None
     assert qwen.required == {"prompt"}
     assert qwen.fields[:2] == ("model", "prompt")
 

@@ -293,6 +293,10 @@ class RequestSchema:
                 raise InvalidRequest(f"The model {self.model} needs the field '{name}'.", param=name)
         return out
 
+    def default(self, name: str) -> Any:
+        """The documented default of field ``name`` (``None`` when it has none)."""
+        return self.defaults.get(name)
+
     def __repr__(self) -> str:
         return f"RequestSchema({self.model!r}, fields={list(self.fields)})"
 

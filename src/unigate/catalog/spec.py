@@ -90,5 +90,3 @@ class ModelSpec:
     """Where ``price`` comes from: ``configured`` (settings, built-in models), ``list`` (the
     provider's published price), ``estimate`` (ours), or ``unpriced`` (media models, priced per
     unit by their endpoints; deprecated models)."""
-    unavailable: str = ""
-    """Why no provider serves this model (``provider`` is then ``""``): the 503's message."""
