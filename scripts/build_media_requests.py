@@ -30,7 +30,7 @@ only in ``model``.)
 The output keeps only what validation needs: descriptions, ``format`` other than ``binary``
 (an upload; URIs are vetted by the fetcher, not here), ``deprecated`` and ``nullable: false``
 go; ``model`` keeps no enum (the reference spells some ids otherwise, and the edge has already
-resolved the model). Identical schemas are stored once (the 44 Aura-2 voices share one).
+resolved the model). Identical schemas are stored once (the ten Nova-2 ids share one).
 """
 
 from __future__ import annotations
