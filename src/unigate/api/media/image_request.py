@@ -45,7 +45,8 @@ _FORM_NUMBERS = {
     "guidance_scale": float,
     "strength": float,
 }
-"""Fields that arrive as text in a multipart edit and are numbers in the schemas."""
+"""Fields of OpenAI's that arrive as text in a multipart edit, for a model without a schema (the
+schemas parse their own: ``RequestSchema.validate(form=True)``)."""
 
 
 def _count(value: Any, param: str) -> int:
@@ -102,14 +103,14 @@ def image_request(
     body: dict[str, Any], spec: ModelSpec, *, form: Form | None = None, edit: bool = False
 ) -> tuple[ImageRequest, ResponseFormat]:
     """The canonical request of ``body`` for ``spec``, and how the client wants the images."""
-    fields = _from_form(body) if form is not None else dict(body)
+    fields = dict(body)
     response_format = fields.pop("response_format", None) or "url"
     if response_format not in ("url", "b64_json"):
         raise InvalidRequest("'response_format' must be 'url' or 'b64_json'.", param="response_format")
     user = fields.pop("user", None)
     if fields.get("stream") is False:  # the SDKs may send the default; streamed images are not served
         del fields["stream"]
-    schema = request_schema(spec)
+    schema = request_schema(spec, edit=edit)
     if schema is not None:
         names = schema.fields
         if "n" in fields and "n" not in names and "num_images" in names:
@@ -119,8 +120,9 @@ def image_request(
             match = _WXH.match(size) if isinstance(size, str) else None
             fields["image_size"] = {"width": int(match[1]), "height": int(match[2])} if match else size
         # The edit's files are the form's, not fields the schema describes.
-        fields = schema.validate(fields, ignore=("image", "mask") if form is not None else ())
+        fields = schema.validate(fields, ignore=("image", "mask") if form is not None else (), form=form is not None)
     else:
+        fields = _from_form(fields) if form is not None else fields
         unknown = sorted(set(fields) - _OPENAI_FIELDS)
         if unknown:
             raise InvalidRequest(f"The model {spec.id!r} does not accept the field {unknown[0]!r}.", param=unknown[0])
