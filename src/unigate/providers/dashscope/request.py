@@ -87,6 +87,8 @@ def size_param(request: ImageRequest, model: str) -> str | None:
             width, height = _scaled(width, height, high / max(width, height), up=False)
         if min(width, height) < low:
             width, height = _scaled(width, height, low / min(width, height), up=True)
+        # A ratio past high:low cannot be kept: the long side is cut to the limit.
+        width, height = min(max(width, low), high), min(max(height, low), high)
     return f"{width}*{height}"
 
 
