@@ -174,5 +174,7 @@ def test_sizes_a_model_cannot_make_and_masks_are_refused_before_anything_is_sent
         client.check_image(ImageRequest(model="m", prompt="p", size="2K"), spec("flux-2-pro"))
     assert size.value.param == "size"
     with pytest.raises(InvalidRequest) as mask:
-        client.check_image(ImageRequest(model="m", prompt="p", mask=Source(url="https://e.com/m.png")), spec("flux-2-pro"))
+        client.check_image(
+            ImageRequest(model="m", prompt="p", mask=Source(url="https://e.com/m.png")), spec("flux-2-pro")
+        )
     assert mask.value.param == "mask"

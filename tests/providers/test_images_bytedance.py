@@ -54,14 +54,17 @@ async def test_seedream_4_gets_modelarks_2k_size_for_a_preset_and_answers_bytes(
         "seed": 5,
     }
     (image,) = result.images
-    assert image.blob is not None and image.blob.content_type == "image/jpeg"
+    assert image.blob is not None
+    assert image.blob.content_type == "image/jpeg"
     assert image.blob.data.startswith(b"\xff\xd8\xff")
     assert result.model == "seedream-4-0-250828"
 
 
 async def test_seedream_3_keeps_the_preset_s_pixels_and_its_guidance_and_watermark() -> None:
     seedream, transport = await make(answering(fixture("bytedance/images_b64.json")))
-    request = ImageRequest(model="m", prompt="p", size="portrait_16_9", options={"guidance_scale": 2.5, "watermark": True})
+    request = ImageRequest(
+        model="m", prompt="p", size="portrait_16_9", options={"guidance_scale": 2.5, "watermark": True}
+    )
     await seedream.generate(request, V3)
     assert orjson.loads(transport.requests[0].body) == {
         "model": "seedream-3-0-t2i-250415",

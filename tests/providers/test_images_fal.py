@@ -124,7 +124,9 @@ async def test_urls_fal_returns_on_another_host_are_not_sent_our_key() -> None:
 async def test_an_answer_in_sync_mode_is_bytes() -> None:
     answer = {"images": [{"url": "data:image/png;base64,iVBORw0KGgo=", "content_type": "image/png"}], "seed": 3}
     fal = await make(queue(["completed"], MockResponse.json(answer)), FakeTime())
-    result = await fal.generate(ImageRequest(model="m", prompt="p", options={"sync_mode": True}), spec("fal-ai/flux/dev"))
+    result = await fal.generate(
+        ImageRequest(model="m", prompt="p", options={"sync_mode": True}), spec("fal-ai/flux/dev")
+    )
     assert result.images == (GeneratedImage(blob=Blob(b"\x89PNG\r\n\x1a\n", "image/png")),)
 
 

@@ -76,11 +76,15 @@ async def test_a_gemini_image_model_is_asked_for_text_and_image_with_its_image_c
                 ],
             }
         ],
-        "generationConfig": {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"}},
+        "generationConfig": {
+            "responseModalities": ["TEXT", "IMAGE"],
+            "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"},
+        },
         "tools": [{"googleSearch": {}}],
     }
     (image,) = result.images  # the thought image is a draft, not an answer
-    assert image.blob is not None and image.blob.content_type == "image/jpeg"
+    assert image.blob is not None
+    assert image.blob.content_type == "image/jpeg"
     assert result.model == "gemini-3-pro-image"
 
 

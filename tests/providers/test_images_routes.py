@@ -42,7 +42,8 @@ def test_a_route_names_a_registered_image_provider_and_its_upstream_or_why_there
     route = ROUTES[model]
     if route["provider"] == "":
         assert set(route) == {"provider", "unavailable"}
-        assert route["unavailable"].endswith(".") and len(route["unavailable"]) > 40
+        assert route["unavailable"].endswith(".")
+        assert len(route["unavailable"]) > 40
         return
     assert set(route) == {"provider", "upstream"}
     assert route["provider"] in REGISTRY
@@ -66,7 +67,13 @@ def settings(env: dict[str, str]) -> Settings:
 
 
 def test_configured_image_providers_build_their_adapters() -> None:
-    env = {"FAL_KEY": "f", "BFL_API_KEY": "b", "GEMINI_API_KEY": "g", "DASHSCOPE_API_KEY": "d", "BYTEDANCE_API_KEY": "s"}
+    env = {
+        "FAL_KEY": "f",
+        "BFL_API_KEY": "b",
+        "GEMINI_API_KEY": "g",
+        "DASHSCOPE_API_KEY": "d",
+        "BYTEDANCE_API_KEY": "s",
+    }
     _, services = build_providers(settings(env), models=[])
     assert isinstance(services.images("fal"), FalImages)
     assert isinstance(services.images("bfl"), BflImages)
@@ -78,7 +85,8 @@ def test_configured_image_providers_build_their_adapters() -> None:
     assert isinstance(router, Router)
     chat = router.deployments[0].provider
     assert isinstance(chat, GeminiProvider)
-    assert images.upstream is chat.upstream and images.fetcher is chat.fetcher  # started and closed by the chat
+    assert images.upstream is chat.upstream  # started and closed by the chat adapter
+    assert images.fetcher is chat.fetcher
     assert {"fal", "bfl"} <= services.serving(Modality.IMAGES)
     assert services["fal"].serves == frozenset({Modality.IMAGES})
 
