@@ -25,7 +25,7 @@ __all__ = ["INPUT_IMAGE_FIELDS", "SERVICE_ONLY", "app_input", "image_result"]
 INPUT_IMAGE_FIELDS: dict[str, str] = {
     "fal-ai/flux/dev/image-to-image": "image_url",
     "fal-ai/flux/srpo/image-to-image": "image_url",
-    "fal-ai/reve/edit": "image_url",
+    "reve/2.1/edit": "image_url",
     "fal-ai/uso": "input_image_urls",
 }
 """Apps that read their input images from another field than ``image_urls`` (a list): one
