@@ -179,6 +179,18 @@ async def test_dashscope_errors_are_mapped() -> None:
         await qwen.generate(ImageRequest(model="m", prompt="p"), spec("qwen-image"))
 
 
+async def test_qwen_image_edit_s_own_image_field_is_its_input_image() -> None:
+    qwen = await make(lambda r: MockResponse.json(fixture("alibaba/multimodal_generation.json")))
+    await qwen.generate(ImageRequest(model="m", prompt="p", options={"image": "iVBORw0KGgo="}), spec("qwen-image-edit"))
+    await qwen.generate(
+        ImageRequest(model="m", prompt="p", options={"image": "https://example.com/dog.jpg"}), spec("qwen-image-edit")
+    )
+    first, second = (orjson.loads(r.body)["input"]["messages"][0]["content"] for r in sent(qwen))
+    assert first == [{"image": "data:image/png;base64,iVBORw0KGgo="}, {"text": "p"}]
+    assert second == [{"image": "https://example.com/dog.jpg"}, {"text": "p"}]
+    assert "image" not in orjson.loads(sent(qwen)[0].body)["parameters"]
+
+
 def test_the_native_api_is_found_from_the_compatible_base_url() -> None:
     assert native_origin(COMPATIBLE) == ORIGIN
     assert native_origin("https://dashscope.aliyuncs.com/compatible-mode/v1/") == "https://dashscope.aliyuncs.com"

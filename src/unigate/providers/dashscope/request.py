@@ -13,7 +13,8 @@ Two protocols (https://www.alibabacloud.com/help/en/model-studio/text-to-image-v
   negative_prompt, prompt_extend, watermark, seed}}``; one image a call. Qwen-Image-Edit's
   reference puts the images before the instruction, the others' the text first.
 
-Options: ``negative_prompt`` and ``seed`` as they are; ``enhance_prompt`` or
+Input images: the request's, then Qwen-Image-Edit's own ``image`` field (a URL, or base64 that
+goes as a ``data:`` URI). Options: ``negative_prompt`` and ``seed`` as they are; ``enhance_prompt`` or
 ``enable_prompt_expansion`` as ``prompt_extend``; ``watermark`` always (the service's default,
 off). Sizes are ``W*H``; each model family takes its own range (``size_param``). The service's
 fal-style fields DashScope has no equal for (``num_inference_steps``, ``guidance_scale``,
@@ -22,12 +23,14 @@ fal-style fields DashScope has no equal for (``num_inference_steps``, ``guidance
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from typing import Any
 
 from unigate.core.media import ImageRequest
 from unigate.errors import InvalidRequest
-from unigate.providers.imaging import dimensions, image_ref, nearest_ratio
+from unigate.providers.imaging import dimensions, image_ref, nearest_ratio, sniffed_type
 
 __all__ = ["TASK_MODELS", "is_task", "size_param", "sync_body", "task_body"]
 
@@ -119,10 +122,25 @@ def task_body(request: ImageRequest, model: str) -> dict[str, Any]:
     return {"model": model, "input": prompt, "parameters": parameters}
 
 
+def _image_field(value: Any) -> str:
+    """Qwen-Image-Edit's ``image``: a URL or ``data:`` URI as it is, bare base64 as a ``data:`` URI."""
+    text = str(value).strip()
+    if text.startswith(("http://", "https://", "data:")):
+        return text
+    try:
+        head = base64.b64decode(text[:24] + "=" * (-len(text[:24]) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest("image must be an image URL or base64.", param="image") from exc
+    return f"data:{sniffed_type(head, 'image/png')};base64,{text}"
+
+
 def sync_body(request: ImageRequest, model: str) -> dict[str, Any]:
     """The body of one multimodal generation call (one image)."""
     text = [{"text": request.prompt or ""}]
-    images = [{"image": image_ref(s)} for s in request.images]
+    refs = [image_ref(s) for s in request.images]
+    if request.options.get("image"):
+        refs.append(_image_field(request.options["image"]))
+    images = [{"image": ref} for ref in refs]
     content = [*images, *text] if model.startswith("qwen-image-edit") else [*text, *images]
     parameters = _parameters(request, model)
     if "negative_prompt" in request.options:
