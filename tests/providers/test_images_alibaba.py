@@ -128,7 +128,9 @@ async def test_a_client_that_leaves_stops_the_polling() -> None:
 
 async def test_qwen_image_is_one_synchronous_call_an_image_at_its_nearest_size() -> None:
     qwen = await make(lambda r: MockResponse.json(fixture("alibaba/multimodal_generation.json")))
-    request = ImageRequest(model="m", prompt="A cat", size="landscape_16_9", count=2, options={"watermark": True})
+    request = ImageRequest(
+        model="m", prompt="A cat", size="landscape_16_9", count=2, options={"watermark": True, "seed": 3}
+    )
     result = await qwen.generate(request, spec("qwen-image"))
 
     first, second = sent(qwen)
@@ -137,9 +139,9 @@ async def test_qwen_image_is_one_synchronous_call_an_image_at_its_nearest_size()
     assert orjson.loads(first.body) == {
         "model": "qwen-image",
         "input": {"messages": [{"role": "user", "content": [{"text": "A cat"}]}]},
-        "parameters": {"watermark": True, "size": "1664*928"},
+        "parameters": {"watermark": True, "size": "1664*928", "seed": 3},
     }
-    assert second.body == first.body
+    assert orjson.loads(second.body)["parameters"]["seed"] == 4
     url = "https://dashscope-result-sz.oss-cn-shenzhen.aliyuncs.com/xxx.png?Expires=xxx"
     assert result.images == (GeneratedImage(url=url), GeneratedImage(url=url))
 

@@ -105,8 +105,10 @@ async def test_ultra_and_kontext_take_an_aspect_ratio_not_pixels() -> None:
 
 async def test_each_image_asked_for_is_one_task() -> None:
     client = await make(bfl(["ready"]), FakeTime())
-    result = await client.generate(ImageRequest(model="m", prompt="p", count=3), spec("flux-pro-1.1"))
-    assert len([r for r in sent(client) if r.method == "POST"]) == 3
+    result = await client.generate(
+        ImageRequest(model="m", prompt="p", count=3, options={"seed": 5}), spec("flux-pro-1.1")
+    )
+    assert [orjson.loads(r.body)["seed"] for r in sent(client) if r.method == "POST"] == [5, 6, 7]
     assert result.images == (GeneratedImage(url=SAMPLE),) * 3
 
 

@@ -88,11 +88,12 @@ async def test_an_edit_sends_its_images_and_each_image_asked_for_is_one_call() -
     one = (Source(url="https://example.com/cat.png"),)
     two = (*one, Source(blob=Blob(JPEG, "image/jpeg")))
     await seedream.generate(ImageRequest(model="m", prompt="p", images=one), V4)
-    result = await seedream.generate(ImageRequest(model="m", prompt="p", images=two, count=2), V4)
+    result = await seedream.generate(ImageRequest(model="m", prompt="p", images=two, count=2, options={"seed": 1}), V4)
 
     bodies = [orjson.loads(r.body) for r in transport.requests]
     assert bodies[0]["image"] == "https://example.com/cat.png"
     assert bodies[1]["image"] == ["https://example.com/cat.png", "data:image/jpeg;base64,/9j/4AAQSkZJRg=="]
+    assert (bodies[1].pop("seed"), bodies[2].pop("seed")) == (1, 2)
     assert bodies[1] == bodies[2]
     assert len(result.images) == 2
 

@@ -10,7 +10,7 @@ import pytest
 from tests.providers.fake_time import FakeTime
 from unigate.core.media import Blob, GeneratedImage
 from unigate.errors import InvalidRequest, UpstreamError, UpstreamTimeout
-from unigate.providers.imaging import aspect_ratio, decode_image, dimensions, fan_out, nearest_ratio
+from unigate.providers.imaging import aspect_ratio, decode_image, dimensions, fan_out, nearest_ratio, nth_seed
 from unigate.providers.polling import PollPolicy, poll
 
 
@@ -77,7 +77,7 @@ async def test_several_calls_run_at_once_and_the_first_failure_cancels_the_other
     started = 0
     cancelled = 0
 
-    async def one() -> list[GeneratedImage]:
+    async def one(index: int) -> list[GeneratedImage]:
         nonlocal started, cancelled
         started += 1
         if started == 2:
@@ -93,7 +93,9 @@ async def test_several_calls_run_at_once_and_the_first_failure_cancels_the_other
         await fan_out(3, one)
     assert (started, cancelled) == (3, 2)
 
-    async def image() -> list[GeneratedImage]:
-        return [GeneratedImage(url="https://e.com/1.png")]
+    async def image(index: int) -> list[GeneratedImage]:
+        return [GeneratedImage(url=f"https://e.com/{index}.png")]
 
-    assert await fan_out(3, image) == [GeneratedImage(url="https://e.com/1.png")] * 3
+    assert [i.url for i in await fan_out(3, image)] == [f"https://e.com/{i}.png" for i in range(3)]
+    assert nth_seed(7, 2) == 9
+    assert nth_seed(None, 2) is None

@@ -37,7 +37,7 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.fastapi_errors import parse_detail_error
 from unigate.providers.http import Upstream
-from unigate.providers.imaging import aspect_ratio, dimensions, fan_out
+from unigate.providers.imaging import aspect_ratio, dimensions, fan_out, nth_seed
 from unigate.providers.polling import Clock, PollPolicy, poll
 from unigate.providers.transport import Transport, build_transport
 
@@ -137,8 +137,9 @@ class BflImages:
         body = request_body(request, endpoint)
         seeds: list[int] = []
 
-        async def one() -> list[GeneratedImage]:
-            url, seed = await self._one(endpoint, body)
+        async def one(index: int) -> list[GeneratedImage]:
+            seeded = {**body, "seed": nth_seed(body["seed"], index)} if "seed" in body else body
+            url, seed = await self._one(endpoint, seeded)
             if seed is not None:
                 seeds.append(seed)
             return [GeneratedImage(url=url)]

@@ -32,6 +32,7 @@ __all__ = [
     "fan_out",
     "image_ref",
     "nearest_ratio",
+    "nth_seed",
     "sniffed_type",
 ]
 
@@ -126,17 +127,24 @@ def decode_image(data: str, content_type: str, *, provider: str) -> Blob:
 Images = list[GeneratedImage]
 
 
-async def fan_out(count: int, one: Callable[[], Coroutine[Any, Any, Images]]) -> Images:
-    """``count`` images from an upstream that makes one a call: ``one()`` that many times at once,
+def nth_seed(seed: Any, index: int) -> Any:
+    """The seed of the ``index``-th of several calls that make one image each: ``seed + index``,
+    as batch generators seed a batch, so that a seeded request for several images does not get
+    the same image several times (and the first is the one a single call would make)."""
+    return seed + index if isinstance(seed, int) and not isinstance(seed, bool) else seed
+
+
+async def fan_out(count: int, one: Callable[[int], Coroutine[Any, Any, Images]]) -> Images:
+    """``count`` images from an upstream that makes one a call: ``one(i)`` for each ``i`` at once,
     the images in call order. The first failure cancels the other calls and is raised (an
     upstream that billed for an image we then drop is the price of not waiting for calls whose
     request already failed)."""
     if count <= 1:
-        return await one()
+        return await one(0)
     tasks: list[asyncio.Task[Images]] = []
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one()) for _ in range(count)]
+            tasks = [group.create_task(one(i)) for i in range(count)]
     except BaseExceptionGroup as failed:
         errors: list[BaseException] = list(failed.exceptions)
         typed = [e for e in errors if isinstance(e, GatewayError)]

@@ -27,7 +27,15 @@ from unigate.core.media import GeneratedImage, ImageRequest, ImageResult
 from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream
-from unigate.providers.imaging import NAMED_SIZES, decode_image, dimensions, fan_out, image_ref, nearest_ratio
+from unigate.providers.imaging import (
+    NAMED_SIZES,
+    decode_image,
+    dimensions,
+    fan_out,
+    image_ref,
+    nearest_ratio,
+    nth_seed,
+)
 from unigate.providers.openai_compat.response import parse_error
 from unigate.providers.transport import Transport, build_transport
 
@@ -137,8 +145,9 @@ class SeedreamImages:
         headers = {"Authorization": f"Bearer {self.config.api_key or ''}"}
         reported: list[str] = []
 
-        async def one() -> list[GeneratedImage]:
-            data = await self.upstream.post_json(url, headers=headers, body=body)
+        async def one(index: int) -> list[GeneratedImage]:
+            seeded = {**body, "seed": nth_seed(body["seed"], index)} if "seed" in body else body
+            data = await self.upstream.post_json(url, headers=headers, body=seeded)
             if isinstance(data, dict) and isinstance(data.get("model"), str):
                 reported.append(data["model"])
             return images_of(data, request.output_format)

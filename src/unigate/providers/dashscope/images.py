@@ -27,7 +27,7 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.dashscope.errors import parse_error, task_failure
 from unigate.providers.dashscope.request import is_task, sync_body, task_body
 from unigate.providers.http import Upstream
-from unigate.providers.imaging import fan_out
+from unigate.providers.imaging import fan_out, nth_seed
 from unigate.providers.polling import Clock, PollPolicy, poll
 from unigate.providers.transport import Transport, build_transport
 
@@ -55,6 +55,13 @@ def native_origin(base_url: str) -> str:
 def _urls(items: Any) -> list[GeneratedImage]:
     items = items if isinstance(items, list) else []
     return [GeneratedImage(url=i["url"]) for i in items if isinstance(i, dict) and isinstance(i.get("url"), str)]
+
+
+def _seeded(body: dict[str, Any], index: int) -> dict[str, Any]:
+    parameters = body["parameters"]
+    if "seed" not in parameters:
+        return body
+    return {**body, "parameters": {**parameters, "seed": nth_seed(parameters["seed"], index)}}
 
 
 class DashScopeImages:
@@ -98,7 +105,7 @@ class DashScopeImages:
             images = await self._task(request, upstream)
         else:
             body = sync_body(request, upstream)
-            images = await fan_out(request.count, lambda: self._sync(body))
+            images = await fan_out(request.count, lambda i: self._sync(_seeded(body, i)))
         return ImageResult(tuple(images), model=upstream)
 
     async def _sync(self, body: dict[str, Any]) -> list[GeneratedImage]:

@@ -29,7 +29,15 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.fetch import Fetcher, FetchError
 from unigate.providers.http import Upstream
-from unigate.providers.imaging import aspect_ratio, base64_of, decode_image, dimensions, fan_out, nearest_ratio
+from unigate.providers.imaging import (
+    aspect_ratio,
+    base64_of,
+    decode_image,
+    dimensions,
+    fan_out,
+    nearest_ratio,
+    nth_seed,
+)
 
 __all__ = ["GEMINI_RATIOS", "IMAGEN_RATIOS", "GeminiImages"]
 
@@ -197,9 +205,13 @@ class GeminiImages:
         body = gemini_body(request, inline)
         versions: list[str] = []
 
-        async def one() -> list[GeneratedImage]:
+        async def one(index: int) -> list[GeneratedImage]:
+            config = body["generationConfig"]
+            call = body
+            if "seed" in config:
+                call = {**body, "generationConfig": {**config, "seed": nth_seed(config["seed"], index)}}
             data = await self.upstream.post_json(
-                self._url(model, "generateContent"), headers=self._headers(), body=body
+                self._url(model, "generateContent"), headers=self._headers(), body=call
             )
             if isinstance(data, dict) and isinstance(data.get("modelVersion"), str):
                 versions.append(data["modelVersion"])
