@@ -56,7 +56,9 @@ def test_every_provider_of_the_issue_is_known_with_its_default_url() -> None:
     assert urls["alibaba"] == "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
     assert urls["cohere"] == "https://api.cohere.ai/compatibility/v1"
     assert {n for n, u in urls.items() if u is None} == {"vllm", "sglang", "llamacpp", "ollama"}
-    assert len(urls) == 22
+    assert urls["fal"] == "https://queue.fal.run"
+    assert urls["bfl"] == "https://api.bfl.ai"
+    assert len(urls) == 24
     assert {"local", "fake", "local-embeddings"} <= set(REGISTRY)  # registered like the others
 
 
@@ -93,7 +95,7 @@ def test_environment_wins_over_the_table_and_custom_servers_are_declared_by_tabl
     assert "k2" not in repr(custom)  # keys stay out of logs
     with pytest.raises(ValueError, match="unknown"):
         load_provider_configs({}, {"openai": {"api_kye": "typo"}})
-    with pytest.raises(ValueError, match="kind must be openai, anthropic or gemini"):
+    with pytest.raises(ValueError, match="kind must be openai, anthropic, gemini, fal or bfl"):
         load_provider_configs({}, {"mine": {"kind": "soap"}})
     with pytest.raises(ValueError, match="runs inside the gateway"):
         load_provider_configs({}, {"local": {"base_url": "http://h/v1"}})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -29,15 +29,20 @@ from unigate.catalog.loader import load_catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.services import Capabilities, Modality, Service, Services
 from unigate.providers.anthropic import AnthropicProvider
+from unigate.providers.bfl import BflImages
 from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_of, provider_config
+from unigate.providers.dashscope import DashScopeImages
 from unigate.providers.fake import FakeProvider
 from unigate.providers.fake_media import FAKE_MEDIA_MODELS, FakeMedia
+from unigate.providers.fal import FalImages
 from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
+from unigate.providers.gemini.images import GeminiImages
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.registration import CHAT, Registration, Setup, Upstream, from_info, in_process, upstream
 from unigate.providers.router import Sleep
 from unigate.providers.routing import Routing
+from unigate.providers.seedream import SeedreamImages
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 __all__ = [
@@ -202,6 +207,55 @@ register(
         lambda s: [local_embedding_spec(s.embeddings)],
     )
 )
+
+
+# --- images ---
+IMAGES = frozenset({Modality.IMAGES})
+
+
+def _adding(name: str, modality: Modality, build: Callable[[Upstream, Capabilities], Capabilities]) -> None:
+    """Provider ``name``, registered above for its other modalities, serves ``modality`` too: each
+    deployment's capabilities are its factory's, then ``build`` adds the new one beside them."""
+    registered: Registration[Upstream] = REGISTRY[name]
+    base = registered.factory
+
+    def factory(u: Upstream) -> Capabilities:
+        return build(u, base(u))
+
+    REGISTRY[name] = replace(registered, serves=registered.serves | {modality}, factory=factory)
+
+
+def _gemini_images(u: Upstream, built: Capabilities) -> Capabilities:
+    chat = built.chat
+    if not isinstance(chat, GeminiProvider):
+        raise TypeError("the gemini registration's chat adapter is not a GeminiProvider")
+    return replace(built, images=GeminiImages(u.config, chat.upstream, chat.fetcher))
+
+
+_adding("gemini", Modality.IMAGES, _gemini_images)
+_adding("alibaba", Modality.IMAGES, lambda u, c: replace(c, images=DashScopeImages(u.config, transport=u.transport)))
+_adding("bytedance", Modality.IMAGES, lambda u, c: replace(c, images=SeedreamImages(u.config, transport=u.transport)))
+register(
+    upstream(
+        "fal",
+        "https://queue.fal.run",
+        lambda u: Capabilities(images=FalImages(u.config, transport=u.transport)),
+        kind="fal",
+        serves=IMAGES,
+        keys=("FAL_KEY", "FAL_API_KEY"),
+    )
+)
+register(
+    upstream(
+        "bfl",
+        "https://api.bfl.ai",
+        lambda u: Capabilities(images=BflImages(u.config, transport=u.transport)),
+        kind="bfl",
+        serves=IMAGES,
+        keys=("BFL_API_KEY",),
+    )
+)
+# --- end images ---
 
 
 def _custom(name: str, table: Mapping[str, Any]) -> Registration[Upstream]:
