@@ -45,6 +45,7 @@ from unigate.storage.files.signing import SECRET_NAME, LinkSigner, new_secret, p
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
 
 __all__ = ["MediaStoreError", "S3MediaStore"]
 
@@ -246,7 +247,7 @@ class S3MediaStore:
         file = self._new(owner, content_type, filename)
         key, size = self._key(file.id), 0
         upload_id: str | None = None
-        parts: list[dict[str, Any]] = []
+        parts: list[CompletedPartTypeDef] = []
         await self._mark(file)
         try:
             async for part in _in_parts(chunks, self.part_size):
@@ -282,7 +283,7 @@ class S3MediaStore:
             raise
         return replace(file, size=size)
 
-    async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+    async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> CompletedPartTypeDef:
         with _unavailable():
             sent = await self.client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
@@ -342,7 +343,7 @@ class S3MediaStore:
         with _unavailable():
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=markers)
             async for page in pages:
-                expired: list[dict[str, str]] = []
+                expired: list[ObjectIdentifierTypeDef] = []
                 reached_the_future = False
                 for item in page.get("Contents", []):
                     stamp, _, file_id = item["Key"][len(markers) :].partition("/")
