@@ -23,6 +23,7 @@ import pytest
 from tests.s3server import S3Server, require_s3, running_s3
 from unigate.core.files import MediaStore, StoredFile
 from unigate.core.media import Blob
+from unigate.errors import NotFound
 from unigate.storage.files.local import LocalMediaStore
 from unigate.storage.files.metadata import clean_filename, is_file_id
 from unigate.storage.files.s3 import MediaStoreError, S3MediaStore
@@ -143,6 +144,8 @@ async def test_a_deleted_file_is_gone(media: MediaStore) -> None:
     await media.delete(file.id)
     assert await media.stat(file.id) is None
     await media.delete(file.id)  # twice: no error
+    with pytest.raises(NotFound):  # deleted between a request's stat and its read: a 404, not a 500
+        await read(media, file)
 
 
 async def test_an_expired_file_is_not_served_and_the_sweep_removes_it(media: MediaStore, clock: Clock) -> None:

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from unigate.core.files import StoredFile
 from unigate.core.media import Blob
+from unigate.errors import NotFound
 from unigate.storage.files.metadata import clean_filename, from_metadata, is_file_id, new_file_id, to_metadata
 from unigate.storage.files.signing import LinkSigner, local_secret, secret_from_setting
 
@@ -137,7 +138,10 @@ class LocalMediaStore:
         if not is_file_id(file.id):
             raise ValueError("not a stored file's id")
         data, _ = self._paths(file.id)
-        source = await asyncio.to_thread(data.open, "rb")
+        try:
+            source = await asyncio.to_thread(data.open, "rb")
+        except FileNotFoundError as exc:  # deleted since its stat
+            raise NotFound("No such file.", code="file_not_found") from exc
         try:
             await asyncio.to_thread(source.seek, offset)
             left = file.size - offset if length is None else length
