@@ -1,9 +1,10 @@
 """The ``[media]`` settings, read once by ``load_settings`` from the table and the environment
-(the standard ``AWS_*`` names included, secrets from the environment only), and the store
-``media_store_for`` builds from them."""
+(the standard ``AWS_*`` names included, secrets from the environment only), the store
+``media_store_for`` builds from them, and the sweeper that runs while the app does."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from unigate.settings import MediaSettings, Settings, load_settings
 from unigate.storage.files.factory import media_store_for
 from unigate.storage.files.local import LocalMediaStore
 from unigate.storage.files.s3 import S3MediaStore
+from unigate.storage.files.sweeper import sweep_forever
 
 
 def test_the_defaults(tmp_path: Path) -> None:
@@ -74,3 +76,26 @@ def test_mistakes_are_refused_at_load(tmp_path: Path, toml: str, env: dict[str, 
     config.write_text(toml)
     with pytest.raises(ValueError, match=message):
         load_settings(config, env=env)
+
+
+async def test_the_sweeper_keeps_sweeping_through_failures(tmp_path: Path) -> None:
+    media = LocalMediaStore(tmp_path, retention_s=60.0)
+    await media.start()
+    calls: list[str] = []
+    fourth = asyncio.Event()
+    real_sweep = media.sweep
+
+    async def sweep() -> int:
+        calls.append("sweep")
+        if len(calls) == 4:
+            fourth.set()
+        if len(calls) == 2:
+            raise OSError("the disk hiccupped")
+        return await real_sweep()
+
+    media.sweep = sweep  # type: ignore[method-assign]
+    task = asyncio.create_task(sweep_forever(media, every_s=0.01))
+    await asyncio.wait_for(fourth.wait(), 10)  # the failed second sweep did not stop the next ones
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
