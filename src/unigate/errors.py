@@ -15,6 +15,7 @@ Every failure the API reports is one of these, rendered once (``api/errors.py``)
     │   └── ModelNotFound (404, code model_not_found)
     ├── MethodNotAllowed (405)
     ├── PayloadTooLarge (413)
+    ├── RangeNotSatisfiable (416)
     ├── RateLimited (429 rate_limit_error)
     ├── UpstreamError (502 api_error, code upstream_error)
     ├── Overloaded (503 overloaded_error, code model_overloaded)
@@ -40,6 +41,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderNotConfigured",
+    "RangeNotSatisfiable",
     "RateLimited",
     "SpendingLimitExceeded",
     "StoreUnavailable",
@@ -150,6 +152,14 @@ class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class RangeNotSatisfiable(GatewayError):
+    """A ``Range`` that starts past the end of a stored file (sent with ``Content-Range: */size``)."""
+
+    status = 416
+    type = "invalid_request_error"
+    code = "range_not_satisfiable"
 
 
 class RateLimited(GatewayError):

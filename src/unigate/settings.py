@@ -55,6 +55,11 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     breaker_cooldown_s = 30.0
     fallbacks = { "gpt-4o" = ["anthropic/claude-sonnet-4.5"] }
 
+    [media]                             # files served at /v1/media/{id}: MediaSettings, storage/files/
+    backend = "local"                   # UNIGATE_MEDIA_BACKEND: local (<data_dir>/media) | s3
+    retention_s = 86400                 # UNIGATE_MEDIA_RETENTION_S; and UNIGATE_PUBLIC_URL, UNIGATE_MEDIA_SECRET
+    s3_bucket = "unigate-media"         # UNIGATE_MEDIA_S3_BUCKET; the keys: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+
     [upstream]                          # how upstream APIs are reached: see providers/transport/factory.py
     transport = "auto"                  # UNIGATE_UPSTREAM_TRANSPORT: auto | h1 | proxy
     fetch_via_proxy = false             # UNIGATE_FETCH_VIA_PROXY: client image URLs through the proxy too
@@ -71,7 +76,14 @@ from typing import Any, Literal, cast, get_args
 
 import platformdirs
 
-__all__ = ["EmbeddingModelSettings", "LocalModelSettings", "Settings", "UpstreamTransport", "load_settings"]
+__all__ = [
+    "EmbeddingModelSettings",
+    "LocalModelSettings",
+    "MediaSettings",
+    "Settings",
+    "UpstreamTransport",
+    "load_settings",
+]
 
 UpstreamTransport = Literal["auto", "h1", "proxy"]
 """How upstream APIs are reached: ``h1`` (direct, keep-alive HTTP/1.1), ``proxy`` (aiohttp through
@@ -119,6 +131,37 @@ class EmbeddingModelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaSettings:
+    """Generated files served at ``GET /v1/media/{id}`` (``storage/files/``). Variables:
+    ``UNIGATE_MEDIA_<FIELD>`` or ``_MEDIA_VARIABLES``'s; secrets from the environment only. With no
+    S3 key set, botocore's own chain applies (instance roles, ``~/.aws``)."""
+
+    backend: Literal["local", "s3"] = "local"
+    """``local``: files under ``dir``, for one host; ``s3``: a bucket that several replicas share."""
+    dir: Path | None = None  # default <data_dir>/media
+    retention_s: float = 24 * 3600.0
+    """How long a file and its links live: a day, to fetch what a request made without piling up."""
+    secret: str | None = field(default=None, repr=False)
+    """The HMAC key of signed links (32+ characters), the same on every replica; unset, one is
+    generated and kept beside the files (``storage/files/signing.py``)."""
+    public_url: str | None = None
+    """The base of the links (the gateway's address behind a proxy); unset, the request's own."""
+    max_upload_bytes: int = 25 * 1024 * 1024
+    """The largest file a client may upload (OpenAI's limit for audio)."""
+    max_download_bytes: int = 100 * 1024 * 1024
+    """The largest file fetched from a URL, a client's or an upstream result to re-host."""
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # an S3-compatible server's; unset: AWS
+    s3_region: str | None = None
+    s3_access_key_id: str | None = field(default=None, repr=False)
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    s3_session_token: str | None = field(default=None, repr=False)
+    s3_create_bucket: bool = False
+    """Create a missing bucket at start; off, a missing bucket stops the start."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -149,6 +192,7 @@ class Settings:
     released; live processes extend theirs every quarter of it."""
     local: LocalModelSettings = field(default_factory=LocalModelSettings)
     embeddings: EmbeddingModelSettings = field(default_factory=EmbeddingModelSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
     fake_token_delay_s: float = 0.0
@@ -260,6 +304,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     if raw.get("routing"):
         settings = replace(settings, routing=dict(raw["routing"]))
     settings = _upstream_settings(settings, upstream=raw.get("upstream", {}), env=env)
+    settings = replace(settings, media=_media_settings(raw.get("media", {}), env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 
@@ -313,3 +358,43 @@ def _upstream_settings(settings: Settings, *, upstream: dict[str, Any], env: dic
 
 
 _PROXY_VARIABLES = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"})
+
+
+_MEDIA_VARIABLES: dict[str, tuple[str, ...]] = {
+    "public_url": ("UNIGATE_PUBLIC_URL",),
+    "s3_endpoint_url": ("UNIGATE_MEDIA_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+    "s3_region": ("UNIGATE_MEDIA_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    "s3_access_key_id": ("AWS_ACCESS_KEY_ID",),
+    "s3_secret_access_key": ("AWS_SECRET_ACCESS_KEY",),
+    "s3_session_token": ("AWS_SESSION_TOKEN",),
+}
+"""The variables of the media settings that are not ``UNIGATE_MEDIA_<NAME>``, the first set winning."""
+_MEDIA_SECRETS = frozenset({"secret", "s3_access_key_id", "s3_secret_access_key", "s3_session_token"})
+_MEDIA_TYPES: dict[str, Callable[[Any], Any]] = {
+    "dir": Path,
+    "retention_s": float,
+    "max_upload_bytes": int,
+    "max_download_bytes": int,
+    "s3_create_bucket": lambda v: v if isinstance(v, bool) else _flag(str(v)),
+}
+
+
+def _media_settings(table: Mapping[str, Any], env: Mapping[str, str]) -> MediaSettings:
+    """The ``[media]`` table, then the environment; secrets from the environment only."""
+    unknown = set(table) - ({f.name for f in fields(MediaSettings)} - _MEDIA_SECRETS)
+    if unknown:
+        raise ValueError(f"unknown [media] settings: {', '.join(sorted(unknown))}")
+    changes: dict[str, Any] = {}
+    for f in fields(MediaSettings):
+        variables = _MEDIA_VARIABLES.get(f.name, (f"UNIGATE_MEDIA_{f.name.upper()}",))
+        value = next((env[v] for v in variables if env.get(v)), table.get(f.name))
+        if value is not None:
+            changes[f.name] = _MEDIA_TYPES.get(f.name, str)(value)
+    media = MediaSettings(**changes)
+    if media.backend not in ("local", "s3"):
+        raise ValueError(f"unknown media backend {media.backend!r}: expected local or s3")
+    if media.backend == "s3" and not media.s3_bucket:
+        raise ValueError("UNIGATE_MEDIA_BACKEND=s3 needs UNIGATE_MEDIA_S3_BUCKET ([media] s3_bucket)")
+    if media.retention_s <= 0:
+        raise ValueError("UNIGATE_MEDIA_RETENTION_S must be a positive number of seconds")
+    return media

@@ -44,8 +44,9 @@ class MemoryMediaStore:
         found = self.files.get(file_id)
         return None if found is None else found[0]
 
-    async def open(self, file: StoredFile) -> AsyncIterator[bytes]:
-        yield self.files[file.id][1]
+    async def open(self, file: StoredFile, *, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        data = self.files[file.id][1]
+        yield data[offset:] if length is None else data[offset : offset + length]
 
     async def delete(self, file_id: str) -> None:
         self.files.pop(file_id, None)
@@ -65,7 +66,7 @@ class TableDownloader:
         self.table = table
         self.asked: list[str] = []
 
-    async def download(self, url: str, *, max_bytes: int) -> Blob:
+    async def download(self, url: str, *, max_bytes: int, param: str | None = None) -> Blob:
         self.asked.append(url)
         blob = self.table.get(url)
         if blob is None:

@@ -52,8 +52,9 @@ class MediaStore(Protocol):
         """The file, or ``None`` when there is none (or it has expired)."""
         ...
 
-    def open(self, file: StoredFile) -> AsyncIterator[bytes]:
-        """The file's bytes, in pieces."""
+    def open(self, file: StoredFile, *, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """The file's bytes, in pieces: ``length`` of them (default: the rest) from ``offset``
+        (a ``Range`` request's)."""
         ...
 
     async def delete(self, file_id: str) -> None: ...
@@ -72,7 +73,7 @@ class MediaStore(Protocol):
 
 
 class Downloader(Protocol):
-    async def download(self, url: str, *, max_bytes: int) -> Blob:
+    async def download(self, url: str, *, max_bytes: int, param: str | None = None) -> Blob:
         """The body at a public URL (vetted: never a private address; at most ``max_bytes``);
-        raises ``InvalidRequest`` naming what was wrong with it."""
+        raises ``InvalidRequest`` naming what was wrong with it, for the request field ``param``."""
         ...

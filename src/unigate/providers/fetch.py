@@ -21,8 +21,9 @@ from inside our network can be aimed at that network (SSRF), so every fetch obey
 * **Redirects** are followed by hand, at most ``max_redirects``, each hop vetted as above.
 * **Limits**: ``max_bytes`` (a larger ``Content-Length`` is refused before reading; a body is read
   in pieces and abandoned once over), ``timeout_s`` for the whole fetch, redirects included.
-* **Types**: images (JPEG, PNG, GIF, WebP, HEIC/HEIF) and PDF, by ``Content-Type``; a missing or
-  ``application/octet-stream`` type is sniffed from the first bytes.
+* **Types**: the policy's ``media_types``: images (JPEG, PNG, GIF, WebP, HEIC/HEIF) and PDF by
+  default, audio and video too for the media endpoints (``media_types.py``), by ``Content-Type``;
+  a missing or generic (``application/octet-stream``) type is sniffed from the first bytes.
 * No cookies are kept and none of the client's headers are sent. No proxy is used unless the
   operator asks for one (``Fetcher``'s docstring says why, and what then holds).
 
@@ -44,6 +45,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from unigate.providers.media_types import IMAGE_AND_PDF_TYPES, SNIFF_BYTES
+from unigate.providers.media_types import media_type as sniffed_type
 from unigate.providers.transport.base import HttpFailure, Request, Response
 from unigate.providers.transport.proxy import Proxies, ProxyTransport
 
@@ -63,9 +66,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 FetchReason = Literal["blocked", "too_large", "timeout", "unsupported_type", "failed"]
 
-MEDIA_TYPES = frozenset(
-    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "application/pdf"}
-)
+MEDIA_TYPES = IMAGE_AND_PDF_TYPES
 BLOCKED_NAMES = frozenset({"localhost", "metadata", "instance-data"})
 BLOCKED_SUFFIXES = (".localhost", ".internal", ".local")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -84,13 +85,6 @@ _CLASSES: tuple[tuple[str, tuple[IPNetwork, ...]], ...] = (
 )
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 _NAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$", re.IGNORECASE)
-_SNIFF = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-)
 
 
 def _is_address(host: str) -> bool:
@@ -259,27 +253,15 @@ class Fetched:
         return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode()}"
 
 
-def _media_type(header: str | None, head: bytes) -> str | None:
-    declared = (header or "").split(";")[0].strip().lower()
-    if declared and declared != "application/octet-stream":
-        return declared
-    for magic, kind in _SNIFF:
-        if head.startswith(magic):
-            return kind
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return declared or None
-
-
-async def _read(resp: Response, policy: FetchPolicy) -> bytes:
+async def _read(resp: Response, max_bytes: int) -> bytes:
     declared = resp.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > policy.max_bytes:
-        raise FetchError("too_large", f"the file is larger than {policy.max_bytes} bytes")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError("too_large", f"the file is larger than {max_bytes} bytes")
     body = bytearray()
     async for piece in resp.chunks():
         body += piece
-        if len(body) > policy.max_bytes:
-            raise FetchError("too_large", f"the file is larger than {policy.max_bytes} bytes")
+        if len(body) > max_bytes:
+            raise FetchError("too_large", f"the file is larger than {max_bytes} bytes")
     return bytes(body)
 
 
@@ -328,14 +310,15 @@ class Fetcher:
         """The checks that need no network, for a request's ``check`` (before credits are reserved)."""
         vet_url(url, self.policy)
 
-    async def fetch(self, url: str) -> Fetched:
-        """The body and media type at ``url``, under every rule of the module docstring."""
+    async def fetch(self, url: str, *, max_bytes: int | None = None) -> Fetched:
+        """The body and media type at ``url``, under every rule of the module docstring; at most
+        ``max_bytes`` (default: the policy's)."""
         if not self._started:
             raise FetchError("failed", "the server fetched a URL before it started")
         first = vet_url(url, self.policy)
         try:
             async with asyncio.timeout(self.policy.timeout_s):
-                return await self._fetch(first)
+                return await self._fetch(first, self.policy.max_bytes if max_bytes is None else max_bytes)
         except FetchError:
             raise
         except TimeoutError as exc:
@@ -346,7 +329,7 @@ class Fetcher:
         except (OSError, ValueError) as exc:
             raise FetchError("failed", f"the URL could not be fetched ({type(exc).__name__})") from exc
 
-    async def _fetch(self, url: URL) -> Fetched:
+    async def _fetch(self, url: URL, max_bytes: int) -> Fetched:
         policy = self.policy
         for _ in range(policy.max_redirects + 1):
             await self._vet_proxied(url)
@@ -362,14 +345,14 @@ class Fetcher:
                     continue
                 if resp.status >= 400:
                     raise FetchError("failed", f"the URL answered HTTP {resp.status}")
-                data = await _read(resp, policy)
+                data = await _read(resp, max_bytes)
             finally:
                 resp.close()
-            media_type = _media_type(resp.headers.get("content-type"), data[:16])
+            media_type = sniffed_type(resp.headers.get("content-type"), data[:SNIFF_BYTES])
             if media_type not in policy.media_types:
-                raise FetchError(
-                    "unsupported_type", f"the URL serves {media_type or 'no declared type'}, not an image or PDF"
-                )
+                accepted = "an image, PDF, audio or video" if policy.media_types - MEDIA_TYPES else "an image or PDF"
+                served = media_type or "no declared type"
+                raise FetchError("unsupported_type", f"the URL serves {served}, not {accepted}")
             return Fetched(data, media_type)
         raise FetchError("failed", f"the URL redirected more than {policy.max_redirects} times")
 
