@@ -5,6 +5,7 @@ No endpoint logic lives here; handlers are in ``api/``, providers in ``providers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 
@@ -15,8 +16,10 @@ from unigate.accounts.services import AccountServices
 from unigate.accounts.store import Store
 from unigate.api.account_routes import add_account_routes
 from unigate.api.anthropic.messages import messages
-from unigate.api.context import GATEWAY, KEYS, SETTINGS, STORE
+from unigate.api.context import GATEWAY, KEYS, MEDIA, SETTINGS, STORE
 from unigate.api.errors import error_middleware
+from unigate.api.media.files import add_file_routes
+from unigate.api.media.routes import add_media_routes
 from unigate.api.openai.chat.handler import chat_completions
 from unigate.api.openai.completions.handler import completions
 from unigate.api.openai.embeddings.handler import embeddings
@@ -26,12 +29,18 @@ from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
 from unigate.core.embedder import Embedder
+from unigate.core.files import Downloader, MediaStore
 from unigate.core.gateway import Gateway
+from unigate.core.media_flow import MediaGateway
 from unigate.core.provider import Provider
+from unigate.core.services import Capabilities, Running
 from unigate.observability.http import metrics_endpoint, observability_middleware, send_request_id
+from unigate.providers.download import downloader_for
 from unigate.providers.registry import build_providers
 from unigate.settings import Settings
 from unigate.storage.factory import store_for
+from unigate.storage.files.factory import media_store_for
+from unigate.storage.files.sweeper import sweep_forever
 
 __all__ = ["create_app"]
 
@@ -51,13 +60,14 @@ def create_app(
     models: list[ModelSpec] | None = None,
     providers: Mapping[str, Provider] | None = None,
     embedders: Mapping[str, Embedder] | None = None,
+    capabilities: Mapping[str, Capabilities] | None = None,
 ) -> web.Application:
     """The application: the providers ``settings`` ask for (``providers/registry.py``) behind one
-    gateway. Tests inject doubles: ``models`` replaces the catalog, ``providers`` and ``embedders``
-    stand in for the providers of the same names (serving chat, embeddings)."""
+    gateway. Tests inject doubles: ``models`` replaces the catalog, ``providers``, ``embedders``
+    and ``capabilities`` stand in for the providers of the same names."""
     models, services = build_providers(settings, models=models)
-    if providers or embedders:
-        services = services.replaced(chat=providers or {}, embeddings=embedders or {})
+    if providers or embedders or capabilities:
+        services = services.replaced(chat=providers or {}, embeddings=embedders or {}, capabilities=capabilities)
     store = store or store_for(settings)
     accounts = AccountServices.from_settings(settings, store)
     gateway = Gateway(
@@ -78,6 +88,12 @@ def create_app(
     app[GATEWAY] = gateway
     app[ACCOUNTS] = accounts
     app[KEYS] = accounts.keys
+    app[MEDIA] = MediaGateway(
+        gateway,
+        media_store_for(settings),
+        downloader_for(settings),
+        max_download_bytes=settings.media.max_download_bytes,
+    )
     app.on_response_prepare.append(add_rate_limit_headers)
     app.on_response_prepare.append(send_request_id)
     add_account_routes(app.router)
@@ -89,6 +105,8 @@ def create_app(
     app.router.add_post("/responses", responses)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/completions", completions)
+    add_media_routes(app.router)
+    add_file_routes(app.router)
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_post("/embeddings", embeddings)
     app.router.add_get("/models", list_models)
@@ -106,18 +124,22 @@ def create_app(
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    store, gateway = app[STORE], app[GATEWAY]
+    store, gateway, media = app[STORE], app[GATEWAY], app[MEDIA]
     await store.open()
-    started: list[Provider | Embedder] = []
+    started: list[Running | MediaStore | Downloader] = []
+    sweeper: asyncio.Task[None] | None = None
     try:
-        for service in gateway.services.running():
+        for service in [media.files, media.downloader, *gateway.services.running()]:
             await service.start()
             started.append(service)
+        sweeper = asyncio.create_task(sweep_forever(media.files))  # generated files past their retention
         async with app[ACCOUNTS].running(
             store, gateway.held, reservation_ttl_s=gateway.reservation_ttl_s, retry_unsettled=gateway.retry_unsettled
         ):
             yield
     finally:
+        if sweeper is not None:
+            sweeper.cancel()
         # Each step runs whatever the one before did: a provider that fails to close must not
         # keep the kept settlements from the store, nor the store from closing.
         for service in reversed(started):

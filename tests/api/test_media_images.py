@@ -19,7 +19,9 @@ def _client(server: Server, key: str) -> openai.OpenAI:
 
 def test_generate_urls_that_download_without_a_key(server: Server) -> None:
     key, account = server.new_key(1_000_000)
-    raw = _client(server, key).images.with_raw_response.generate(model="fake/image", prompt="a red square", n=2, size="16x16")
+    raw = _client(server, key).images.with_raw_response.generate(
+        model="fake/image", prompt="a red square", n=2, size="16x16"
+    )
     answer = raw.parse()
     assert len(answer.data) == 2
     for image in answer.data:

@@ -66,6 +66,10 @@ class TableDownloader:
         self.table = table
         self.asked: list[str] = []
 
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
     async def download(self, url: str, *, max_bytes: int, param: str | None = None) -> Blob:
         self.asked.append(url)
         blob = self.table.get(url)

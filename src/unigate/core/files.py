@@ -73,6 +73,10 @@ class MediaStore(Protocol):
 
 
 class Downloader(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
     async def download(self, url: str, *, max_bytes: int, param: str | None = None) -> Blob:
         """The body at a public URL (vetted: never a private address; at most ``max_bytes``);
         raises ``InvalidRequest`` naming what was wrong with it, for the request field ``param``."""
