@@ -19,12 +19,13 @@ from urllib.parse import urlsplit
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import SpeechAudio, SpeechRequest
-from unigate.errors import UnsupportedParameter, UpstreamError
+from unigate.errors import GatewayError, UnsupportedParameter, UpstreamError, UpstreamTimeout
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media_wire import message_failure
 from unigate.providers.speech_stream import in_pieces, speech_audio
 from unigate.providers.transport import Transport
+from unigate.providers.transport.base import Response
 
 __all__ = ["GENERATION_PATH", "AlibabaSpeaker", "native_origin", "tts_body"]
 
@@ -57,6 +58,8 @@ def tts_body(request: SpeechRequest, upstream: str) -> dict[str, Any]:
 
 
 class AlibabaSpeaker:
+    """Qwen TTS (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config
@@ -71,6 +74,15 @@ class AlibabaSpeaker:
     def check_speech(self, request: SpeechRequest, model: ModelSpec) -> None:
         tts_body(request, model.upstream_model)
 
+    async def _download(self, link: str) -> Response:
+        try:
+            return await self.upstream.open("GET", link, headers={}, stream=True)
+        except UpstreamTimeout:
+            raise
+        except GatewayError as exc:
+            # The link is DashScope's object store: a refusal there says nothing about our key.
+            raise UpstreamError(f"The {self.name} provider's audio could not be downloaded from its link.") from exc
+
     async def speak(self, request: SpeechRequest, model: ModelSpec) -> SpeechAudio:
         url = native_origin(self.config.base_url or "") + GENERATION_PATH
         headers = {"Authorization": f"Bearer {self.config.api_key}"}
@@ -80,7 +92,7 @@ class AlibabaSpeaker:
         audio = audio if isinstance(audio, Mapping) else {}
         link = str(audio.get("url") or "")
         if link.startswith(("https://", "http://")):
-            resp = await self.upstream.open("GET", link, headers={}, stream=True)
+            resp = await self._download(link)
             media_type = resp.headers.get("content-type", "")
             chunks = self.upstream.body_chunks(resp)
             return await speech_audio(self.name, chunks, "wav", media_type if media_type.startswith("audio/") else None)

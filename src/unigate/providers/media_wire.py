@@ -32,16 +32,21 @@ def _message(data: Any) -> str | None:
     return None
 
 
-def message_failure(body: bytes, statuses: dict[str, int] | None = None) -> UpstreamFailure:
-    """The message of an error body (``{"message"}``, ``{"error": {"message", "code"}}``,
-    ``{"detail": ...}``); ``statuses`` maps the body's ``error.code`` to the HTTP status it means."""
+def message_failure(body: bytes, statuses: Mapping[str, int] | None = None) -> UpstreamFailure:
+    """The message and param of an error body (``{"message", "param"}``, ``{"error": {"message",
+    "code"}}``, ``{"code", "message"}``, ``{"detail": ...}``); ``statuses`` maps the body's code
+    (``error.code``, else ``code``) to the HTTP status it stands for."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return text_failure(body)
-    error = data.get("error") if isinstance(data, dict) else None
-    code = str(error.get("code")) if isinstance(error, dict) else ""
-    return UpstreamFailure(_message(data), status=(statuses or {}).get(code))
+    if not isinstance(data, dict):
+        return UpstreamFailure(_message(data))
+    error = data.get("error")
+    where = error if isinstance(error, dict) else data
+    param = where.get("param")
+    status = (statuses or {}).get(str(where.get("code")))
+    return UpstreamFailure(_message(data), param=param if isinstance(param, str) else None, status=status)
 
 
 def check_pages(request: OcrRequest) -> None:
