@@ -52,6 +52,8 @@ def octave_body(request: SpeechRequest, upstream: str) -> tuple[dict[str, Any], 
 
 
 class HumeSpeaker:
+    """Hume Octave, streamed (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config

@@ -47,6 +47,8 @@ def voice_body(request: SpeechRequest, upstream: str) -> tuple[dict[str, Any], s
 
 
 class InworldSpeaker:
+    """Inworld text to speech (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config

@@ -99,6 +99,8 @@ def t2a_body(request: SpeechRequest, upstream: str) -> dict[str, Any]:
 
 
 class MiniMaxSpeaker:
+    """MiniMax T2A v2 (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config

@@ -76,6 +76,8 @@ def ocr_result(answer: Any) -> OcrResult:
 
 
 class MistralOcrReader:
+    """Mistral OCR (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config

@@ -82,6 +82,8 @@ def layout_result(answer: Any, request: OcrRequest) -> OcrResult:
 
 
 class ZhipuOcrReader:
+    """GLM-OCR through layout parsing (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config

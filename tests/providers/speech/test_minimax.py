@@ -104,3 +104,11 @@ def test_instructions_and_speeds_minimax_cannot_make_fail_before_anything_is_sen
     with pytest.raises(InvalidRequest) as caught:
         speaker.check_speech(SpeechRequest("m", "Hi", speed=4.0), HD)
     assert caught.value.param == "speed"
+
+
+@pytest.mark.parametrize(("audio", "text"), [("", "without any audio"), ("not hex", "not hex")])
+async def test_a_200_without_usable_audio_is_an_upstream_error(audio: str, text: str) -> None:
+    recorded = fixture_json("minimax/t2a_v2.json")
+    speaker = await started(Replies([MockResponse.json({**recorded, "data": {"audio": audio, "status": 2}})]))
+    with pytest.raises(UpstreamError, match=text):
+        await speaker.speak(SpeechRequest("m", "Hi"), HD)

@@ -46,6 +46,8 @@ class PollPolicy:
 
 
 class AssemblyAITranscriber:
+    """AssemblyAI transcription jobs (see the module); ``sleep`` and ``clock`` are injected for tests."""
+
     def __init__(
         self,
         config: ProviderConfig,

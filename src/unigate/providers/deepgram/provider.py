@@ -21,6 +21,8 @@ __all__ = ["DeepgramProvider"]
 
 
 class DeepgramProvider:
+    """One Deepgram deployment, serving both speech and transcription (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config

@@ -64,6 +64,8 @@ def speech_body(request: SpeechRequest, model: ModelSpec) -> tuple[dict[str, Any
 
 
 class ElevenLabsSpeaker:
+    """ElevenLabs text to speech (see the module)."""
+
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
         self.name = config.name
         self.config = config
