@@ -58,7 +58,9 @@ def test_every_provider_of_the_issue_is_known_with_its_default_url() -> None:
     assert {n for n, u in urls.items() if u is None} == {"vllm", "sglang", "llamacpp", "ollama"}
     assert urls["fal"] == "https://queue.fal.run"
     assert urls["bfl"] == "https://api.bfl.ai"
-    assert len(urls) == 24
+    assert urls["deepgram"] == "https://api.deepgram.com"  # the speech providers (speech_upstreams.py)
+    assert urls["assemblyai"] == "https://api.assemblyai.com"
+    assert len(urls) == 29
     assert {"local", "fake", "local-embeddings"} <= set(REGISTRY)  # registered like the others
 
 
@@ -95,7 +97,8 @@ def test_environment_wins_over_the_table_and_custom_servers_are_declared_by_tabl
     assert "k2" not in repr(custom)  # keys stay out of logs
     with pytest.raises(ValueError, match="unknown"):
         load_provider_configs({}, {"openai": {"api_kye": "typo"}})
-    with pytest.raises(ValueError, match="kind must be openai, anthropic, gemini, fal or bfl"):
+    kinds = "openai, anthropic, gemini, fal, bfl, deepgram, elevenlabs, assemblyai, hume or inworld"
+    with pytest.raises(ValueError, match=f"kind must be {kinds}"):
         load_provider_configs({}, {"mine": {"kind": "soap"}})
     with pytest.raises(ValueError, match="runs inside the gateway"):
         load_provider_configs({}, {"local": {"base_url": "http://h/v1"}})

@@ -43,6 +43,7 @@ from unigate.providers.registration import CHAT, Registration, Setup, Upstream, 
 from unigate.providers.router import Sleep
 from unigate.providers.routing import Routing
 from unigate.providers.seedream import SeedreamImages
+from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, adding_speech
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 __all__ = [
@@ -256,6 +257,15 @@ register(
     )
 )
 # --- end images ---
+
+# --- speech-providers ---
+# Deepgram, ElevenLabs, AssemblyAI, Hume and Inworld (speech_upstreams.py); MiniMax and Alibaba
+# speak and Mistral and Zhipu read documents beside their chat, on the same key and connections.
+for _registration in SPEECH_UPSTREAMS:
+    register(_registration)
+for _name, (_modality, _build) in adding_speech().items():
+    _adding(_name, _modality, _build)
+# --- end speech-providers ---
 
 
 def _custom(name: str, table: Mapping[str, Any]) -> Registration[Upstream]:
