@@ -221,9 +221,7 @@ class Upstream:
         finally:
             resp.close()
 
-    async def request_json(
-        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b""
-    ) -> Any:
+    async def request_json(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes = b"") -> Any:
         """Send ``body`` as is (a GET has none, a multipart POST has its own type in ``headers``)
         and return the decoded JSON answer; failures raise typed errors."""
         raw = await self.read_body(await self.open(method, url, headers=headers, body=body))
