@@ -2,7 +2,8 @@
 
 The ``Upstream`` is the one the deployment's chat adapter sends through (``registry.py`` hands it
 over), so that chat and media share a connection pool; starting and closing it twice is harmless,
-as ``Upstream`` does each once.
+as ``Upstream`` does each once. xAI's adapter wraps the same transport in an ``Upstream`` of its
+own, for xAI's error reader (``xai.py``).
 """
 
 from __future__ import annotations
