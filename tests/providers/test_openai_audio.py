@@ -289,3 +289,20 @@ async def test_transcription_errors_are_typed() -> None:
     adapter, _ = await media(lambda request: MockResponse.json({"segments": []}))
     with pytest.raises(UpstreamError, match="without a transcript"):
         await adapter.transcribe(transcription(), WHISPER)
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "sent"),
+    [
+        ("", "audio/wav", "audio.wav"),
+        ("memo", "audio/ogg; codecs=opus", "memo.ogg"),
+        ("memo.oga", "audio/ogg", "memo.ogg"),
+        ("call.M4A", "application/octet-stream", "call.M4A"),
+        ("clip", "video/webm", "clip.webm"),
+        ("take.2", "audio/flac", "take.flac"),
+    ],
+)
+async def test_the_upload_is_named_with_an_extension_openai_knows(filename: str, content_type: str, sent: str) -> None:
+    adapter, transport = await media(replay("openai_media/translation.json"))
+    await adapter.transcribe(transcription(audio=Blob(AUDIO, content_type, filename)), WHISPER)
+    assert sent_file(transport.requests[0])[0] == sent

@@ -47,7 +47,26 @@ SPEECH_TYPES = {
 
 DEFAULT_VOICE = "alloy"
 _INSTRUCTED = "gpt-4o-mini-tts"
-_AUDIO_SUFFIXES = {"audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/wav": ".wav", "audio/x-wav": ".wav"}
+_SUFFIXES = {
+    "audio/mpeg": ".mp3",
+    "audio/mp3": ".mp3",
+    "audio/mp4": ".m4a",
+    "audio/m4a": ".m4a",
+    "audio/x-m4a": ".m4a",
+    "video/mp4": ".mp4",
+    "audio/ogg": ".ogg",
+    "audio/opus": ".ogg",
+    "application/ogg": ".ogg",
+    "audio/wav": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/wave": ".wav",
+    "audio/webm": ".webm",
+    "video/webm": ".webm",
+    "audio/flac": ".flac",
+    "audio/x-flac": ".flac",
+}
+"""The extension OpenAI knows for each audio type (it tells the format by the file's name)."""
+_KNOWN_SUFFIXES = frozenset({".flac", ".mp3", ".mp4", ".mpeg", ".mpga", ".m4a", ".ogg", ".wav", ".webm"})
 
 
 def _instructions(request: SpeechRequest) -> str | None:
@@ -90,14 +109,14 @@ def check_transcription_request(request: TranscriptionRequest, model: ModelSpec,
         raise InvalidRequest(f"{model.id} does not translate; whisper models do.", param="model")
 
 
-def _filename(request: TranscriptionRequest) -> str:
-    # OpenAI tells the audio's format by the file's extension.
-    blob = request.audio
-    if blob.filename and "." in blob.filename:
-        return blob.filename
-    content_type = blob.content_type.split(";")[0].strip().lower()
-    suffix = _AUDIO_SUFFIXES.get(content_type) or mimetypes.guess_extension(content_type) or ""
-    return f"{blob.filename or 'audio'}{suffix}"
+def _filename(audio: Blob) -> str:
+    """The upload's name, with an extension OpenAI knows when the client's has none such."""
+    stem, dot, suffix = audio.filename.rpartition(".")
+    if dot and f".{suffix.lower()}" in _KNOWN_SUFFIXES:
+        return audio.filename
+    content_type = audio.content_type.split(";")[0].strip().lower()
+    known = _SUFFIXES.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    return f"{stem if dot else audio.filename or 'audio'}{known}"
 
 
 def transcription_body(request: TranscriptionRequest, model: ModelSpec) -> tuple[bytes, str]:
@@ -114,7 +133,7 @@ def transcription_body(request: TranscriptionRequest, model: ModelSpec) -> tuple
         fields["temperature"] = str(request.temperature)
     if _verbose(model) and request.task == "transcribe":
         fields["timestamp_granularities[]"] = sorted({"segment", *request.timestamps})
-    upload = Blob(request.audio.data, request.audio.content_type, _filename(request))
+    upload = Blob(request.audio.data, request.audio.content_type, _filename(request.audio))
     return encode_multipart(fields, [("file", upload)])
 
 
