@@ -251,6 +251,14 @@ async def test_gpt_4o_transcribe_is_asked_for_json_only() -> None:
     assert (transcript.language, transcript.duration_s, transcript.segments, transcript.words) == (None, None, (), ())
 
 
+async def test_the_service_stt_temperature_option_is_sent_as_openais() -> None:
+    adapter, transport = await media(replay("openai_media/transcription_json.json"))
+    request = transcription(options={"temperature": 0.4})
+    adapter.check_transcription(request, GPT_4O_TRANSCRIBE)
+    await adapter.transcribe(request, GPT_4O_TRANSCRIBE)
+    assert fields_of(form_parts(transport.requests[0]))["temperature"] == ["0.4"]
+
+
 async def test_translation_goes_to_its_endpoint_without_a_language() -> None:
     adapter, transport = await media(replay("openai_media/translation.json"))
     request = transcription(task="translate", language="de", prompt="Greetings.")

@@ -103,8 +103,15 @@ def _verbose(model: ModelSpec) -> bool:
     return model.upstream_model.startswith("whisper")
 
 
+def _temperature(request: TranscriptionRequest) -> float | None:
+    # The service's STT endpoints leave the model's ``temperature`` among the options.
+    if request.temperature is not None:
+        return request.temperature
+    return _number(request.options.get("temperature"))
+
+
 def check_transcription_request(request: TranscriptionRequest, model: ModelSpec, *, provider: str) -> None:
-    refuse_unmapped(request.options, (), provider=provider, model=model.id)
+    refuse_unmapped(request.options, ("temperature",), provider=provider, model=model.id)
     if request.task == "translate" and not _verbose(model):
         raise InvalidRequest(f"{model.id} does not translate; whisper models do.", param="model")
 
@@ -129,8 +136,9 @@ def transcription_body(request: TranscriptionRequest, model: ModelSpec) -> tuple
         fields["language"] = request.language
     if request.prompt is not None:
         fields["prompt"] = request.prompt
-    if request.temperature is not None:
-        fields["temperature"] = str(request.temperature)
+    temperature = _temperature(request)
+    if temperature is not None:
+        fields["temperature"] = str(temperature)
     if _verbose(model) and request.task == "transcribe":
         fields["timestamp_granularities[]"] = sorted({"segment", *request.timestamps})
     upload = Blob(request.audio.data, request.audio.content_type, _filename(request.audio))
