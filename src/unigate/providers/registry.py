@@ -39,6 +39,7 @@ from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.gemini.images import GeminiImages
 from unigate.providers.openai_compat import OpenAICompatProvider
+from unigate.providers.openai_media import OpenAIMedia, TogetherImages, XaiImages
 from unigate.providers.registration import CHAT, Registration, Setup, Upstream, from_info, in_process, upstream
 from unigate.providers.router import Sleep
 from unigate.providers.routing import Routing
@@ -132,7 +133,42 @@ def _compatible(name: str, base_url: str | None, *keys: str) -> Registration[Ups
     return upstream(name, base_url, _openai_compat, serves=CHAT_AND_EMBEDDINGS, keys=keys)
 
 
-register(_compatible("openai", "https://api.openai.com/v1"))
+# --- openai-media ---
+# OpenAI, xAI and Together serve media over the same deployments as their chat: the media adapter
+# sends through the chat adapter's Upstream, so both share one connection pool.
+OPENAI_MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION})
+IMAGES = frozenset({Modality.IMAGES})
+
+
+def _openai_media(chat: OpenAICompatProvider) -> Capabilities:
+    media = OpenAIMedia(chat.upstream)
+    return Capabilities(images=media, speech=media, transcription=media)
+
+
+def _xai_images(chat: OpenAICompatProvider) -> Capabilities:
+    return Capabilities(images=XaiImages(chat.upstream))
+
+
+def _together_images(chat: OpenAICompatProvider) -> Capabilities:
+    return Capabilities(images=TogetherImages(chat.upstream))
+
+
+def _with_media(
+    name: str, base_url: str, media: Callable[[OpenAICompatProvider], Capabilities], modalities: frozenset[Modality]
+) -> Registration[Upstream]:
+    """An OpenAI-compatible provider that also serves ``modalities`` through ``media``'s adapters."""
+
+    def factory(u: Upstream) -> Capabilities:
+        chat = OpenAICompatProvider(u.config, transport=u.transport)
+        return replace(media(chat), chat=chat, embeddings=chat)
+
+    return upstream(name, base_url, factory, serves=CHAT_AND_EMBEDDINGS | modalities)
+
+
+# --- end openai-media ---
+
+
+register(_with_media("openai", "https://api.openai.com/v1", _openai_media, OPENAI_MEDIA))
 register(upstream("anthropic", "https://api.anthropic.com", _anthropic, kind="anthropic"))
 register(
     upstream(
@@ -144,7 +180,7 @@ register(
     )
 )
 register(_compatible("deepseek", "https://api.deepseek.com/v1"))
-register(_compatible("xai", "https://api.x.ai/v1"))
+register(_with_media("xai", "https://api.x.ai/v1", _xai_images, IMAGES))
 register(_compatible("mistral", "https://api.mistral.ai/v1"))
 register(
     _compatible(
@@ -153,7 +189,7 @@ register(
 )
 register(_compatible("moonshot", "https://api.moonshot.ai/v1"))
 register(_compatible("zhipu", "https://open.bigmodel.cn/api/paas/v4"))
-register(_compatible("together", "https://api.together.xyz/v1"))
+register(_with_media("together", "https://api.together.xyz/v1", _together_images, IMAGES))
 register(_compatible("groq", "https://api.groq.com/openai/v1"))
 register(_compatible("fireworks", "https://api.fireworks.ai/inference/v1"))
 register(_compatible("openrouter", "https://openrouter.ai/api/v1"))
