@@ -188,7 +188,7 @@ def acme() -> Iterator[None]:
     del REGISTRY["acme"]
 
 
-_EMBEDS = frozenset({Modality.EMBEDDINGS, Modality.IMAGES})
+_EMBEDS = frozenset({Modality.EMBEDDINGS, Modality.VIDEO})
 
 
 class _AcmeEmbedder:
@@ -217,7 +217,7 @@ class _AcmeEmbedder:
 def test_adding_a_provider_is_one_registration() -> None:
     assert missing_setting("acme", env={}) == "ACME_API_KEY"
     _, services = build_providers(settings(provider_env={"ACME_API_KEY": "k"}), models=MODELS)
-    assert services["acme"].serves == {Modality.EMBEDDINGS, Modality.IMAGES}  # images: declared ahead
+    assert services["acme"].serves == {Modality.EMBEDDINGS, Modality.VIDEO}  # video: declared ahead
     assert services.chat("acme") is None
     embedder = services.embedder("acme")
     assert embedder is not None
