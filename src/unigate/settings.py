@@ -44,6 +44,15 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     batch_size = 32
     input_price_per_mtok = 20000        # credits per 1M input tokens (0.01 USD)
 
+    [speech]                            # the embedded Piper voice and Whisper tiny.en (/v1/audio/*)
+    enabled = true                      # UNIGATE_SPEECH_ENABLED=0 disables both
+    threads = 2                         # UNIGATE_SPEECH_THREADS: per model (default: one per core)
+    max_queue = 16                      # UNIGATE_SPEECH_MAX_QUEUE: per model
+    max_wait_s = 60.0
+    preload = false                     # UNIGATE_SPEECH_PRELOAD: load at start, not on first use
+    tts_price_per_mchar = 1000000       # credits per 1M characters spoken (0.50 USD)
+    stt_price_per_msecond = 4000000     # credits per 1M seconds transcribed (2 USD)
+
     [providers.anthropic]               # one table per provider, all optional: see providers/config.py
     base_url = "https://api.anthropic.com"  # ANTHROPIC_BASE_URL; the key: ANTHROPIC_API_KEY
     first_byte_timeout_s = 300.0
@@ -79,6 +88,7 @@ import platformdirs
 __all__ = [
     "EmbeddingModelSettings",
     "LocalModelSettings",
+    "LocalSpeechSettings",
     "MediaSettings",
     "Settings",
     "UpstreamTransport",
@@ -162,6 +172,23 @@ class MediaSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalSpeechSettings:
+    """The embedded Piper voice (text to speech) and Whisper tiny.en (speech to text); served when
+    enabled and their packages are installed, else the gateway starts without them (a warning)."""
+
+    enabled: bool = True
+    threads: int | None = None
+    """CPU threads of each model; default: one per core."""
+    max_queue: int = 16
+    """Requests per model waiting or running; one more gets a 503 at once."""
+    max_wait_s: float = 60.0
+    preload: bool = False
+    """Load both models at start (about 2 s) instead of on their first request."""
+    tts_price_per_mchar: int = 1_000_000
+    stt_price_per_msecond: int = 4_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -193,6 +220,7 @@ class Settings:
     local: LocalModelSettings = field(default_factory=LocalModelSettings)
     embeddings: EmbeddingModelSettings = field(default_factory=EmbeddingModelSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    speech: LocalSpeechSettings = field(default_factory=LocalSpeechSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
     fake_token_delay_s: float = 0.0
@@ -305,6 +333,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         settings = replace(settings, routing=dict(raw["routing"]))
     settings = _upstream_settings(settings, upstream=raw.get("upstream", {}), env=env)
     settings = replace(settings, media=_media_settings(raw.get("media", {}), env))
+    settings = replace(settings, speech=_speech_settings(raw.get("speech", {}), env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 
@@ -398,3 +427,15 @@ def _media_settings(table: Mapping[str, Any], env: Mapping[str, str]) -> MediaSe
     if media.retention_s <= 0:
         raise ValueError("UNIGATE_MEDIA_RETENTION_S must be a positive number of seconds")
     return media
+
+
+def _speech_settings(table: dict[str, Any], env: Mapping[str, str]) -> LocalSpeechSettings:
+    """The ``[speech]`` table, then ``UNIGATE_SPEECH_<FIELD>`` for each field."""
+    unknown = set(table) - {f.name for f in fields(LocalSpeechSettings)}
+    if unknown:
+        raise ValueError(f"unknown [speech] settings: {', '.join(sorted(unknown))}")
+    read: dict[str, Callable[[str], Any]] = {"enabled": _flag, "preload": _flag, "threads": int, "max_queue": int}
+    read |= {"max_wait_s": float, "tts_price_per_mchar": int, "stt_price_per_msecond": int}
+    variables = {name: f"UNIGATE_SPEECH_{name.upper()}" for name in read}
+    found = {name: read[name](env[var]) for name, var in variables.items() if var in env}
+    return replace(LocalSpeechSettings(**table), **found)

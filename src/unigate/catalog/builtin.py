@@ -1,9 +1,9 @@
-"""Models that ship with the gateway: the embedded local model and the deterministic test models."""
+"""Models that ship with the gateway: the embedded local models and the deterministic test models."""
 
 from __future__ import annotations
 
-from unigate.catalog.spec import ModelSpec, Price
-from unigate.settings import EmbeddingModelSettings, LocalModelSettings
+from unigate.catalog.spec import ModelSpec, Price, UnitPrice
+from unigate.settings import EmbeddingModelSettings, LocalModelSettings, LocalSpeechSettings
 
 __all__ = [
     "CHAT_ENDPOINTS",
@@ -12,14 +12,20 @@ __all__ = [
     "FAKE_MODEL_ID",
     "LOCAL_CHAT_MODEL_ID",
     "LOCAL_EMBEDDING_MODEL_ID",
+    "LOCAL_SPEECH_MODEL_ID",
+    "LOCAL_TRANSCRIPTION_MODEL_ID",
     "fake_spec",
     "local_chat_spec",
     "local_embedding_spec",
+    "local_speech_spec",
+    "local_transcription_spec",
 ]
 
 LOCAL_CHAT_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 FAKE_MODEL_ID = "fake/echo"
 LOCAL_EMBEDDING_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+LOCAL_SPEECH_MODEL_ID = "rhasspy/piper-en_US-joe-medium"
+LOCAL_TRANSCRIPTION_MODEL_ID = "Systran/faster-whisper-tiny.en"
 
 CHAT_ENDPOINTS = ("/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/completions")
 """Every chat model is served through each of these (they translate into one canonical request)."""
@@ -107,6 +113,50 @@ def local_embedding_spec(settings: EmbeddingModelSettings) -> ModelSpec:
         endpoints=("/v1/embeddings",),
         input_modalities=frozenset(),
         aliases=("all-minilm-l6-v2", "all-MiniLM-L6-v2"),
+    )
+
+
+def local_speech_spec(settings: LocalSpeechSettings) -> ModelSpec:
+    return ModelSpec(
+        id=LOCAL_SPEECH_MODEL_ID,
+        provider="local-speech",
+        upstream_model="en_US-joe-medium",
+        price=Price(0, 0),
+        price_source="unpriced",
+        unit_price=UnitPrice("character", settings.tts_price_per_mchar, source="configured"),
+        type="tts",
+        name="Piper en_US joe medium (embedded)",
+        developer="Rhasspy",
+        description="A Piper (VITS) text-to-speech voice, US English, male, 22.05 kHz, that runs inside the "
+        "gateway on the CPU with no key and no network. Every voice name speaks with it; streams sentence "
+        "by sentence as mp3, opus, aac, flac, wav or pcm.",
+        url="https://huggingface.co/rhasspy/piper-voices/tree/v1.0.0/en/en_US/joe/medium",
+        docs_url="https://github.com/OHF-Voice/piper1-gpl/blob/main/docs/API_PYTHON.md",
+        endpoints=("/v1/tts", "/v1/audio/speech"),
+        input_modalities=frozenset(),
+        aliases=("piper", "piper-joe", "en_US-joe-medium"),
+    )
+
+
+def local_transcription_spec(settings: LocalSpeechSettings) -> ModelSpec:
+    return ModelSpec(
+        id=LOCAL_TRANSCRIPTION_MODEL_ID,
+        provider="local-speech",
+        upstream_model="tiny.en",
+        price=Price(0, 0),
+        price_source="unpriced",
+        unit_price=UnitPrice("second", settings.stt_price_per_msecond, source="configured"),
+        type="stt",
+        name="Whisper tiny.en (embedded)",
+        developer="OpenAI",
+        description="OpenAI's 39M-parameter English-only Whisper model in CTranslate2's int8, run inside the "
+        "gateway on the CPU by faster-whisper with no key and no network: English transcription with segment "
+        "and word timestamps (no translation).",
+        url="https://huggingface.co/Systran/faster-whisper-tiny.en",
+        docs_url="https://github.com/SYSTRAN/faster-whisper",
+        endpoints=("/v1/stt/create", "/v1/stt", "/v1/audio/transcriptions"),
+        input_modalities=frozenset(),
+        aliases=("faster-whisper-tiny.en", "whisper-tiny.en"),
     )
 
 
