@@ -11,7 +11,12 @@ import openai
 import pytest
 
 from tests.serving import Server, fake_settings
-from unigate.catalog.builtin import FAKE_MODEL_ID, LOCAL_EMBEDDING_MODEL_ID
+from unigate.catalog.builtin import (
+    FAKE_MODEL_ID,
+    LOCAL_EMBEDDING_MODEL_ID,
+    LOCAL_SPEECH_MODEL_ID,
+    LOCAL_TRANSCRIPTION_MODEL_ID,
+)
 
 MK = {"Authorization": "Bearer mk-test"}
 
@@ -41,7 +46,7 @@ def _scoped_key(server: Server, scopes: list[str]) -> str:
 
 def test_the_sdk_lists_chat_and_embedding_models(server: Server, key: str) -> None:
     models = {m.id: m for m in _client(server, key).models.list()}
-    assert set(models) == {FAKE_MODEL_ID, LOCAL_EMBEDDING_MODEL_ID}
+    assert set(models) == {FAKE_MODEL_ID, LOCAL_EMBEDDING_MODEL_ID, LOCAL_SPEECH_MODEL_ID, LOCAL_TRANSCRIPTION_MODEL_ID}
     fake = models[FAKE_MODEL_ID]
     assert (fake.object, fake.owned_by) == ("model", "unigate")
     assert isinstance(fake.created, int)

@@ -31,14 +31,14 @@ from unigate.providers.registry import (
 from unigate.providers.router import Router
 from unigate.providers.transport.h1 import H1Transport
 from unigate.providers.transport.proxy import ProxyTransport
-from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings, load_settings
+from unigate.settings import EmbeddingModelSettings, LocalModelSettings, LocalSpeechSettings, Settings, load_settings
 
 MODELS = [model_spec("anthropic", "claude-sonnet-4-5"), model_spec("openai", "gpt-4o")]
 
 
 def settings(**changes: Any) -> Settings:
     off = Settings(local=LocalModelSettings(enabled=False), embeddings=EmbeddingModelSettings(enabled=False))
-    return replace(off, **changes)
+    return replace(off, speech=LocalSpeechSettings(enabled=False), **changes)
 
 
 def adapter(services: Any, name: str) -> object:
