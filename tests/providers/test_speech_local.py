@@ -157,6 +157,7 @@ def test_every_voice_name_speaks_with_the_one_voice(speaker: LocalSpeaker, voice
         ({"speed": 0.1}, "speed", InvalidRequest),
         ({"instructions": "Speak like a pirate."}, "instructions", UnsupportedParameter),
         ({"format": "ogg"}, "response_format", InvalidRequest),
+        ({"options": {"emotion": "happy"}}, "emotion", UnsupportedParameter),
         ({"text": "   "}, "input", InvalidRequest),
         ({"text": "word " * 1000}, "input", InvalidRequest),
     ],
@@ -249,7 +250,9 @@ async def test_segments_and_word_timestamps_are_ordered_and_inside_the_audio(
 
 async def test_words_are_left_out_unless_asked(speaker: LocalSpeaker, transcriber: LocalTranscriber) -> None:
     _, chunks = await spoken(speaker, "Good morning.", format="wav")
-    transcript = await transcribed(transcriber, b"".join(chunks), "audio/wav", prompt="Good morning.", temperature=0.2)
+    # The service's form sends temperature as text among the options.
+    options = {"temperature": "0.2"}
+    transcript = await transcribed(transcriber, b"".join(chunks), "audio/wav", prompt="Good morning.", options=options)
     assert transcript.segments
     assert not transcript.words
     assert all(not s.words for s in transcript.segments)
@@ -262,6 +265,8 @@ async def test_words_are_left_out_unless_asked(speaker: LocalSpeaker, transcribe
         ({"task": "translate"}, "model", "cannot translate"),
         ({"language": "fr"}, "language", "English only"),
         ({"temperature": 1.5}, "temperature", "from 0 to 1"),
+        ({"options": {"temperature": "warm"}}, "temperature", "from 0 to 1"),
+        ({"options": {"diarize": True}}, "diarize", "does not take 'diarize'"),
     ],
 )
 def test_what_an_english_only_model_cannot_do_is_refused(

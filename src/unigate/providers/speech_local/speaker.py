@@ -13,7 +13,8 @@ Choices where OpenAI's API asks for more than one voice can give:
   voice names (``alloy``, ``echo``... which the SDKs send by default) all speak with it; any
   other name is a 400 listing these.
 - ``speed`` (0.25 to 4, OpenAI's range) divides the voice's ``length_scale``.
-- ``instructions`` (tone, emotion) are refused: Piper has no way to follow them.
+- ``instructions`` (tone, emotion) are refused: Piper has no way to follow them; so is any other
+  field (``options``: the model has no reference schema to have vetted them at the edge).
 - ``response_format``: ``wav`` and ``pcm`` always; ``mp3``, ``opus``, ``aac``, ``flac`` when
   this installation's PyAV carries their encoder (its wheels do). One it cannot make is refused
   in ``check_speech``, before any credit is reserved, rather than answered in another format than
@@ -104,6 +105,9 @@ class LocalSpeaker:
             raise UnsupportedParameter(
                 f"{model.id!r} cannot follow instructions (tone, emotion); leave them out.", param="instructions"
             )
+        if request.options:
+            name = min(request.options)
+            raise UnsupportedParameter(f"{model.id!r} does not take {name!r}.", param=name)
         if request.format not in encodable():
             known = "this server's PyAV lacks its encoder" if request.format in FORMATS else "unknown format"
             raise InvalidRequest(

@@ -12,7 +12,8 @@ How OpenAI's fields map:
   English-only model cannot translate.
 - ``prompt`` is Whisper's ``initial_prompt``; ``temperature`` 0 or unset keeps Whisper's fallback
   schedule (0, 0.2, ... 1.0, retried while a window decodes badly, as OpenAI documents for 0);
-  another value is used alone.
+  another value is used alone. The service's own endpoints may send it among the ``options``;
+  any other option is a 400 naming it (the model has no reference schema to vet them at the edge).
 - Segments always carry ``avg_logprob`` and ``no_speech_prob``; words (with their probability as
   ``confidence``) are computed only when ``timestamps`` asks for them, since the alignment pass
   costs time.
@@ -21,6 +22,7 @@ How OpenAI's fields map:
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from functools import partial
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import Segment, Transcript, TranscriptionRequest, Word
-from unigate.errors import InvalidRequest
+from unigate.errors import InvalidRequest, UnsupportedParameter
 from unigate.providers.audio.decode import decode_mono
 from unigate.providers.speech_local.lane import Lane, Ticket
 from unigate.providers.speech_local.weights import whisper_dir
@@ -87,8 +89,11 @@ class LocalTranscriber:
                 f"{model.id!r} transcribes English only; language may be 'en' or left out, not {request.language!r}.",
                 param="language",
             )
-        if request.temperature is not None and not 0 <= request.temperature <= 1:
-            raise InvalidRequest("temperature must be from 0 to 1.", param="temperature")
+        unknown = set(request.options) - {"temperature"}
+        if unknown:
+            name = min(unknown)
+            raise UnsupportedParameter(f"{model.id!r} does not take {name!r}.", param=name)
+        _temperature(request)
 
     async def transcribe(self, request: TranscriptionRequest, model: ModelSpec) -> Transcript:
         self.check_transcription(request, model)
@@ -106,8 +111,9 @@ class LocalTranscriber:
         audio = decode_mono(request.audio, SAMPLE_RATE)
         words = "word" in request.timestamps
         options: dict[str, Any] = {}
-        if request.temperature:  # 0 or unset: faster-whisper's fallback schedule
-            options["temperature"] = request.temperature
+        temperature = _temperature(request)
+        if temperature:  # 0 or unset: faster-whisper's fallback schedule
+            options["temperature"] = temperature
         pieces, info = whisper.transcribe(
             audio,
             language="en",
@@ -144,6 +150,21 @@ class LocalTranscriber:
                 words=tuple(w for s in segments for w in s.words),
             )
         )
+
+
+def _temperature(request: TranscriptionRequest) -> float | None:
+    """The field, or the service's option (its forms send it as text); ``InvalidRequest`` unless
+    it is a number from 0 to 1."""
+    given = request.temperature if request.temperature is not None else request.options.get("temperature")
+    if given is None:
+        return None
+    try:
+        value = math.nan if isinstance(given, bool) else float(given)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN too
+        raise InvalidRequest("temperature must be a number from 0 to 1.", param="temperature")
+    return value
 
 
 def _load(directory: Path, threads: int | None) -> WhisperModel:
