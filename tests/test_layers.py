@@ -31,7 +31,10 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 MAX_LINES = 400
-LONGER: dict[str, str] = {}
+LONGER: dict[str, str] = {
+    "settings.py": "every setting in one module, read once by load_settings; with [media] and [speech] its "
+    "sections (local, embeddings, speech, media, upstream, accounts) outgrew it: to split into a package",
+}
 """Modules allowed past ``MAX_LINES``, each with the reason (none today)."""
 
 

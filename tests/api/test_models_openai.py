@@ -46,7 +46,9 @@ def _scoped_key(server: Server, scopes: list[str]) -> str:
 
 def test_the_sdk_lists_chat_and_embedding_models(server: Server, key: str) -> None:
     models = {m.id: m for m in _client(server, key).models.list()}
-    assert set(models) == {FAKE_MODEL_ID, LOCAL_EMBEDDING_MODEL_ID, LOCAL_SPEECH_MODEL_ID, LOCAL_TRANSCRIPTION_MODEL_ID}
+    fake_media = {"fake/image", "fake/speech", "fake/transcribe", "fake/ocr"}
+    embedded = {LOCAL_EMBEDDING_MODEL_ID, LOCAL_SPEECH_MODEL_ID, LOCAL_TRANSCRIPTION_MODEL_ID}
+    assert set(models) == {FAKE_MODEL_ID, *fake_media, *embedded}
     fake = models[FAKE_MODEL_ID]
     assert (fake.object, fake.owned_by) == ("model", "unigate")
     assert isinstance(fake.created, int)
