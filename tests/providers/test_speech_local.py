@@ -171,6 +171,13 @@ def test_what_the_voice_cannot_do_is_refused_before_any_work(
     assert caught.value.param == param
 
 
+@pytest.mark.parametrize("format", ["wav", "mp3"])
+async def test_punctuation_alone_is_a_400_in_any_format(speaker: LocalSpeaker, format: str) -> None:
+    with pytest.raises(InvalidRequest, match="no words to speak") as caught:
+        await speaker.speak(SpeechRequest(model=TTS.id, text="...", format=format), TTS)
+    assert caught.value.param == "input"
+
+
 async def test_a_full_queue_is_a_503_and_closing_the_stream_frees_it() -> None:
     speaker = LocalSpeaker(threads=2, max_queue=1)
     await speaker.start()
@@ -179,8 +186,7 @@ async def test_a_full_queue_is_a_503_and_closing_the_stream_frees_it() -> None:
         audio = await speaker.speak(SpeechRequest(model=TTS.id, text=long, format="wav"), TTS)
         with pytest.raises(Overloaded):
             await speaker.speak(SpeechRequest(model=TTS.id, text="Me too.", format="wav"), TTS)
-        await audio.chunks.__anext__()
-        await audio.chunks.aclose()  # type: ignore[attr-defined]
+        await audio.chunks.aclose()  # type: ignore[attr-defined]  # before reading a byte of it
         # Forty sentences take many seconds; stopped at the next one, the lane is free at once.
         deadline = time.monotonic() + 5
         while True:

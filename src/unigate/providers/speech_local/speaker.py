@@ -126,10 +126,10 @@ class LocalSpeaker:
         except BaseException:
             ticket.cancel()
             raise
-        if first is DONE:
+        if first is DONE:  # the worker posts audio or an error; never nothing, unless a codec fails silently
             raise UpstreamError(f"{model.id!r} made no audio for this input.")
         assert isinstance(first, bytes)
-        return SpeechAudio(CONTENT_TYPES[request.format], _chunks(ticket, first), request.format)
+        return SpeechAudio(CONTENT_TYPES[request.format], _Chunks(ticket, first), request.format)
 
     def _synthesize(self, ticket: Ticket, *, text: str, format: str, speed: float) -> None:
         """On the worker thread: each sentence's audio, encoded, posted as it is made."""
@@ -138,13 +138,17 @@ class LocalSpeaker:
         voice = self._lane.model()
         config = SynthesisConfig(length_scale=voice.config.length_scale / speed)
         stream = encoder(format, voice.config.sample_rate)
+        spoken = 0
         try:
             for sentence in voice.synthesize(text, config):
                 if ticket.cancelled.is_set():
                     return
+                spoken += 1
                 data = stream.feed(np.asarray(sentence.audio_int16_array, dtype=np.int16))
                 if data:
                     ticket.post(data)
+            if not spoken:  # punctuation alone: espeak-ng finds no phoneme
+                raise InvalidRequest("The input has no words to speak.", param="input")
             if ticket.cancelled.is_set():
                 return
             data = stream.finish()
@@ -154,15 +158,35 @@ class LocalSpeaker:
             stream.close()
 
 
-async def _chunks(ticket: Ticket, first: bytes) -> AsyncIterator[bytes]:
-    """The audio as the worker posts it; closing this (or an error) stops the synthesis."""
-    try:
-        yield first
-        while (item := await ticket.next()) is not DONE:
-            assert isinstance(item, bytes)
-            yield item
-    finally:
-        ticket.cancel()
+class _Chunks(AsyncIterator[bytes]):
+    """The audio as the worker posts it. ``aclose`` (or an error, or the end) stops the synthesis,
+    even before the first chunk was read, which an async generator's ``finally`` would not see."""
+
+    def __init__(self, ticket: Ticket, first: bytes) -> None:
+        self._ticket = ticket
+        self._first: bytes | None = first
+        self._done = False
+
+    async def __anext__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            item = await self._ticket.next()
+        except BaseException:
+            await self.aclose()
+            raise
+        if item is DONE:
+            await self.aclose()
+            raise StopAsyncIteration
+        assert isinstance(item, bytes)
+        return item
+
+    async def aclose(self) -> None:
+        self._done, self._first = True, None
+        self._ticket.cancel()
 
 
 def _load(files: VoiceFiles, threads: int | None) -> PiperVoice:
