@@ -22,13 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from unigate.catalog.builtin import (
-    fake_spec,
-    local_chat_spec,
-    local_embedding_spec,
-    local_speech_spec,
-    local_transcription_spec,
-)
+from unigate.catalog.builtin import fake_spec, local_chat_spec, local_embedding_spec
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.configured import apply_model_tables
 from unigate.catalog.loader import load_catalog
@@ -50,8 +44,9 @@ from unigate.providers.registration import CHAT, Registration, Setup, Upstream, 
 from unigate.providers.router import Sleep
 from unigate.providers.routing import Routing
 from unigate.providers.seedream import SeedreamImages
+from unigate.providers.speech_local.registration import LOCAL_SPEECH
 from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, adding_speech
-from unigate.settings import EmbeddingModelSettings, LocalModelSettings, LocalSpeechSettings, Settings
+from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 __all__ = [
     "REGISTRY",
@@ -310,44 +305,7 @@ for _name, (_modality, _build) in adding_speech().items():
 # --- end speech-providers ---
 
 # --- speech-local ---
-
-
-def _local_speech_settings(settings: Settings) -> LocalSpeechSettings | None:
-    """On when enabled and its packages and weights are installed (``pyproject.toml`` lists them)."""
-    if not settings.speech.enabled:
-        return None
-    from unigate.providers.speech_local.weights import missing
-
-    lacking = missing()
-    if lacking is not None:
-        log.warning("embedded speech models disabled: %s", lacking)
-        return None
-    return settings.speech
-
-
-def _local_speech(config: LocalSpeechSettings) -> Capabilities:
-    # Imported here so that a gateway without speech never loads onnxruntime or CTranslate2.
-    from unigate.providers.speech_local import LocalSpeaker, LocalTranscriber
-
-    c = config
-    return Capabilities(
-        speech=LocalSpeaker(threads=c.threads, max_queue=c.max_queue, max_wait_s=c.max_wait_s, preload=c.preload),
-        transcription=LocalTranscriber(
-            threads=c.threads, max_queue=c.max_queue, max_wait_s=c.max_wait_s, preload=c.preload
-        ),
-    )
-
-
-register(
-    in_process(
-        "local-speech",
-        "piper+faster-whisper",
-        frozenset({Modality.SPEECH, Modality.TRANSCRIPTION}),
-        _local_speech_settings,
-        _local_speech,
-        lambda s: [local_speech_spec(s.speech), local_transcription_spec(s.speech)],
-    )
-)
+register(LOCAL_SPEECH)  # the embedded Piper voice and Whisper tiny.en (providers/speech_local/)
 
 
 def _custom(name: str, table: Mapping[str, Any]) -> Registration[Upstream]:
