@@ -1,7 +1,7 @@
 """The web console at ``/console``: sign in with the management key or an API key, then the
-Playground, Keys, Usage and Models pages (``docs/console.md``).
+Playground (chat and speech), Keys, Usage and Models pages (``docs/console.md``).
 
-Server-rendered pages (Jinja2 templates in ``templates/``), a stylesheet and two small scripts
+Server-rendered pages (Jinja2 templates in ``templates/``), a stylesheet and small scripts
 in ``static/`` served by the same process; nothing is loaded from anywhere else. The console is
 an aiohttp sub-application, so that its pages render their errors as HTML while the gateway's
 API keeps its JSON errors; it reaches the gateway's objects through ``request.config_dict``.
@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from unigate.accounts.store import Store
-from unigate.console import keys, models, playground, signin, usage
+from unigate.console import keys, models, playground, signin, speech, usage
 from unigate.console.render import console_errors
 from unigate.console.sessions import CONSOLE_VIEWS, THROTTLE, SignInThrottle
 
@@ -40,6 +40,8 @@ def console_app(store: Store) -> web.Application:
     r.add_post("/logout", signin.logout)
     r.add_get("/playground", playground.playground_page)
     r.add_post("/api/chat", playground.chat)
+    r.add_post("/api/speech", speech.speech)
+    r.add_post("/api/transcribe", speech.transcribe)
     r.add_get("/keys", keys.keys_page)
     r.add_post("/keys", keys.create_key)
     r.add_post("/keys/{prefix}/state", keys.set_key_state)

@@ -7,19 +7,16 @@ limits, credit reservation, settlement, the usage ledger: exactly what ``/v1/cha
 does) with the session's API key, or, in a management session, with the key chosen in the page
 (the management key itself is no API key and spends nothing). The answer streams back as
 OpenAI ``chat.completion.chunk`` events, the last with ``usage`` and ``meta.usage``, exactly as
-``/v1/chat/completions`` streams it.
+``/v1/chat/completions`` streams it. The Speech tab (``speech.py``) speaks a text and transcribes
+an upload the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from unigate.accounts.console_views import Session
 from unigate.accounts.scopes import CHAT
-from unigate.accounts.store import ApiKey
-from unigate.api.context import GATEWAY, STORE
+from unigate.api.context import GATEWAY
 from unigate.api.openai.chat.render import ChunkRenderer
 from unigate.api.openai.chat.schema import ChatCompletionRequest
 from unigate.api.ratelimit_headers import admission_for
@@ -28,8 +25,8 @@ from unigate.api.streaming import send_stream
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
 from unigate.console.models import catalog_rows
 from unigate.console.render import page, signed_in
-from unigate.console.sessions import check_csrf, current_session
-from unigate.errors import AuthenticationError, InvalidRequest, PermissionDenied
+from unigate.console.speech import speech_page
+from unigate.console.spending import api_session, spendable_keys, spending_key
 
 __all__ = ["chat", "playground_page"]
 
@@ -38,44 +35,26 @@ _FIELDS = ("model", "messages", "temperature", "max_tokens")
 
 
 async def playground_page(request: web.Request) -> web.StreamResponse:
-    """``GET /console/playground``."""
+    """``GET /console/playground``: the Chat tab; ``?tab=speech`` is the Speech tab (``speech.py``)."""
+    if request.query.get("tab") == "speech":
+        return await speech_page(request)
     session = await signed_in(request)
     chat_models = [r.spec for r in catalog_rows(request) if r.available and r.spec.type == "chat-completion"]
     ids = [m.id for m in chat_models]
     wanted = request.query.get("model", "")
     selected = wanted if wanted in ids else LOCAL_CHAT_MODEL_ID if LOCAL_CHAT_MODEL_ID in ids else ids[0] if ids else ""
-    keys = []
-    if session.kind == "management":
-        keys = [k for k in await request.config_dict[STORE].list_keys() if not k.disabled]
-    return page(request, "playground.html", session=session, models=chat_models, selected=selected, keys=keys)
-
-
-async def _spending_key(request: web.Request, session: Session, chosen: Any) -> ApiKey:
-    store = request.config_dict[STORE]
-    if session.kind == "key":
-        assert session.key_prefix is not None
-        key = await store.get_key(session.key_prefix)
-        if key is None or key.disabled:
-            raise AuthenticationError("This session's key is disabled or deleted: sign in again.")
-        return key
-    if not isinstance(chosen, str) or not chosen:
-        raise InvalidRequest("Choose the API key to spend from.", param="key")
-    key = await store.get_key(chosen)
-    if key is None or key.disabled:
-        raise InvalidRequest(f"There is no enabled API key with the prefix {chosen!r}.", param="key")
-    return key
+    keys = await spendable_keys(request, session)
+    return page(
+        request, "playground.html", session=session, tab="chat", models=chat_models, selected=selected, keys=keys
+    )
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
     """``POST /console/api/chat``: ``{model, messages, temperature?, max_tokens?, key?}``, where
     ``key`` is the prefix of the key to spend from (management sessions only)."""
-    session = await current_session(request)
-    if session is None:
-        raise AuthenticationError("Your console session has ended: sign in again.", code="session_expired")
-    if not check_csrf(request, session, None):
-        raise PermissionDenied("The request did not come from a console page (CSRF check).", code="csrf_failed")
+    session = await api_session(request)
     body = await read_json(request)
-    key = await _spending_key(request, session, body.get("key"))
+    key = await spending_key(request, session, body.get("key"))
     wire = {name: body[name] for name in _FIELDS if body.get(name) is not None}
     wire |= {"stream": True, "stream_options": {"include_usage": True}}
     request_ = validate(ChatCompletionRequest, wire).to_canonical()

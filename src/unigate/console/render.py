@@ -1,6 +1,7 @@
 """Rendering console pages: the Jinja2 environment (autoescaped), the filters the templates use,
 and the headers every page carries (no caching, no framing, a strict Content-Security-Policy:
-scripts and styles only from ``/console/static``, nothing from another origin)."""
+scripts and styles only from ``/console/static``, audio only from the page's own ``blob:`` URLs,
+nothing from another origin)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src blob:; "
+        "connect-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",

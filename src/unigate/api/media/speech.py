@@ -31,7 +31,7 @@ from unigate.core.media_flow import SpeechSession
 from unigate.core.services import Modality
 from unigate.errors import InvalidRequest
 
-__all__ = ["audio_speech", "tts"]
+__all__ = ["audio_speech", "stream_speech", "text_to_speak", "tts"]
 
 MAX_CHARACTERS = 100_000
 """A text longer than this is refused for any model (OpenAI's own limit is 4,096; the models'
@@ -51,7 +51,8 @@ CONTENT_TYPES = {
 _OPENAI_FIELDS = frozenset({"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"})
 
 
-def _text(value: Any, param: str) -> str:
+def text_to_speak(value: Any, param: str) -> str:
+    """``value`` checked to be a text a speech model may be asked to speak."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"'{param}' must be a non-empty string: the text to speak.", param=param)
     if len(value) > MAX_CHARACTERS:
@@ -88,14 +89,14 @@ async def audio_speech(request: web.Request) -> web.StreamResponse:
     voice = body.get("voice")
     speech = SpeechRequest(
         model=spec.id,
-        text=_text(body.get("input"), "input"),
+        text=text_to_speak(body.get("input"), "input"),
         voice=voice if isinstance(voice, str) else None,
         format=_format(body.get("response_format")),
         speed=_speed(body.get("speed")),
         instructions=body.get("instructions") if isinstance(body.get("instructions"), str) else None,
     )
     session = await request.app[MEDIA].speak(speech, key, admission=admission_for(request))
-    return await _stream(request, session)
+    return await stream_speech(request, session)
 
 
 async def tts(request: web.Request) -> web.StreamResponse:
@@ -113,7 +114,7 @@ async def tts(request: web.Request) -> web.StreamResponse:
     stream = fields.pop("stream", None)
     if stream is None and schema is not None:
         stream = schema.default("stream")
-    text = _text(fields.pop("text", None), "text")
+    text = text_to_speak(fields.pop("text", None), "text")
     voice = fields.pop("voice", None)
     fields.pop("model", None)
     speech = SpeechRequest(
@@ -127,7 +128,7 @@ async def tts(request: web.Request) -> web.StreamResponse:
     )
     session = await request.app[MEDIA].speak(speech, key, admission=admission_for(request))
     if stream:
-        return await _stream(request, session)
+        return await stream_speech(request, session)
     return await _stored(request, session)
 
 
@@ -142,7 +143,9 @@ def _cost_headers(charge: Charge) -> dict[str, str]:
     return {"X-Credits-Used": str(charge.credits), "X-USD-Spent": f"{charge.usd:.6f}"}
 
 
-async def _stream(request: web.Request, session: SpeechSession) -> web.StreamResponse:
+async def stream_speech(request: web.Request, session: SpeechSession) -> web.StreamResponse:
+    """``session``'s audio streamed as the answer to ``request``, its cost in the headers; the
+    session settles when the stream ends, or at nothing if it never started."""
     audio = session.audio
     response = web.StreamResponse(
         headers={"Content-Type": CONTENT_TYPES.get(audio.format, audio.content_type), **_cost_headers(session.charge)}

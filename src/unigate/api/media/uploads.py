@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from unigate.api.requests import read_json
 from unigate.core.media import Blob, Source
@@ -64,7 +64,7 @@ async def read_form(request: web.Request, *, max_bytes: int) -> Form:
         part = await reader.next()
         if part is None:
             break
-        if not isinstance(part, web.BodyPartReader) or not part.name:
+        if not isinstance(part, BodyPartReader) or not part.name:
             raise InvalidRequest("Every part of the multipart body must be a named field or file.")
         name = part.name.removesuffix("[]")  # OpenAI's SDK sends image[] for several files
         data = bytearray()
