@@ -23,6 +23,7 @@ def test_generate_urls_that_download_without_a_key(server: Server) -> None:
         model="fake/image", prompt="a red square", n=2, size="16x16"
     )
     answer = raw.parse()
+    assert answer.data is not None
     assert len(answer.data) == 2
     for image in answer.data:
         assert image.url is not None
@@ -85,7 +86,7 @@ def test_unknown_fields_and_bad_values_are_400_naming_them(server: Server) -> No
         client.images.generate(model="fake/image", prompt="x", extra_body={"colour": "red"})
     assert caught.value.body["param"] == "colour"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as caught:
-        client.images.generate(model="fake/image", prompt="x", response_format="png")  # type: ignore[arg-type]
+        client.images.generate(model="fake/image", prompt="x", extra_body={"response_format": "png"})
     assert caught.value.body["param"] == "response_format"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.generate(model="fake/image", prompt="x", n=0)

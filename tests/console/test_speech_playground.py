@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.console.conftest import MANAGEMENT_KEY, Console
 from tests.console.test_browser import _sign_in, browser, page
@@ -96,14 +96,14 @@ def test_a_management_session_spends_from_the_chosen_key(admin: Console, server:
 def test_both_endpoints_need_a_session_and_the_csrf_header(console: Console, server: Server) -> None:
     files = {"file": ("clip.wav", _wav(1.0), "audio/wav")}
     for path, body in (("/console/api/speech", {"json": HELLO}), ("/console/api/transcribe", {"files": files})):
-        r = console.http.post(path, **body)  # type: ignore[arg-type]
+        r = console.http.post(path, **body)
         assert (r.status_code, r.json()["error"]["code"]) == (401, "session_expired"), path
     key, account = server.new_key(credits=1_000_000)
     console.sign_in(key)
     for path, body in (("/console/api/speech", {"json": HELLO}), ("/console/api/transcribe", {"files": files})):
-        r = console.http.post(path, **body)  # type: ignore[arg-type]
+        r = console.http.post(path, **body)
         assert (r.status_code, r.json()["error"]["code"]) == (403, "csrf_failed"), path
-        r = console.http.post(path, headers={"X-CSRF-Token": "forged"}, **body)  # type: ignore[arg-type]
+        r = console.http.post(path, headers={"X-CSRF-Token": "forged"}, **body)
         assert (r.status_code, r.json()["error"]["code"]) == (403, "csrf_failed"), path
     assert server.usage_rows(account) == []
     assert server.balance(account) == 1_000_000
@@ -218,7 +218,8 @@ def test_speak_a_text_and_transcribe_a_file_in_the_browser(page: Page, fake_serv
     assert page.evaluate("document.getElementById('speak-audio').duration") == pytest.approx(0.5, abs=0.01)
 
     audio = _wav(1.5)
-    page.set_input_files("#transcribe-file", files=[{"name": "clip.wav", "mimeType": "audio/wav", "buffer": audio}])
+    clip: FilePayload = {"name": "clip.wav", "mimeType": "audio/wav", "buffer": audio}
+    page.set_input_files("#transcribe-file", files=[clip])
     page.click("#transcribe-button")
     expect(page.locator("#transcript-text")).to_have_text(f"{len(audio)} bytes of audio")
     expect(page.locator('#transcribe-result[data-credits="150"]')).to_have_count(1)

@@ -107,6 +107,7 @@ async def test_a_dall_e_3_url_answer_keeps_the_url_and_the_revised_prompt() -> N
     assert image.blob is None
     assert image.url == recorded["url"]
     assert image.revised_prompt == recorded["revised_prompt"]
+    assert image.revised_prompt is not None
     assert image.revised_prompt.startswith("Visualize a T-Rex dinosaur")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,13 @@ def transcription(client: Any, model: str, path: str) -> dict[str, Any]:
 def main() -> None:
     call, model, *rest = sys.argv[1:]
     client = AIMLAPI(max_retries=0)
-    out = {"images": images, "images_b64": images_b64, "speech": speech, "transcription": transcription}[call](
-        client, model, *rest
-    )
+    calls: dict[str, Callable[..., dict[str, Any]]] = {
+        "images": images,
+        "images_b64": images_b64,
+        "speech": speech,
+        "transcription": transcription,
+    }
+    out = calls[call](client, model, *rest)
     print(json.dumps(out))
 
 

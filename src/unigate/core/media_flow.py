@@ -151,7 +151,7 @@ class MediaGateway:
         if spec.type not in types:
             endpoint = ENDPOINT_OF_TYPE.get(spec.type, "its own endpoint")
             raise InvalidRequest(
-                f"The model {spec.id!r} is a {spec.type} model: use {endpoint}.",
+                f"The model {spec.id!r} is of type {spec.type!r}: use {endpoint}.",
                 param="model",
                 code="model_not_supported",
             )

@@ -32,9 +32,10 @@ _WXH = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 _OPENAI_FIELDS = frozenset(
     {"model", "prompt", "n", "size", "quality", "style", "output_format", "background", "moderation"}
-    | {"output_compression", "image", "mask"}
+    | {"output_compression", "image", "mask", "num_images", "image_size"}
 )
-"""What a model without a reference schema accepts: OpenAI's own fields."""
+"""What a model without a reference schema accepts: OpenAI's own fields, and the service's two
+names for the count and the size."""
 
 _FORM_NUMBERS = {
     "n": int,
@@ -104,9 +105,14 @@ def image_request(
 ) -> tuple[ImageRequest, ResponseFormat]:
     """The canonical request of ``body`` for ``spec``, and how the client wants the images."""
     fields = dict(body)
-    response_format = fields.pop("response_format", None) or "url"
-    if response_format not in ("url", "b64_json"):
-        raise InvalidRequest("'response_format' must be 'url' or 'b64_json'.", param="response_format")
+    response_format: ResponseFormat = "url"
+    match fields.pop("response_format", None):
+        case None | "url":
+            pass
+        case "b64_json":
+            response_format = "b64_json"
+        case _:
+            raise InvalidRequest("'response_format' must be 'url' or 'b64_json'.", param="response_format")
     user = fields.pop("user", None)
     if fields.get("stream") is False:  # the SDKs may send the default; streamed images are not served
         del fields["stream"]

@@ -19,7 +19,7 @@ Every request is charged by the audio's duration, read from the file before the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
@@ -109,17 +109,24 @@ async def _openai(request: web.Request, *, task: str) -> web.Response:
         language=language if isinstance(language, str) and language else None,
         prompt=prompt if isinstance(prompt, str) and prompt else None,
         temperature=_float(fields.get("temperature"), "temperature"),
-        timestamps=frozenset(granularities or (["segment"] if response_format == "verbose_json" else [])),  # type: ignore[arg-type]
+        timestamps=_granularities(granularities, response_format),
     )
     transcript, charge = await media.transcribe(canonical, key, admission=admission_for(request))
     return _render(transcript, charge, response_format, task=task, words="word" in granularities)
 
 
+def _granularities(asked: list[str], response_format: str) -> frozenset[Literal["segment", "word"]]:
+    """What the provider is asked for: segments for ``verbose_json`` unless only words are."""
+    out: set[Literal["segment", "word"]] = {"word"} if "word" in asked else set()
+    if "segment" in asked or (response_format == "verbose_json" and not asked):
+        out.add("segment")
+    return frozenset(out)
+
+
 def _render(transcript: Transcript, charge: Charge, response_format: str, *, task: str, words: bool) -> web.Response:
     headers = {"X-Credits-Used": str(charge.credits), "X-USD-Spent": f"{charge.usd:.6f}"}
     if response_format in ("text", "srt", "vtt"):
-        text = {"text": transcript.text, "srt": srt, "vtt": vtt}[response_format]
-        body = text if isinstance(text, str) else text(transcript)
+        body = transcript.text if response_format == "text" else (srt if response_format == "srt" else vtt)(transcript)
         content_type = "text/vtt" if response_format == "vtt" else "text/plain"
         return web.Response(
             text=body + ("" if body.endswith("\n") else "\n"), content_type=content_type, headers=headers
