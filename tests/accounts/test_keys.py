@@ -27,7 +27,16 @@ def test_no_scopes_allow_everything() -> None:
     assert scopes.allows((), scopes.RESPONSES)
     assert scopes.allows(("model:chat",), scopes.CHAT)
     assert not scopes.allows(("model:chat",), scopes.RESPONSES)
-    assert scopes.SCOPES == ("model:chat", "model:responses")
+    assert scopes.SCOPES == (
+        "model:chat",
+        "model:responses",
+        "model:image",
+        "model:audio",
+        "model:video",
+        "model:embeddings",
+        "model:speech",
+        "model:ocr",
+    )
 
 
 @pytest.mark.parametrize(

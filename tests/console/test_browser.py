@@ -138,9 +138,10 @@ def test_models_page_filters_as_you_type(page: Page, local_server: Server) -> No
     page.click("nav >> text=Models")
     total = page.locator("#models-table tbody tr:visible").count()
     assert total > 500
-    page.select_option("#model-availability", "available")  # the embedded chat and embedding models
-    expect(page.locator("#models-table tbody tr:visible")).to_have_count(2)
-    expect(page.locator("#model-count")).to_have_text("2 shown")
+    # The embedded models: chat, embeddings, text to speech, speech to text.
+    page.select_option("#model-availability", "available")
+    expect(page.locator("#models-table tbody tr:visible")).to_have_count(4)
+    expect(page.locator("#model-count")).to_have_text("4 shown")
     page.select_option("#model-availability", "")
     page.fill("#model-search", "smollm2")
     expect(page.locator("#models-table tbody tr:visible").first).to_contain_text(LOCAL_CHAT_MODEL_ID)

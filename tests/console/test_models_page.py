@@ -21,8 +21,17 @@ def test_the_catalog_and_its_filters(admin: Console) -> None:
     assert len(everything) > 500
     assert everything[0] == "fake/echo"  # available models first
     available = _visible(admin.http.get("/console/models?availability=available").text)
-    # the embedded embedding model serves no chat, but POST /v1/embeddings calls it: available
-    assert available == ["fake/echo", "sentence-transformers/all-MiniLM-L6-v2"]
+    # the fake models and the embedded ones: each serves its own endpoint, so each is available
+    assert available == [
+        "fake/echo",
+        "fake/image",
+        "fake/ocr",
+        "fake/speech",
+        "fake/transcribe",
+        "rhasspy/piper-en_US-joe-medium",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "Systran/faster-whisper-tiny.en",
+    ]
     anthropic = _visible(admin.http.get("/console/models?developer=Anthropic").text)
     assert anthropic
     assert any("claude" in m for m in anthropic)

@@ -10,6 +10,7 @@ the same checks, reservation, settlement and ledger row.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -85,7 +86,7 @@ async def transcribe(request: web.Request) -> web.Response:
     audio = form.file("file")
     if audio is None:
         raise InvalidRequest("Choose an audio file to transcribe.", param="file")
-    heard = TranscriptionRequest(model=spec.id, audio=audio, duration_s=audio_duration(audio))
+    heard = TranscriptionRequest(model=spec.id, audio=audio, duration_s=await asyncio.to_thread(audio_duration, audio))
     transcript, charge = await media.transcribe(heard, key, admission=admission_for(request))
     body = {"text": transcript.text, "credits_used": charge.credits, "duration_s": heard.duration_s}
     return web.Response(body=orjson.dumps(body), content_type="application/json")

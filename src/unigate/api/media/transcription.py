@@ -19,6 +19,7 @@ Every request is charged by the audio's duration, read from the file before the 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 import orjson
@@ -104,7 +105,7 @@ async def _openai(request: web.Request, *, task: str) -> web.Response:
     canonical = TranscriptionRequest(
         model=spec.id,
         audio=audio,
-        duration_s=audio_duration(audio),
+        duration_s=await asyncio.to_thread(audio_duration, audio),
         task="translate" if task == "translate" else "transcribe",
         language=language if isinstance(language, str) and language else None,
         prompt=prompt if isinstance(prompt, str) and prompt else None,
@@ -166,7 +167,7 @@ async def _service_request(request: web.Request) -> tuple[Any, TranscriptionRequ
     canonical = TranscriptionRequest(
         model=spec.id,
         audio=Blob(audio.data, audio.content_type, audio.filename),
-        duration_s=audio_duration(audio),
+        duration_s=await asyncio.to_thread(audio_duration, audio),
         language=language if isinstance(language, str) else None,
         prompt=fields.pop("prompt", None),
         options=fields,
