@@ -136,6 +136,8 @@ def test_sign_in_create_a_key_chat_and_see_the_usage(page: Page, local_server: S
 def test_models_page_filters_as_you_type(page: Page, local_server: Server) -> None:
     _sign_in(page, local_server.url, MANAGEMENT_KEY)
     page.click("nav >> text=Models")
+    page.wait_for_url("**/console/models")
+    page.wait_for_load_state("load")  # the whole table: counted before, it may be half parsed
     total = page.locator("#models-table tbody tr:visible").count()
     assert total > 500
     # The embedded models: chat, embeddings, text to speech, speech to text.
