@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Both install into .venv first.
-.PHONY: serve test check bench
+.PHONY: serve test check bench bench-media
 
 serve:
 	@./scripts/install.sh
@@ -18,5 +18,10 @@ check:
 	UNIGATE_REQUIRE_SERVICES=1 .venv/bin/python -m pytest
 
 # The speed targets in one run (bench/speed.py; needs PostgreSQL, Redis, wrk and the shared harness
-# in ../shared/bench; LiteLLM from .venv-litellm when present). About 12 minutes.
-bench: ; .venv/bin/python bench/speed.py
+# in ../shared/bench; LiteLLM from .venv-litellm when present). About 12 minutes. Then the media
+# lines: the embedded speech models' real-time factors beside the libraries called directly, and
+# the gateway's added latency on an image request (about 2 minutes): `make bench-media` alone.
+bench: ; .venv/bin/python bench/speed.py && $(MAKE) --no-print-directory bench-media
+bench-media:
+	.venv/bin/python bench/speech.py
+	.venv/bin/python bench/images.py

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,6 +87,7 @@ def mock_upstream() -> Iterator[str]:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+        loop.close()
 
 
 @contextmanager
@@ -112,7 +113,9 @@ def gateway(upstream: str) -> Iterator[tuple[str, str]]:
         log = data / "serve.log"
         note(f"[images] starting unigate serve on port {port} ...")
         with log.open("wb") as out:
-            server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+            server = subprocess.Popen(
+                [*cli, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         try:
             try:
                 wait_healthy(port, server, timeout=120, poll_s=0.1)
@@ -123,7 +126,7 @@ def gateway(upstream: str) -> Iterator[tuple[str, str]]:
             stop(server, wait_s=30)
 
 
-def _timed(client: httpx2.Client, url: str, body: dict[str, object]) -> float:
+def _timed(client: httpx2.Client, url: str, body: Mapping[str, object]) -> float:
     started = time.perf_counter()
     r = client.post(url, json=body)
     elapsed = time.perf_counter() - started
@@ -168,7 +171,11 @@ def measure(requests: int) -> dict[str, dict[str, float]]:
 
 
 def render(results: dict[str, dict[str, float]]) -> str:
-    lines = [f"image request, {IMAGE_BYTES // 1024} KiB PNG, mock OpenAI upstream", "", "path | median ms | p90 ms | added ms"]
+    lines = [
+        f"image request, {IMAGE_BYTES // 1024} KiB PNG, mock OpenAI upstream",
+        "",
+        "path | median ms | p90 ms | added ms",
+    ]
     lines += ["---|---|---|---"]
     for name, r in results.items():
         lines.append(f"{name} | {r['median_ms']:.2f} | {r['p90_ms']:.2f} | {r['added_ms']:+.2f}")

@@ -29,6 +29,12 @@ def speech(client: Any, model: str) -> dict[str, Any]:
     return {"head": audio.content[:4].decode("latin-1"), "size": len(audio.content)}
 
 
+def speech_to_file(client: Any, model: str, path: str) -> dict[str, Any]:
+    audio = client.audio.speech.create(model=model, voice="alloy", input="The quick brown fox.", response_format="mp3")
+    Path(path).write_bytes(audio.content)
+    return {"size": len(audio.content)}
+
+
 def transcription(client: Any, model: str, path: str) -> dict[str, Any]:
     with Path(path).open("rb") as file:
         result = client.audio.transcriptions.create(model=model, file=file)
@@ -42,6 +48,7 @@ def main() -> None:
         "images": images,
         "images_b64": images_b64,
         "speech": speech,
+        "speech_to_file": speech_to_file,
         "transcription": transcription,
     }
     out = calls[call](client, model, *rest)

