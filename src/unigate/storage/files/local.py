@@ -69,10 +69,29 @@ class LocalMediaStore:
         return folder / file_id, folder / f"{file_id}.json"
 
     async def put(self, owner: str, blob: Blob) -> StoredFile:
-        async def once() -> AsyncIterator[bytes]:
-            yield blob.data
+        now = self.clock()
+        file = StoredFile(
+            id=new_file_id(),
+            owner=owner,
+            content_type=blob.content_type,
+            size=len(blob.data),
+            created=now,
+            expires=now + self.retention_s,
+            filename=clean_filename(blob.filename),
+        )
+        # One trip to a worker thread for the whole write: an image's put is on the request's path.
+        await asyncio.to_thread(self._write_whole, file, blob.data)
+        return file
 
-        return await self.put_stream(owner, blob.content_type, once(), filename=blob.filename)
+    def _write_whole(self, file: StoredFile, data: bytes) -> None:
+        partial = self.root / "tmp" / f"{file.id}.part"
+        try:
+            with partial.open("xb") as out:
+                _finish(out, [data])
+            self._commit(partial, file)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
     async def put_stream(
         self, owner: str, content_type: str, chunks: AsyncIterator[bytes], *, filename: str = ""
