@@ -134,7 +134,6 @@ def _compatible(name: str, base_url: str | None, *keys: str) -> Registration[Ups
     return upstream(name, base_url, _openai_compat, serves=CHAT_AND_EMBEDDINGS, keys=keys)
 
 
-# --- openai-media ---
 # OpenAI, xAI and Together serve media over the same deployments as their chat: the media adapter
 # sends through the chat adapter's Upstream, so both share one connection pool.
 OPENAI_MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION})
@@ -165,8 +164,6 @@ def _with_media(
 
     return upstream(name, base_url, factory, serves=CHAT_AND_EMBEDDINGS | modalities)
 
-
-# --- end openai-media ---
 
 
 register(_with_media("openai", "https://api.openai.com/v1", _openai_media, OPENAI_MEDIA))
@@ -247,7 +244,7 @@ register(
 )
 
 
-# --- images ---
+# Images of the providers registered above for chat, and of fal.ai and Black Forest Labs.
 IMAGES = frozenset({Modality.IMAGES})
 
 
@@ -293,18 +290,13 @@ register(
         keys=("BFL_API_KEY",),
     )
 )
-# --- end images ---
 
-# --- speech-providers ---
 # Deepgram, ElevenLabs, AssemblyAI, Hume and Inworld (speech_upstreams.py); MiniMax and Alibaba
 # speak and Mistral and Zhipu read documents beside their chat, on the same key and connections.
 for _registration in SPEECH_UPSTREAMS:
     register(_registration)
 for _name, (_modality, _build) in adding_speech().items():
     _adding(_name, _modality, _build)
-# --- end speech-providers ---
-
-# --- speech-local ---
 register(LOCAL_SPEECH)  # the embedded Piper voice and Whisper tiny.en (providers/speech_local/)
 
 
