@@ -164,3 +164,19 @@ def test_ocr_rejects_a_document_it_cannot_read(server: Server) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "document.type"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/v1/models", "http://169.254.169.254/latest/meta-data", "http://localhost/a.pdf"]
+)
+def test_a_url_at_a_private_address_is_refused_before_anything(server: Server, url: str) -> None:
+    key, account = server.new_key(1_000_000)
+    response = httpx.post(
+        f"{server.url}/v1/ocr",
+        headers=_auth(key),
+        json={"model": "fake/ocr", "document": {"type": "document_url", "document_url": url}},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_url"
+    assert response.json()["error"]["param"] == "document.document_url"
+    assert server.usage_rows(account) == []

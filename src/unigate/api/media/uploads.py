@@ -16,10 +16,12 @@ from aiohttp import BodyPartReader, web
 from unigate.api.requests import read_json
 from unigate.core.media import Blob, Source
 from unigate.errors import InvalidRequest, PayloadTooLarge
+from unigate.providers.fetch import FetchError, FetchPolicy, vet_url
 
 __all__ = ["Form", "image_type", "read_form", "source_of"]
 
 _CHUNK = 64 * 1024
+_POLICY = FetchPolicy()
 _DATA_URI = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?:;[\w=.+-]+)*;base64,", re.ASCII)
 
 
@@ -114,6 +116,12 @@ def source_of(value: Any, param: str, *, kinds: tuple[str, ...] = ("image/",)) -
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"'{param}' must be a URL or a base64 data URI.", param=param)
     if value.startswith(("http://", "https://")):
+        try:
+            # Upstreams fetch some URLs themselves: a private or internal address is refused here
+            # too, whoever would fetch it (names are vetted again when the gateway resolves them).
+            vet_url(value, _POLICY)
+        except FetchError as exc:
+            raise InvalidRequest(f"'{param}' cannot be used: {exc}.", param=param, code="invalid_url") from None
         return Source(url=value)
     match = _DATA_URI.match(value)
     content_type = (match.group("type") if match else None) or "application/octet-stream"
