@@ -180,3 +180,16 @@ def test_a_url_at_a_private_address_is_refused_before_anything(server: Server, u
     assert response.json()["error"]["code"] == "invalid_url"
     assert response.json()["error"]["param"] == "document.document_url"
     assert server.usage_rows(account) == []
+
+
+def test_tts_takes_vibevoices_script_as_the_text(server: Server) -> None:
+    key, account = server.new_key(1_000_000)
+    url, body = f"{server.url}/v1/tts", {"model": "microsoft/vibevoice-1.5b"}
+    # The script is read as the text: the request passes the edge and reaches fal, not set here.
+    unconfigured = httpx.post(url, headers=_auth(key), json={**body, "script": "Speaker 0: Hello there."})
+    assert unconfigured.status_code == 503, unconfigured.text
+    assert "FAL_KEY" in unconfigured.json()["error"]["message"]
+    missing = httpx.post(url, headers=_auth(key), json=body)
+    assert missing.status_code == 400
+    assert missing.json()["error"]["param"] == "script"
+    assert server.balance(account) == 1_000_000

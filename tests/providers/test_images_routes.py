@@ -16,12 +16,13 @@ from unigate.core.services import Modality
 from unigate.errors import ProviderNotConfigured
 from unigate.providers.bfl import BflImages
 from unigate.providers.dashscope import DashScopeImages
-from unigate.providers.fal import INPUT_IMAGE_FIELDS, FalImages
+from unigate.providers.fal import INPUT_IMAGE_FIELDS, FalImages, FalSpeaker
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.gemini.images import GeminiImages
 from unigate.providers.registry import REGISTRY, build_providers
 from unigate.providers.router import Router
 from unigate.providers.seedream import SeedreamImages
+from unigate.providers.topaz import TopazImages
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "unigate" / "catalog" / "data"
@@ -73,9 +74,12 @@ def test_configured_image_providers_build_their_adapters() -> None:
         "GEMINI_API_KEY": "g",
         "DASHSCOPE_API_KEY": "d",
         "BYTEDANCE_API_KEY": "s",
+        "TOPAZ_API_KEY": "t",
     }
     _, services = build_providers(settings(env), models=[])
     assert isinstance(services.images("fal"), FalImages)
+    assert isinstance(services.speaker("fal"), FalSpeaker)  # VibeVoice, on the same key
+    assert isinstance(services.images("topaz"), TopazImages)
     assert isinstance(services.images("bfl"), BflImages)
     assert isinstance(services.images("alibaba"), DashScopeImages)
     assert isinstance(services.images("bytedance"), SeedreamImages)
@@ -88,7 +92,8 @@ def test_configured_image_providers_build_their_adapters() -> None:
     assert images.upstream is chat.upstream  # started and closed by the chat adapter
     assert images.fetcher is chat.fetcher
     assert {"fal", "bfl"} <= services.serving(Modality.IMAGES)
-    assert services["fal"].serves == frozenset({Modality.IMAGES})
+    assert services["fal"].serves == frozenset({Modality.IMAGES, Modality.SPEECH})
+    assert services["topaz"].serves == frozenset({Modality.IMAGES})
 
 
 @pytest.mark.parametrize(("provider", "variable"), [("fal", "FAL_KEY"), ("bfl", "BFL_API_KEY")])

@@ -34,7 +34,7 @@ from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_o
 from unigate.providers.dashscope import DashScopeImages
 from unigate.providers.fake import FakeProvider
 from unigate.providers.fake_media import FAKE_MEDIA_MODELS, FakeMedia
-from unigate.providers.fal import FalImages
+from unigate.providers.fal import FalImages, FalSpeaker
 from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.gemini.images import GeminiImages
@@ -46,6 +46,7 @@ from unigate.providers.routing import Routing
 from unigate.providers.seedream import SeedreamImages
 from unigate.providers.speech_local.registration import LOCAL_SPEECH
 from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, adding_speech
+from unigate.providers.topaz import TopazImages
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 __all__ = [
@@ -165,7 +166,6 @@ def _with_media(
     return upstream(name, base_url, factory, serves=CHAT_AND_EMBEDDINGS | modalities)
 
 
-
 register(_with_media("openai", "https://api.openai.com/v1", _openai_media, OPENAI_MEDIA))
 register(upstream("anthropic", "https://api.anthropic.com", _anthropic, kind="anthropic"))
 register(
@@ -244,7 +244,7 @@ register(
 )
 
 
-# Images of the providers registered above for chat, and of fal.ai and Black Forest Labs.
+# Images of the providers registered above for chat, and of fal.ai, Topaz Labs and Black Forest Labs.
 IMAGES = frozenset({Modality.IMAGES})
 
 
@@ -270,14 +270,27 @@ def _gemini_images(u: Upstream, built: Capabilities) -> Capabilities:
 _adding("gemini", Modality.IMAGES, _gemini_images)
 _adding("alibaba", Modality.IMAGES, lambda u, c: replace(c, images=DashScopeImages(u.config, transport=u.transport)))
 _adding("bytedance", Modality.IMAGES, lambda u, c: replace(c, images=SeedreamImages(u.config, transport=u.transport)))
+# fal speaks too (VibeVoice); Topaz Labs' Image API sharpens.
 register(
     upstream(
         "fal",
         "https://queue.fal.run",
-        lambda u: Capabilities(images=FalImages(u.config, transport=u.transport)),
+        lambda u: Capabilities(
+            images=FalImages(u.config, transport=u.transport), speech=FalSpeaker(u.config, transport=u.transport)
+        ),
         kind="fal",
-        serves=IMAGES,
+        serves=frozenset({Modality.IMAGES, Modality.SPEECH}),
         keys=("FAL_KEY", "FAL_API_KEY"),
+    )
+)
+register(
+    upstream(
+        "topaz",
+        "https://api.topazlabs.com/image/v1",
+        lambda u: Capabilities(images=TopazImages(u.config, transport=u.transport)),
+        kind="topaz",
+        serves=IMAGES,
+        keys=("TOPAZ_API_KEY",),
     )
 )
 register(

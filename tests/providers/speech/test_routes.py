@@ -61,8 +61,9 @@ def test_the_voice_ids_route_to_the_deepgram_voice_model_they_name() -> None:
         assert voice_model(family, voice) == upstream  # the same voice through deepgram/aura[-2]
 
 
-def test_the_providers_without_an_adapter_here_are_exactly_the_vibevoice_models() -> None:
-    assert sorted(i for i, r in ROUTES.items() if r["provider"] == "") == [
-        "microsoft/vibevoice-1.5b",
-        "microsoft/vibevoice-7b",
-    ]
+def test_every_speech_model_has_an_adapter_here_and_vibevoice_runs_on_fal() -> None:
+    assert sorted(i for i, r in ROUTES.items() if r["provider"] == "") == []
+    assert {i: (r["provider"], r["upstream"]) for i, r in ROUTES.items() if i.startswith("microsoft/vibevoice")} == {
+        "microsoft/vibevoice-1.5b": ("fal", "fal-ai/vibevoice"),
+        "microsoft/vibevoice-7b": ("fal", "fal-ai/vibevoice/7b"),
+    }

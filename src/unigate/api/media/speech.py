@@ -100,7 +100,8 @@ async def audio_speech(request: web.Request) -> web.StreamResponse:
 
 
 async def tts(request: web.Request) -> web.StreamResponse:
-    """The service's shape: ``text``, ``voice`` and the model's own fields (its reference schema)."""
+    """The service's shape: ``text`` (or ``script``), ``voice`` and the model's own fields (its
+    reference schema)."""
     key = await require_key(request, request.app[STORE])
     body = await read_json(request)
     spec = _model(request, body)
@@ -114,7 +115,11 @@ async def tts(request: web.Request) -> web.StreamResponse:
     stream = fields.pop("stream", None)
     if stream is None and schema is not None:
         stream = schema.default("stream")
-    text = text_to_speak(fields.pop("text", None), "text")
+    # VibeVoice's schema names its text ``script`` (a dialogue's "Speaker 0:" lines).
+    text_field = (
+        "script" if schema is not None and "script" in schema.fields and "text" not in schema.fields else "text"
+    )
+    text = text_to_speak(fields.pop(text_field, None), text_field)
     voice = fields.pop("voice", None)
     fields.pop("model", None)
     speech = SpeechRequest(

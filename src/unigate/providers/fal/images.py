@@ -1,51 +1,22 @@
-"""``FalImages``: fal's queue API (https://fal.ai/docs/api-reference/inference-api) behind the
-``ImageGenerator`` protocol, for the catalog's models that fal hosts and no first party serves.
-
-A request is submitted with ``POST {base}/{app}`` (``Authorization: Key <FAL_KEY>``), which
-answers ``{request_id, status_url, response_url, cancel_url}``; the status is asked until it is
-``COMPLETED`` (``IN_QUEUE`` and ``IN_PROGRESS`` before; ``polling.py`` for the waits and the
-deadline), then the answer is read from the response URL. A request that failed answers its
-error there, with its status (a 422 for an input the app refused), which ``fastapi_errors.py``
-reads.
-
-fal says to use the URLs it returns rather than build them; they are used when they are on the
-configured host, else the documented paths on that host are (``{base}/{owner}/{app}/requests/
-{id}``, the endpoint path left out), so that our key is never sent to another host. A client
-that leaves stops the polling; the queued request is not cancelled upstream (fal bills only
-what runs, and a runner may already hold it).
-"""
+"""``FalImages``: fal's queue API (``queue.py``) behind the ``ImageGenerator`` protocol, for the
+catalog's models that fal hosts and no first party serves; ``request.py`` maps a request to an
+app's input and its answer back."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
-from urllib.parse import urlsplit
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import ImageRequest, ImageResult
-from unigate.errors import UpstreamError
 from unigate.providers.config import ProviderConfig
+from unigate.providers.fal.queue import POLICY, FalQueue
 from unigate.providers.fal.request import app_input, image_result
-from unigate.providers.fastapi_errors import parse_detail_error
-from unigate.providers.http import Upstream
-from unigate.providers.polling import Clock, PollPolicy, poll
-from unigate.providers.transport import Transport, build_transport
+from unigate.providers.polling import Clock, PollPolicy
+from unigate.providers.transport import Transport
 
 __all__ = ["POLICY", "FalImages"]
-
-POLICY = PollPolicy(first_s=0.5, factor=1.5, max_interval_s=4.0, deadline_s=300.0)
-"""Most fal image apps answer within seconds; a cold runner can take a minute or more."""
-
-RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
-
-
-def _same_host(url: Any, base: str) -> bool:
-    if not isinstance(url, str):
-        return False
-    target, own = urlsplit(url), urlsplit(base)
-    return (target.scheme, target.netloc) == (own.scheme, own.netloc)
 
 
 class FalImages:
@@ -60,59 +31,18 @@ class FalImages:
     ) -> None:
         self.name = config.name
         self.config = config
-        self.upstream = Upstream(config, parse_error=parse_detail_error, transport=transport or build_transport())
-        self.sleep = sleep
-        self.clock = clock
-        self.policy = policy
+        self.queue = FalQueue(config, transport=transport, sleep=sleep, clock=clock, policy=policy)
+        self.upstream = self.queue.upstream
 
     async def start(self) -> None:
-        await self.upstream.start()
+        await self.queue.start()
 
     async def close(self) -> None:
-        await self.upstream.close()
+        await self.queue.close()
 
     def check_image(self, request: ImageRequest, model: ModelSpec) -> None:
         app_input(request, model.upstream_model)  # a malformed size fails before any credit is reserved
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Key {self.config.api_key or ''}"}
-
-    def _url(self, returned: Any, path: str) -> str:
-        base = self.config.base_url or ""
-        return str(returned) if _same_host(returned, base) else f"{base}/{path}"
-
     async def generate(self, request: ImageRequest, model: ModelSpec) -> ImageResult:
         app = model.upstream_model
-        base = self.config.base_url
-        submitted = await self.upstream.post_json(
-            f"{base}/{app}", headers=self._headers(), body=app_input(request, app)
-        )
-        request_id = submitted.get("request_id") if isinstance(submitted, dict) else None
-        if not isinstance(request_id, str) or not request_id:
-            raise UpstreamError(f"The fal provider accepted a request for {app} without a request_id.")
-        owner_app = "/".join(app.split("/")[:2])
-        status_url = self._url(submitted.get("status_url"), f"{owner_app}/requests/{request_id}/status")
-        response_url = self._url(submitted.get("response_url"), f"{owner_app}/requests/{request_id}")
-
-        async def status() -> bool | None:
-            return await self._status(status_url, request_id)
-
-        await poll(
-            status,
-            policy=self.policy,
-            sleep=self.sleep,
-            clock=self.clock,
-            what=f"The fal provider's request {request_id} ({app})",
-        )
-        data = await self.upstream.request_json("GET", response_url, headers=self._headers())
-        return image_result(data, app)
-
-    async def _status(self, url: str, request_id: str) -> bool | None:
-        data = await self.upstream.request_json("GET", url, headers=self._headers())
-        status = data.get("status") if isinstance(data, dict) else None
-        if status == "COMPLETED":
-            return True
-        if status in RUNNING or status is None:
-            return None
-        error = data.get("error") or data.get("detail") or "no details given"
-        raise UpstreamError(f"The fal provider's request {request_id} ended {str(status).lower()}: {error}")
+        return image_result(await self.queue.run(app, app_input(request, app)), app)
