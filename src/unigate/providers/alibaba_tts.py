@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import SpeechAudio, SpeechRequest
-from unigate.errors import GatewayError, UnsupportedParameter, UpstreamError, UpstreamTimeout
+from unigate.errors import UnsupportedParameter, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media_wire import message_failure
 from unigate.providers.speech_stream import in_pieces, speech_audio
 from unigate.providers.transport import Transport
-from unigate.providers.transport.base import Response
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["GENERATION_PATH", "AlibabaSpeaker", "native_origin", "tts_body"]
 
@@ -57,31 +57,14 @@ def tts_body(request: SpeechRequest, upstream: str) -> dict[str, Any]:
     return {"model": upstream, "input": spoken}
 
 
-class AlibabaSpeaker:
+class AlibabaSpeaker(UpstreamAdapter):
     """Qwen TTS (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=_parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=_parse_error, transport=transport))
 
     def check_speech(self, request: SpeechRequest, model: ModelSpec) -> None:
         tts_body(request, model.upstream_model)
-
-    async def _download(self, link: str) -> Response:
-        try:
-            return await self.upstream.open("GET", link, headers={}, stream=True)
-        except UpstreamTimeout:
-            raise
-        except GatewayError as exc:
-            # The link is DashScope's object store: a refusal there says nothing about our key.
-            raise UpstreamError(f"The {self.name} provider's audio could not be downloaded from its link.") from exc
 
     async def speak(self, request: SpeechRequest, model: ModelSpec) -> SpeechAudio:
         url = native_origin(self.config.base_url or "") + GENERATION_PATH
@@ -92,7 +75,7 @@ class AlibabaSpeaker:
         audio = audio if isinstance(audio, Mapping) else {}
         link = str(audio.get("url") or "")
         if link.startswith(("https://", "http://")):
-            resp = await self._download(link)
+            resp = await self.open_link(link, "audio")
             media_type = resp.headers.get("content-type", "")
             chunks = self.upstream.body_chunks(resp)
             return await speech_audio(self.name, chunks, "wav", media_type if media_type.startswith("audio/") else None)

@@ -24,11 +24,8 @@ our key goes nowhere else.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote, urlsplit
 
 from unigate.catalog.spec import ModelSpec
@@ -38,8 +35,9 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.fastapi_errors import parse_detail_error
 from unigate.providers.http import Upstream
 from unigate.providers.imaging import aspect_ratio, dimensions, fan_out, nth_seed
-from unigate.providers.polling import Clock, PollPolicy, poll
+from unigate.providers.polling import PollPolicy
 from unigate.providers.transport import Transport, build_transport
+from unigate.providers.upstream_adapter import PollingAdapter, Waits
 
 __all__ = ["ASPECT_ONLY", "POLICY", "BflImages", "request_body"]
 
@@ -101,28 +99,10 @@ def _trusted(url: Any, base: str) -> bool:
     return host == own_host or (parent is not None and host.endswith("." + parent))
 
 
-class BflImages:
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        transport: Transport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        policy: PollPolicy = POLICY,
-    ) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=parse_detail_error, transport=transport or build_transport())
-        self.sleep = sleep
-        self.clock = clock
-        self.policy = policy
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+class BflImages(PollingAdapter):
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None, **waits: Unpack[Waits]) -> None:
+        upstream = Upstream(config, parse_error=parse_detail_error, transport=transport or build_transport())
+        super().__init__(upstream, POLICY, **waits)
 
     def check_image(self, request: ImageRequest, model: ModelSpec) -> None:
         if request.mask is not None:
@@ -148,20 +128,18 @@ class BflImages:
         return ImageResult(tuple(images), model=endpoint, seed=seeds[0] if len(seeds) == 1 else None)
 
     async def _one(self, endpoint: str, body: dict[str, Any]) -> tuple[str, int | None]:
-        base = self.config.base_url or ""
-        submitted = await self.upstream.post_json(f"{base}/v1/{endpoint}", headers=self._headers(), body=body)
+        submitted = await self.upstream.post_json(self.url(f"v1/{endpoint}"), headers=self._headers(), body=body)
         task = submitted.get("id") if isinstance(submitted, dict) else None
         if not isinstance(task, str) or not task:
             raise UpstreamError(f"The bfl provider accepted a {endpoint} request without an id.")
         returned = submitted.get("polling_url")
-        url = str(returned) if _trusted(returned, base) else f"{base}/v1/get_result?id={quote(task)}"
+        trusted = _trusted(returned, self.config.base_url or "")
+        url = str(returned) if trusted else self.url(f"v1/get_result?id={quote(task)}")
 
         async def check() -> tuple[str, int | None] | None:
             return await self._result(url, task)
 
-        return await poll(
-            check, policy=self.policy, sleep=self.sleep, clock=self.clock, what=f"The bfl provider's task {task}"
-        )
+        return await self.wait_for(check, f"The bfl provider's task {task}")
 
     async def _result(self, url: str, task: str) -> tuple[str, int | None] | None:
         data = await self.upstream.request_json("GET", url, headers=self._headers())

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from unigate.providers.http import UpstreamFailure
-from unigate.providers.wire import text_failure
+from unigate.providers.wire import error_object
 
 __all__ = ["parse_detail_error"]
 
@@ -25,12 +25,9 @@ def _item(error: Any) -> tuple[str, str | None]:
 
 def parse_detail_error(body: bytes) -> UpstreamFailure:
     """The failure a ``detail`` body describes; the first invalid field is the ``param``."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return text_failure(body)
-    if not isinstance(data, dict):
-        return UpstreamFailure(None)
+    data = error_object(body)
+    if isinstance(data, UpstreamFailure):
+        return data
     detail = data.get("detail", data.get("message") or data.get("error"))
     if isinstance(detail, list):
         items = [_item(e) for e in detail]

@@ -20,6 +20,7 @@ from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media_wire import message_failure
 from unigate.providers.speech_stream import speech_audio
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["DEFAULT_VOICE", "HumeSpeaker", "octave_body"]
 
@@ -51,19 +52,11 @@ def octave_body(request: SpeechRequest, upstream: str) -> tuple[dict[str, Any], 
     return body, audio_format
 
 
-class HumeSpeaker:
+class HumeSpeaker(UpstreamAdapter):
     """Hume Octave, streamed (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=_parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=_parse_error, transport=transport))
 
     def check_speech(self, request: SpeechRequest, model: ModelSpec) -> None:
         octave_body(request, model.upstream_model)
@@ -72,7 +65,7 @@ class HumeSpeaker:
         body, audio_format = octave_body(request, model.upstream_model)
         resp = await self.upstream.open(
             "POST",
-            f"{(self.config.base_url or '').rstrip('/')}/v0/tts/stream/file",
+            self.url("v0/tts/stream/file"),
             headers={"X-Hume-Api-Key": self.config.api_key or "", "Content-Type": "application/json"},
             body=orjson.dumps(body),
             stream=True,

@@ -1,8 +1,8 @@
 """Image sizes in pixels, for upstreams that take a width and a height.
 
 A request's ``size`` arrives as ``"WIDTHxHEIGHT"``, as a named size of the service's ``image_size``
-enum or as ``"auto"`` (``core/media.py``). The named sizes mean what fal.ai, whose enum the service
-documents, makes of them:
+enum or as ``"auto"`` (``core/media.py``). The named sizes (``imaging.py``'s ``NAMED_SIZES``) mean
+what fal.ai, whose enum the service documents, makes of them:
 
 ===============  ============
 name             pixels (WxH)
@@ -27,17 +27,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from unigate.errors import InvalidRequest
+from unigate.providers.imaging import NAMED_SIZES
 
 __all__ = ["NAMED_SIZES", "aspect_pixels", "size_pixels"]
-
-NAMED_SIZES: Mapping[str, tuple[int, int]] = {
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-}
 
 _AREA = 1024 * 1024
 _STEP = 32

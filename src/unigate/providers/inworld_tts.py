@@ -21,6 +21,7 @@ from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media_wire import message_failure
 from unigate.providers.speech_stream import in_pieces, speech_audio
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["DEFAULT_VOICE", "ENCODINGS", "InworldSpeaker", "voice_body"]
 
@@ -46,19 +47,11 @@ def voice_body(request: SpeechRequest, upstream: str) -> tuple[dict[str, Any], s
     return body, audio_format
 
 
-class InworldSpeaker:
+class InworldSpeaker(UpstreamAdapter):
     """Inworld text to speech (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=_parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=_parse_error, transport=transport))
 
     def check_speech(self, request: SpeechRequest, model: ModelSpec) -> None:
         voice_body(request, model.upstream_model)
@@ -66,7 +59,7 @@ class InworldSpeaker:
     async def speak(self, request: SpeechRequest, model: ModelSpec) -> SpeechAudio:
         body, audio_format = voice_body(request, model.upstream_model)
         answer = await self.upstream.post_json(
-            f"{(self.config.base_url or '').rstrip('/')}/tts/v1/voice",
+            self.url("tts/v1/voice"),
             headers={"Authorization": f"Basic {self.config.api_key}"},
             body=body,
         )

@@ -13,8 +13,6 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import SpeechAudio, SpeechRequest
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
@@ -22,7 +20,8 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure, failure_error
 from unigate.providers.speech_stream import in_pieces, speech_audio
 from unigate.providers.transport import Transport
-from unigate.providers.wire import text_failure
+from unigate.providers.upstream_adapter import UpstreamAdapter
+from unigate.providers.wire import error_object
 
 __all__ = ["STATUS_OF_CODE", "MiniMaxSpeaker", "parse_error", "t2a_body"]
 
@@ -64,12 +63,10 @@ def _failure(base: Any) -> UpstreamFailure | None:
 
 
 def parse_error(body: bytes) -> UpstreamFailure:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return text_failure(body)
-    failure = _failure(data.get("base_resp")) if isinstance(data, dict) else None
-    return failure or UpstreamFailure(None)
+    data = error_object(body)
+    if isinstance(data, UpstreamFailure):
+        return data
+    return _failure(data.get("base_resp")) or UpstreamFailure(None)
 
 
 def t2a_body(request: SpeechRequest, upstream: str) -> dict[str, Any]:
@@ -98,26 +95,18 @@ def t2a_body(request: SpeechRequest, upstream: str) -> dict[str, Any]:
     return body
 
 
-class MiniMaxSpeaker:
+class MiniMaxSpeaker(UpstreamAdapter):
     """MiniMax T2A v2 (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=parse_error, transport=transport))
 
     def check_speech(self, request: SpeechRequest, model: ModelSpec) -> None:
         t2a_body(request, model.upstream_model)
 
     async def speak(self, request: SpeechRequest, model: ModelSpec) -> SpeechAudio:
         body = t2a_body(request, model.upstream_model)
-        url = f"{(self.config.base_url or '').rstrip('/')}/t2a_v2"
+        url = self.url("t2a_v2")
         answer = await self.upstream.post_json(
             url, headers={"Authorization": f"Bearer {self.config.api_key}"}, body=body
         )

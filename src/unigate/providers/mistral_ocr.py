@@ -18,6 +18,7 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media_wire import check_pages, data_uri, message_failure
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["MistralOcrReader", "ocr_body", "ocr_result"]
 
@@ -75,25 +76,17 @@ def ocr_result(answer: Any) -> OcrResult:
     )
 
 
-class MistralOcrReader:
+class MistralOcrReader(UpstreamAdapter):
     """Mistral OCR (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=_parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=_parse_error, transport=transport))
 
     def check_ocr(self, request: OcrRequest, model: ModelSpec) -> None:
         ocr_body(request, model.upstream_model)
 
     async def read(self, request: OcrRequest, model: ModelSpec) -> OcrResult:
-        url = f"{(self.config.base_url or '').rstrip('/')}/ocr"
+        url = self.url("ocr")
         headers = {"Authorization": f"Bearer {self.config.api_key}"}
         answer = await self.upstream.post_json(url, headers=headers, body=ocr_body(request, model.upstream_model))
         return ocr_result(answer)

@@ -38,6 +38,7 @@ from unigate.providers.imaging import (
 )
 from unigate.providers.openai_compat.response import parse_error
 from unigate.providers.transport import Transport, build_transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["RECOMMENDED_2K", "SeedreamImages", "request_body"]
 
@@ -122,17 +123,9 @@ def images_of(data: Any, output_format: str | None) -> list[GeneratedImage]:
     raise UpstreamError("The bytedance provider's answer holds no image.")
 
 
-class SeedreamImages:
+class SeedreamImages(UpstreamAdapter):
     def __init__(self, config: ProviderConfig, *, transport: Transport | None = None) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=parse_error, transport=transport or build_transport()))
 
     def check_image(self, request: ImageRequest, model: ModelSpec) -> None:
         if request.mask is not None:
@@ -141,7 +134,7 @@ class SeedreamImages:
 
     async def generate(self, request: ImageRequest, model: ModelSpec) -> ImageResult:
         body = request_body(request, model.upstream_model)
-        url = f"{self.config.base_url}/images/generations"
+        url = self.url("images/generations")
         headers = {"Authorization": f"Bearer {self.config.api_key or ''}"}
         reported: list[str] = []
 

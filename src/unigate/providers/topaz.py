@@ -18,10 +18,7 @@ endpoint is the catalog route's upstream name. Errors are ``{code, message}`` bo
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Unpack
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import Blob, GeneratedImage, ImageRequest, ImageResult
@@ -30,8 +27,9 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media_wire import message_failure
 from unigate.providers.multipart import encode_multipart
-from unigate.providers.polling import Clock, PollPolicy, poll
+from unigate.providers.polling import PollPolicy
 from unigate.providers.transport import Transport, build_transport
+from unigate.providers.upstream_adapter import PollingAdapter, Waits
 
 __all__ = ["POLICY", "TopazImages", "job_form"]
 
@@ -84,30 +82,12 @@ def job_form(request: ImageRequest, endpoint: str) -> tuple[dict[str, str], list
     return fields, [("image", Blob(blob.data, blob.content_type, name))]
 
 
-class TopazImages:
+class TopazImages(PollingAdapter):
     """Topaz's Sharpen models (see the module)."""
 
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        transport: Transport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        policy: PollPolicy = POLICY,
-    ) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=_parse_error, transport=transport or build_transport())
-        self.sleep = sleep
-        self.clock = clock
-        self.policy = policy
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None, **waits: Unpack[Waits]) -> None:
+        upstream = Upstream(config, parse_error=_parse_error, transport=transport or build_transport())
+        super().__init__(upstream, POLICY, **waits)
 
     def check_image(self, request: ImageRequest, model: ModelSpec) -> None:
         job_form(request, model.upstream_model)
@@ -119,16 +99,15 @@ class TopazImages:
         endpoint = model.upstream_model
         fields, files = job_form(request, endpoint)
         body, content_type = encode_multipart(fields, files)
-        base = self.config.base_url
         headers = {**self._headers(), "Content-Type": content_type}
-        job = await self.upstream.request_json("POST", f"{base}/{endpoint}/async", headers=headers, body=body)
+        job = await self.upstream.request_json("POST", self.url(f"{endpoint}/async"), headers=headers, body=body)
         process_id = job.get("process_id") if isinstance(job, dict) else None
         if not isinstance(process_id, str) or not process_id:
             raise UpstreamError(f"The {self.name} provider accepted a {endpoint} job without a process_id.")
         reported: dict[str, Any] = {}
 
         async def status() -> bool | None:
-            data = await self.upstream.request_json("GET", f"{base}/status/{process_id}", headers=self._headers())
+            data = await self.upstream.request_json("GET", self.url(f"status/{process_id}"), headers=self._headers())
             state = data.get("status") if isinstance(data, dict) else None
             if state == "Completed":
                 reported.update(data)
@@ -137,14 +116,8 @@ class TopazImages:
                 raise UpstreamError(f"The {self.name} provider's {endpoint} job {process_id} ended {state.lower()}.")
             return None  # Pending, Processing, or a status this adapter does not know yet
 
-        await poll(
-            status,
-            policy=self.policy,
-            sleep=self.sleep,
-            clock=self.clock,
-            what=f"The {self.name} provider's {endpoint} job {process_id}",
-        )
-        link = await self.upstream.request_json("GET", f"{base}/download/{process_id}", headers=self._headers())
+        await self.wait_for(status, f"The {self.name} provider's {endpoint} job {process_id}")
+        link = await self.upstream.request_json("GET", self.url(f"download/{process_id}"), headers=self._headers())
         url = link.get("download_url") if isinstance(link, dict) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise UpstreamError(f"The {self.name} provider's {endpoint} job {process_id} gave no download link.")

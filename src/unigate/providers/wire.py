@@ -1,5 +1,6 @@
 """The pieces of upstream wire formats that every adapter reads or writes the same way: counts,
-tool calls and their arguments, and error bodies that are not JSON.
+tool calls and their arguments, and error bodies (their JSON object, or their text when it is
+not JSON).
 
 Upstream answers are read defensively: a count that is missing or not an integer is 0, never an
 exception, so one odd field cannot fail an answer that was otherwise complete (and billed).
@@ -16,7 +17,15 @@ from unigate.errors import InvalidRequest
 from unigate.primitives.ids import hex_id
 from unigate.providers.http import UpstreamFailure
 
-__all__ = ["arguments_object", "arguments_text", "int_or_zero", "new_call_id", "text_failure", "tool_call"]
+__all__ = [
+    "arguments_object",
+    "arguments_text",
+    "error_object",
+    "int_or_zero",
+    "new_call_id",
+    "text_failure",
+    "tool_call",
+]
 
 ERROR_TEXT_CHARS = 200
 """How much of an error body that is not JSON becomes the message (an HTML error page is long)."""
@@ -61,3 +70,13 @@ def text_failure(body: bytes) -> UpstreamFailure:
     """An error body that is not JSON (a proxy's page, a plain-text message): its start is the
     message."""
     return UpstreamFailure(body.decode(errors="replace").strip()[:ERROR_TEXT_CHARS] or None)
+
+
+def error_object(body: bytes) -> dict[str, Any] | UpstreamFailure:
+    """An error body's JSON object, for the upstream's parser to read; when it is none, the
+    failure to report as it is (a body that is not JSON: its text; other JSON: no message)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return text_failure(body)
+    return data if isinstance(data, dict) else UpstreamFailure(None)

@@ -23,6 +23,7 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure
 from unigate.providers.media_wire import check_pages, message_failure
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["ZhipuOcrReader", "layout_body", "layout_result"]
 
@@ -81,25 +82,17 @@ def layout_result(answer: Any, request: OcrRequest) -> OcrResult:
     return OcrResult(pages=tuple(pages), model=str(answer.get("model") or ""))
 
 
-class ZhipuOcrReader:
+class ZhipuOcrReader(UpstreamAdapter):
     """GLM-OCR through layout parsing (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=_parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=_parse_error, transport=transport))
 
     def check_ocr(self, request: OcrRequest, model: ModelSpec) -> None:
         layout_body(request, model.upstream_model)
 
     async def read(self, request: OcrRequest, model: ModelSpec) -> OcrResult:
-        url = f"{(self.config.base_url or '').rstrip('/')}/layout_parsing"
+        url = self.url("layout_parsing")
         headers = {"Authorization": f"Bearer {self.config.api_key}"}
         answer = await self.upstream.post_json(url, headers=headers, body=layout_body(request, model.upstream_model))
         return layout_result(answer, request)

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import orjson
-
 from unigate.errors import GatewayError, InvalidRequest, UpstreamError
 from unigate.providers.http import UpstreamFailure
-from unigate.providers.wire import text_failure
+from unigate.providers.wire import error_object
 
 __all__ = ["failed_transcript", "parse_error"]
 
@@ -17,11 +15,10 @@ _ABOUT_THE_AUDIO = ("Audio ", "File does not appear")
 
 
 def parse_error(body: bytes) -> UpstreamFailure:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return text_failure(body)
-    message = data.get("error") if isinstance(data, dict) else None
+    data = error_object(body)
+    if isinstance(data, UpstreamFailure):
+        return data
+    message = data.get("error")
     return UpstreamFailure(str(message) if message else None)
 
 

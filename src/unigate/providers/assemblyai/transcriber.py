@@ -26,6 +26,7 @@ from unigate.providers.assemblyai.transcript import transcript, transcript_body
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["AssemblyAITranscriber", "PollPolicy"]
 
@@ -45,7 +46,7 @@ class PollPolicy:
     deadline_s: float | None = None
 
 
-class AssemblyAITranscriber:
+class AssemblyAITranscriber(UpstreamAdapter):
     """AssemblyAI transcription jobs (see the module); ``sleep`` and ``clock`` are injected for tests."""
 
     def __init__(
@@ -57,21 +58,10 @@ class AssemblyAITranscriber:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error, transport=transport)
+        super().__init__(Upstream(config, parse_error=parse_error, transport=transport))
         self.poll = poll
         self.sleep = sleep
         self.clock = clock
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
-
-    def _url(self, path: str) -> str:
-        return f"{(self.config.base_url or '').rstrip('/')}{path}"
 
     def _headers(self) -> dict[str, str]:
         return {"authorization": self.config.api_key or ""}
@@ -84,7 +74,7 @@ class AssemblyAITranscriber:
         started = self.clock()
         uploaded = await self.upstream.request_json(
             "POST",
-            self._url("/v2/upload"),
+            self.url("v2/upload"),
             headers={**self._headers(), "Content-Type": "application/octet-stream"},
             body=request.audio.data,
         )
@@ -92,7 +82,7 @@ class AssemblyAITranscriber:
         if not upload_url:
             raise UpstreamError(f"The {self.name} provider's upload answered without an upload_url.")
         body = transcript_body(request, model.upstream_model, str(upload_url))
-        answer = await self.upstream.post_json(self._url("/v2/transcript"), headers=self._headers(), body=body)
+        answer = await self.upstream.post_json(self.url("v2/transcript"), headers=self._headers(), body=body)
         return await self._finished(answer, started)
 
     async def _finished(self, answer: Any, started: float) -> Transcript:
@@ -114,5 +104,5 @@ class AssemblyAITranscriber:
             await self.sleep(wait)
             wait = min(wait * self.poll.factor, self.poll.max_s)
             answer = await self.upstream.request_json(
-                "GET", self._url(f"/v2/transcript/{quote(transcript_id, safe='')}"), headers=self._headers()
+                "GET", self.url(f"v2/transcript/{quote(transcript_id, safe='')}"), headers=self._headers()
             )

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import orjson
-
 from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.http import UpstreamFailure
-from unigate.providers.wire import text_failure
+from unigate.providers.wire import error_object
 
 __all__ = ["MODERATION_CODES", "parse_error", "task_failure"]
 
@@ -26,12 +24,9 @@ def _status(code: str) -> int | None:
 def parse_error(body: bytes) -> UpstreamFailure:
     """The failure an error body describes; its ``code`` says a wrong key (401) or throttling
     (429) whatever the status it came with."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return text_failure(body)
-    if not isinstance(data, dict):
-        return UpstreamFailure(None)
+    data = error_object(body)
+    if isinstance(data, UpstreamFailure):
+        return data
     code = str(data.get("code") or "")
     message = data.get("message")
     text = f"{message} ({code})" if message and code else (message or code or None)

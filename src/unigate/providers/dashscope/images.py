@@ -14,10 +14,7 @@ URLs last 24 hours: the gateway stores the images at once.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote, urlsplit
 
 from unigate.catalog.spec import ModelSpec
@@ -28,8 +25,9 @@ from unigate.providers.dashscope.errors import parse_error, task_failure
 from unigate.providers.dashscope.request import is_task, sync_body, task_body
 from unigate.providers.http import Upstream
 from unigate.providers.imaging import fan_out, nth_seed
-from unigate.providers.polling import Clock, PollPolicy, poll
+from unigate.providers.polling import PollPolicy
 from unigate.providers.transport import Transport, build_transport
+from unigate.providers.upstream_adapter import PollingAdapter, Waits
 
 __all__ = ["POLICY", "DashScopeImages", "native_origin"]
 
@@ -64,29 +62,11 @@ def _seeded(body: dict[str, Any], index: int) -> dict[str, Any]:
     return {**body, "parameters": {**parameters, "seed": nth_seed(parameters["seed"], index)}}
 
 
-class DashScopeImages:
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        transport: Transport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        policy: PollPolicy = POLICY,
-    ) -> None:
-        self.name = config.name
-        self.config = config
+class DashScopeImages(PollingAdapter):
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None, **waits: Unpack[Waits]) -> None:
+        upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
+        super().__init__(upstream, POLICY, **waits)
         self.origin = native_origin(config.base_url or "")
-        self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
-        self.sleep = sleep
-        self.clock = clock
-        self.policy = policy
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key or ''}"}
@@ -139,9 +119,7 @@ class DashScopeImages:
         async def check() -> list[GeneratedImage] | None:
             return await self._status(url, task)
 
-        return await poll(
-            check, policy=self.policy, sleep=self.sleep, clock=self.clock, what=f"The alibaba provider's task {task}"
-        )
+        return await self.wait_for(check, f"The alibaba provider's task {task}")
 
     async def _status(self, url: str, task: str) -> list[GeneratedImage] | None:
         data = await self.upstream.request_json("GET", url, headers=self._headers())

@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-import orjson
-
 from unigate.providers.http import UpstreamFailure
-from unigate.providers.wire import text_failure
+from unigate.providers.wire import error_object
 
 __all__ = ["parse_error"]
 
 
 def parse_error(body: bytes) -> UpstreamFailure:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return text_failure(body)
-    if not isinstance(data, dict):
-        return UpstreamFailure(None)
+    data = error_object(body)
+    if isinstance(data, UpstreamFailure):
+        return data
     message = data.get("err_msg") or data.get("message")
     details = data.get("details")
     if message and isinstance(details, str) and details:

@@ -16,29 +16,22 @@ from unigate.providers.http import Upstream
 from unigate.providers.media_wire import query_string
 from unigate.providers.speech_stream import speech_audio
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["DeepgramProvider"]
 
 
-class DeepgramProvider:
+class DeepgramProvider(UpstreamAdapter):
     """One Deepgram deployment, serving both speech and transcription (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=parse_error, transport=transport))
 
     def _headers(self, content_type: str) -> dict[str, str]:
         return {"Authorization": f"Token {self.config.api_key}", "Content-Type": content_type}
 
     def _url(self, path: str, params: dict[str, object]) -> str:
-        return f"{(self.config.base_url or '').rstrip('/')}{path}?{query_string(params)}"
+        return f"{self.url(path)}?{query_string(params)}"
 
     # -- text to speech ----------------------------------------------------------------------------
 
@@ -51,7 +44,7 @@ class DeepgramProvider:
         params, audio_format = speak_params(request, model.upstream_model)
         resp = await self.upstream.open(
             "POST",
-            self._url("/v1/speak", params),
+            self._url("v1/speak", params),
             headers=self._headers("application/json"),
             body=orjson.dumps({"text": request.text}),
             stream=True,
@@ -73,7 +66,7 @@ class DeepgramProvider:
     async def transcribe(self, request: TranscriptionRequest, model: ModelSpec) -> Transcript:
         answer = await self.upstream.request_json(
             "POST",
-            self._url("/v1/listen", listen_params(request, model.upstream_model)),
+            self._url("v1/listen", listen_params(request, model.upstream_model)),
             headers=self._headers(request.audio.content_type),
             body=request.audio.data,
         )

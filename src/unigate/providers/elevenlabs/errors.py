@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import orjson
-
 from unigate.providers.http import UpstreamFailure
-from unigate.providers.wire import text_failure
+from unigate.providers.wire import error_object
 
 __all__ = ["parse_error"]
 
@@ -16,11 +14,10 @@ running dry, reported as an upstream failure rather than as a wrong key."""
 
 
 def parse_error(body: bytes) -> UpstreamFailure:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return text_failure(body)
-    detail = data.get("detail") if isinstance(data, dict) else None
+    data = error_object(body)
+    if isinstance(data, UpstreamFailure):
+        return data
+    detail = data.get("detail")
     if isinstance(detail, dict):
         status = str(detail.get("status") or "")
         message = detail.get("message") or status or None

@@ -20,6 +20,7 @@ from unigate.providers.http import Upstream
 from unigate.providers.media_wire import query_string
 from unigate.providers.speech_stream import speech_audio
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["ElevenLabsSpeaker", "speech_body"]
 
@@ -63,19 +64,11 @@ def speech_body(request: SpeechRequest, model: ModelSpec) -> tuple[dict[str, Any
     return body, str(output_format)
 
 
-class ElevenLabsSpeaker:
+class ElevenLabsSpeaker(UpstreamAdapter):
     """ElevenLabs text to speech (see the module)."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport) -> None:
-        self.name = config.name
-        self.config = config
-        self.upstream = Upstream(config, parse_error=parse_error, transport=transport)
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+        super().__init__(Upstream(config, parse_error=parse_error, transport=transport))
 
     def check_speech(self, request: SpeechRequest, model: ModelSpec) -> None:
         _voice(request)
@@ -83,11 +76,10 @@ class ElevenLabsSpeaker:
 
     async def speak(self, request: SpeechRequest, model: ModelSpec) -> SpeechAudio:
         body, output_format = speech_body(request, model)
-        base = (self.config.base_url or "").rstrip("/")
-        url = f"{base}/v1/text-to-speech/{quote(_voice(request), safe='')}/stream?"
+        path = f"v1/text-to-speech/{quote(_voice(request), safe='')}/stream"
         resp = await self.upstream.open(
             "POST",
-            url + query_string({"output_format": output_format}),
+            f"{self.url(path)}?{query_string({'output_format': output_format})}",
             headers={"xi-api-key": self.config.api_key or "", "Content-Type": "application/json"},
             body=orjson.dumps(body),
             stream=True,

@@ -4,41 +4,23 @@ app's input and its answer back."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from typing import Unpack
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import ImageRequest, ImageResult
 from unigate.providers.config import ProviderConfig
 from unigate.providers.fal.queue import POLICY, FalQueue
 from unigate.providers.fal.request import app_input, image_result
-from unigate.providers.polling import Clock, PollPolicy
 from unigate.providers.transport import Transport
+from unigate.providers.upstream_adapter import UpstreamAdapter, Waits
 
 __all__ = ["POLICY", "FalImages"]
 
 
-class FalImages:
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        transport: Transport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        policy: PollPolicy = POLICY,
-    ) -> None:
-        self.name = config.name
-        self.config = config
-        self.queue = FalQueue(config, transport=transport, sleep=sleep, clock=clock, policy=policy)
-        self.upstream = self.queue.upstream
-
-    async def start(self) -> None:
-        await self.queue.start()
-
-    async def close(self) -> None:
-        await self.queue.close()
+class FalImages(UpstreamAdapter):
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None, **waits: Unpack[Waits]) -> None:
+        self.queue = FalQueue(config, transport=transport, **waits)
+        super().__init__(self.queue.upstream)
 
     def check_image(self, request: ImageRequest, model: ModelSpec) -> None:
         app_input(request, model.upstream_model)  # a malformed size fails before any credit is reserved

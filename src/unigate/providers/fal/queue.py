@@ -17,18 +17,16 @@ what runs, and a runner may already hold it).
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlsplit
 
 from unigate.errors import UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.fastapi_errors import parse_detail_error
 from unigate.providers.http import Upstream
-from unigate.providers.polling import Clock, PollPolicy, poll
+from unigate.providers.polling import PollPolicy
 from unigate.providers.transport import Transport, build_transport
+from unigate.providers.upstream_adapter import PollingAdapter, Waits
 
 __all__ = ["POLICY", "RUNNING", "FalQueue"]
 
@@ -45,57 +43,33 @@ def _same_host(url: Any, base: str) -> bool:
     return (target.scheme, target.netloc) == (own.scheme, own.netloc)
 
 
-class FalQueue:
+class FalQueue(PollingAdapter):
     """Submits an app's input, polls until it completes and reads its answer (see the module)."""
 
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        transport: Transport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        policy: PollPolicy = POLICY,
-    ) -> None:
-        self.config = config
-        self.upstream = Upstream(config, parse_error=parse_detail_error, transport=transport or build_transport())
-        self.sleep = sleep
-        self.clock = clock
-        self.policy = policy
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None, **waits: Unpack[Waits]) -> None:
+        upstream = Upstream(config, parse_error=parse_detail_error, transport=transport or build_transport())
+        super().__init__(upstream, POLICY, **waits)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.config.api_key or ''}"}
 
-    def _url(self, returned: Any, path: str) -> str:
-        base = self.config.base_url or ""
-        return str(returned) if _same_host(returned, base) else f"{base}/{path}"
+    def _queue_url(self, returned: Any, path: str) -> str:
+        return str(returned) if _same_host(returned, self.config.base_url or "") else self.url(path)
 
     async def run(self, app: str, body: dict[str, Any]) -> Any:
         """The decoded answer of ``app`` to ``body``, once the queue has run it."""
-        submitted = await self.upstream.post_json(f"{self.config.base_url}/{app}", headers=self._headers(), body=body)
+        submitted = await self.upstream.post_json(self.url(app), headers=self._headers(), body=body)
         request_id = submitted.get("request_id") if isinstance(submitted, dict) else None
         if not isinstance(request_id, str) or not request_id:
             raise UpstreamError(f"The fal provider accepted a request for {app} without a request_id.")
         owner_app = "/".join(app.split("/")[:2])
-        status_url = self._url(submitted.get("status_url"), f"{owner_app}/requests/{request_id}/status")
-        response_url = self._url(submitted.get("response_url"), f"{owner_app}/requests/{request_id}")
+        status_url = self._queue_url(submitted.get("status_url"), f"{owner_app}/requests/{request_id}/status")
+        response_url = self._queue_url(submitted.get("response_url"), f"{owner_app}/requests/{request_id}")
 
         async def status() -> bool | None:
             return await self._status(status_url, request_id)
 
-        await poll(
-            status,
-            policy=self.policy,
-            sleep=self.sleep,
-            clock=self.clock,
-            what=f"The fal provider's request {request_id} ({app})",
-        )
+        await self.wait_for(status, f"The fal provider's request {request_id} ({app})")
         return await self.upstream.request_json("GET", response_url, headers=self._headers())
 
     async def _status(self, url: str, request_id: str) -> bool | None:

@@ -14,21 +14,18 @@ Its format is the one its media type, else its file name, says.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Unpack
 from urllib.parse import urlsplit
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import SpeechAudio, SpeechRequest
-from unigate.errors import GatewayError, InvalidRequest, UnsupportedParameter, UpstreamError, UpstreamTimeout
+from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
 from unigate.providers.config import ProviderConfig
-from unigate.providers.fal.queue import POLICY, FalQueue
-from unigate.providers.polling import Clock, PollPolicy
+from unigate.providers.fal.queue import FalQueue
 from unigate.providers.speech_stream import AUDIO_TYPES, speech_audio
 from unigate.providers.transport import Transport
-from unigate.providers.transport.base import Response
+from unigate.providers.upstream_adapter import UpstreamAdapter, Waits
 
 __all__ = ["DEFAULT_PRESET", "SCRIPT_APPS", "FalSpeaker", "audio_format", "script_input"]
 
@@ -72,28 +69,12 @@ def audio_format(media_type: str, name: str) -> str:
     return _EXTENSIONS.get(extension, "wav")
 
 
-class FalSpeaker:
+class FalSpeaker(UpstreamAdapter):
     """VibeVoice on fal (see the module)."""
 
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        transport: Transport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock = time.monotonic,
-        policy: PollPolicy = POLICY,
-    ) -> None:
-        self.name = config.name
-        self.config = config
-        self.queue = FalQueue(config, transport=transport, sleep=sleep, clock=clock, policy=policy)
-        self.upstream = self.queue.upstream
-
-    async def start(self) -> None:
-        await self.queue.start()
-
-    async def close(self) -> None:
-        await self.queue.close()
+    def __init__(self, config: ProviderConfig, *, transport: Transport | None = None, **waits: Unpack[Waits]) -> None:
+        self.queue = FalQueue(config, transport=transport, **waits)
+        super().__init__(self.queue.upstream)
 
     def check_speech(self, request: SpeechRequest, model: ModelSpec) -> None:
         script_input(request, model.upstream_model)
@@ -106,7 +87,7 @@ class FalSpeaker:
         link = str(audio.get("url") or "")
         if not link.startswith(("https://", "http://")):
             raise UpstreamError(f"The {self.name} provider's answer for {app} holds no audio link.")
-        resp = await self._download(link)
+        resp = await self.open_link(link, "audio")
         served = resp.headers.get("content-type", "")
         declared = str(audio.get("content_type") or "")
         media_type = declared if declared.startswith("audio/") else served
@@ -115,12 +96,3 @@ class FalSpeaker:
         return await speech_audio(
             self.name, chunks, audio_kind, media_type if media_type.startswith("audio/") else None
         )
-
-    async def _download(self, link: str) -> Response:
-        try:
-            return await self.upstream.open("GET", link, headers={}, stream=True)
-        except UpstreamTimeout:
-            raise
-        except GatewayError as exc:
-            # The link is fal's media store: a refusal there says nothing about our key.
-            raise UpstreamError(f"The {self.name} provider's audio could not be downloaded from its link.") from exc

@@ -8,27 +8,13 @@ own, for xAI's error reader (``xai.py``).
 
 from __future__ import annotations
 
-from unigate.providers.http import Upstream
+from unigate.providers.upstream_adapter import UpstreamAdapter
 
 __all__ = ["MediaAdapter"]
 
 
-class MediaAdapter:
-    """The lifecycle, URLs and headers of an adapter over an OpenAI-shaped upstream."""
-
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-        self.config = upstream.config
-        self.name = upstream.config.name
-
-    async def start(self) -> None:
-        await self.upstream.start()
-
-    async def close(self) -> None:
-        await self.upstream.close()
-
-    def url(self, path: str) -> str:
-        return f"{self.config.base_url}/{path}"
+class MediaAdapter(UpstreamAdapter):
+    """An ``UpstreamAdapter`` over an OpenAI-shaped upstream, with its bearer key."""
 
     def headers(self, content_type: str | None = None, *, accept: str = "application/json") -> dict[str, str]:
         """The bearer key, and the body's type when it is not JSON sent by ``post_json``."""
