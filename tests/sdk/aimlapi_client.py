@@ -14,8 +14,8 @@ from typing import Any
 from aimlapi import AIMLAPI  # type: ignore[import-not-found]
 
 
-def images(client: Any, model: str) -> dict[str, Any]:
-    answer = client.images.generate(model=model, prompt="a red square", n=1, size="16x16")
+def images(client: Any, model: str, size: str = "16x16") -> dict[str, Any]:
+    answer = client.images.generate(model=model, prompt="a red square", n=1, size=size)
     return {"urls": [d.url for d in answer.data]}
 
 

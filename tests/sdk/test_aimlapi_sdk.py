@@ -18,6 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.media_emulator import Emulator
 from tests.serving import Server
 from unigate.providers.fake_media import wav_header
 
@@ -76,3 +77,15 @@ def test_the_embedded_speech_models_round_trip(server: Server, tmp_path: Path) -
     assert result["status"] == "completed"
     heard = result["result"]["text"].lower()
     assert sum(word in heard for word in ("quick", "brown", "fox")) >= 2, heard
+
+
+def test_images_and_speech_on_an_emulated_upstream(emulated: tuple[Server, Emulator]) -> None:
+    server, emulator = emulated
+    key, account = server.new_key(10_000_000)
+    urls = sdk(server, key, "images", "openai/gpt-image-1", "1024x1024")["urls"]
+    assert httpx2.get(urls[0]).content.startswith(b"\x89PNG")
+    audio = sdk(server, key, "speech", "openai/tts-1")
+    assert audio["head"] == "RIFF"
+    assert [name for name, _ in emulator.seen] == ["generations", "speech"]
+    assert emulator.seen[1][1]["input"] == "The quick brown fox."
+    assert [(r[0], r[4]) for r in server.usage_rows(account)] == [("openai/gpt-image-1", "ok"), ("openai/tts-1", "ok")]
