@@ -163,7 +163,7 @@ class MediaGateway:
                 code="model_deprecated",
             )
         if spec.unavailable or not spec.provider:
-            reason = spec.unavailable or "no upstream with a public API serves it"
+            reason = (spec.unavailable or "no upstream with a public API serves it").rstrip(".")
             raise ModelUnavailable(f"The model {spec.id!r} cannot be called on this server: {reason}.", param="model")
         return spec
 
