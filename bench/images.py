@@ -24,9 +24,7 @@ import base64
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -38,7 +36,7 @@ from aiohttp import web
 
 if __package__ in (None, ""):  # run as a script: the repository root, for ``bench.processes``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.processes import free_port, stop, wait_healthy
+from bench.processes import free_port, serving
 
 MODEL = "dall-e-3"
 IMAGE_BYTES = 64 * 1024
@@ -93,37 +91,15 @@ def mock_upstream() -> Iterator[str]:
 @contextmanager
 def gateway(upstream: str) -> Iterator[tuple[str, str]]:
     """``unigate serve`` with OpenAI routed to ``upstream`` (no local models): URL and key."""
-    with tempfile.TemporaryDirectory(prefix="unigate-bench-images-") as tmp:
-        data = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("UNIGATE_", "OPENAI_"))}
-        env |= {
-            "UNIGATE_DATA_DIR": str(data),
-            "UNIGATE_MANAGEMENT_KEY": "mk-bench",
-            "UNIGATE_LOCAL_MODEL": "0",
-            "UNIGATE_EMBEDDING_MODEL": "0",
-            "UNIGATE_SPEECH_ENABLED": "0",
-            "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_BASE_URL": upstream,
-        }
-        cli = [sys.executable, "-m", "unigate"]
-        created = subprocess.run(
-            [*cli, "keys", "create", "--credits", str(10**13)], env=env, capture_output=True, text=True, check=True
-        )
-        port = free_port()
-        log = data / "serve.log"
-        note(f"[images] starting unigate serve on port {port} ...")
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [*cli, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            try:
-                wait_healthy(port, server, timeout=120, poll_s=0.1)
-            except RuntimeError as exc:
-                raise SystemExit(f"the gateway did not start ({exc}):\n{log.read_text()[-2000:]}") from None
-            yield f"http://127.0.0.1:{port}", created.stdout.strip()
-        finally:
-            stop(server, wait_s=30)
+    env = {
+        "UNIGATE_LOCAL_MODEL": "0",
+        "UNIGATE_EMBEDDING_MODEL": "0",
+        "UNIGATE_SPEECH_ENABLED": "0",
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": upstream,
+    }
+    with serving("images", env) as running:
+        yield running
 
 
 def _timed(client: httpx2.Client, url: str, body: Mapping[str, object]) -> float:

@@ -4,14 +4,19 @@ and a stop that escalates to a kill."""
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["free_port", "health_ok", "stop", "wait_healthy"]
+__all__ = ["free_port", "health_ok", "serving", "stop", "wait_healthy"]
 
 
 def free_port() -> int:
@@ -64,3 +69,33 @@ def stop(process: subprocess.Popen[Any], *, wait_s: float = 20) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def serving(label: str, env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """``unigate serve`` on a free port with a temporary data folder, ``env`` added to this
+    process's environment (its ``UNIGATE_*`` and ``OPENAI_*`` variables left out), and a key with
+    ample credits: the gateway's URL and the key. Progress goes to stderr under ``label``."""
+    with tempfile.TemporaryDirectory(prefix=f"unigate-bench-{label}-") as tmp:
+        data = Path(tmp)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("UNIGATE_", "OPENAI_"))}
+        full = base | {"UNIGATE_DATA_DIR": str(data), "UNIGATE_MANAGEMENT_KEY": "mk-bench"} | env
+        cli = [sys.executable, "-m", "unigate"]
+        created = subprocess.run(
+            [*cli, "keys", "create", "--credits", str(10**13)], env=full, capture_output=True, text=True, check=True
+        )
+        port = free_port()
+        log = data / "serve.log"
+        print(f"[{label}] starting unigate serve on port {port} ...", file=sys.stderr, flush=True)
+        with log.open("wb") as out:
+            server = subprocess.Popen(
+                [*cli, "serve", "--port", str(port)], env=full, stdout=out, stderr=subprocess.STDOUT
+            )
+        try:
+            try:
+                wait_healthy(port, server, timeout=120, poll_s=0.1)
+            except RuntimeError as exc:
+                raise SystemExit(f"the gateway did not start ({exc}):\n{log.read_text()[-2000:]}") from None
+            yield f"http://127.0.0.1:{port}", created.stdout.strip()
+        finally:
+            stop(server, wait_s=30)

@@ -33,9 +33,7 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -48,7 +46,7 @@ import httpx2
 
 if __package__ in (None, ""):  # run as a script: the repository root, for ``bench.processes``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.processes import free_port, stop, wait_healthy
+from bench.processes import serving
 
 TTS_MODEL = "rhasspy/piper-en_US-joe-medium"
 STT_MODEL = "Systran/faster-whisper-tiny.en"
@@ -145,36 +143,9 @@ def gateway(threads: int, url: str | None, key: str | None) -> Iterator[tuple[st
     if url is not None:
         yield url.rstrip("/"), key or ""
         return
-    with tempfile.TemporaryDirectory(prefix="unigate-bench-speech-") as tmp:
-        data = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("UNIGATE_")}
-        env |= {
-            "UNIGATE_DATA_DIR": str(data),
-            "UNIGATE_MANAGEMENT_KEY": "mk-bench",
-            "UNIGATE_LOCAL_MODEL": "0",
-            "UNIGATE_EMBEDDING_MODEL": "0",
-            "UNIGATE_SPEECH_THREADS": str(threads),
-        }
-        cli = [sys.executable, "-m", "unigate"]
-        created = subprocess.run(
-            [*cli, "keys", "create", "--credits", str(10**12)], env=env, capture_output=True, text=True, check=True
-        )
-        key = created.stdout.strip()
-        port = free_port()
-        log = data / "serve.log"
-        note(f"[speech] starting unigate serve on port {port} ...")
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [*cli, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            try:
-                wait_healthy(port, server, timeout=120, poll_s=0.1)
-            except RuntimeError as exc:
-                raise SystemExit(f"the gateway did not start ({exc}):\n{log.read_text()[-2000:]}") from None
-            yield f"http://127.0.0.1:{port}", key
-        finally:
-            stop(server, wait_s=30)
+    env = {"UNIGATE_LOCAL_MODEL": "0", "UNIGATE_EMBEDDING_MODEL": "0", "UNIGATE_SPEECH_THREADS": str(threads)}
+    with serving("speech", env) as running:
+        yield running
 
 
 class Gateway:

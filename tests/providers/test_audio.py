@@ -13,9 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from unigate.core.media import Blob
+from unigate.core.media import SPEECH_FORMATS, Blob
 from unigate.errors import InvalidRequest
-from unigate.providers.audio import CONTENT_TYPES, audio_duration, decode_mono, encodable, encoder
+from unigate.providers.audio import audio_duration, decode_mono, encodable, encoder
 from unigate.providers.audio.encode import PCM_RATE, wav_header
 
 RATE = 22_050
@@ -42,7 +42,7 @@ def pitch(samples: npt.NDArray[np.float32], rate: int) -> float:
 
 
 def test_the_bundled_pyav_encodes_every_format() -> None:
-    assert encodable() == frozenset(CONTENT_TYPES)
+    assert encodable() == frozenset(SPEECH_FORMATS)
 
 
 # Codecs pad: LAME and AAC add up to a few frames of priming and tail (tens of milliseconds).
@@ -53,7 +53,7 @@ def test_a_tone_survives_each_format(format: str, slack: float) -> None:
     chunks = encoded(format, tone(3.0))
     data = b"".join(chunks)
     assert chunks[0], "the first samples fed already give bytes to send"
-    blob = Blob(data, CONTENT_TYPES[format])
+    blob = Blob(data, SPEECH_FORMATS[format])
     assert 3.0 - 0.001 <= audio_duration(blob) <= 3.0 + slack
     samples = decode_mono(blob, 16_000)
     assert abs(len(samples) / 16_000 - 3.0) <= slack + 0.001

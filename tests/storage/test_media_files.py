@@ -23,7 +23,7 @@ import pytest
 from tests.s3server import S3Server, require_s3, running_s3
 from unigate.core.files import MediaStore, StoredFile
 from unigate.core.media import Blob
-from unigate.errors import NotFound
+from unigate.errors import NotFound, StoreUnavailable
 from unigate.storage.files.local import LocalMediaStore
 from unigate.storage.files.metadata import clean_filename, is_file_id
 from unigate.storage.files.s3 import MediaStoreError, S3MediaStore
@@ -343,3 +343,23 @@ async def test_a_missing_bucket_stops_the_start_unless_creating_it(
     )
     with pytest.raises(MediaStoreError, match="refused access"):
         await wrong.start()
+
+
+async def test_a_full_disk_is_a_503_and_leaves_nothing(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalMediaStore(tmp_path / "media", retention_s=RETENTION_S, clock=clock)
+    await store.start()
+
+    def full(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("unigate.storage.files.local._finish", full)
+    with pytest.raises(StoreUnavailable) as whole:
+        await store.put("1", Blob(b"x" * 10, "image/png"))
+    with pytest.raises(StoreUnavailable):
+        await store.put_stream("1", "audio/wav", pieces(b"y" * 100, 10))
+    assert whole.value.status == 503
+    assert whole.value.code == "media_store_unavailable"
+    assert [p for p in (tmp_path / "media").rglob("*") if p.is_file() and p.name != ".signing-secret"] == []
+    await store.close()

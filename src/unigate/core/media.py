@@ -21,6 +21,7 @@ from typing import Any, Literal
 from unigate.primitives.records import record
 
 __all__ = [
+    "SPEECH_FORMATS",
     "Blob",
     "GeneratedImage",
     "ImageRequest",
@@ -38,6 +39,18 @@ __all__ = [
 ]
 
 _NO_OPTIONS: Mapping[str, Any] = {}
+
+SPEECH_FORMATS: Mapping[str, str] = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+"""The formats a ``SpeechRequest`` may ask for (OpenAI's ``response_format`` values) and the type
+of their bytes: ``opus`` is Opus in Ogg, ``pcm`` raw 24 kHz 16-bit little-endian mono (no
+registered type names it exactly)."""
 
 
 @record

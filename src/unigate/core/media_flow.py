@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Literal, TypeVar
 
 from unigate.accounts import scopes
@@ -43,7 +44,6 @@ from unigate.core.media import (
     Transcript,
     TranscriptionRequest,
 )
-from unigate.core.media_providers import ImageGenerator, OcrReader, Speaker, Transcriber
 from unigate.core.services import Modality
 from unigate.errors import InvalidRequest, ModelNotFound, ModelUnavailable
 from unigate.limits.window import Admission
@@ -167,13 +167,16 @@ class MediaGateway:
             raise ModelUnavailable(f"The model {spec.id!r} cannot be called on this server: {reason}.", param="model")
         return spec
 
-    def _served(self, spec: ModelSpec, found: T | None) -> T:
+    def _serving(self, name: str, modality: Modality, find: Callable[[str], T | None]) -> tuple[ModelSpec, T]:
+        """The model ``name`` and the object ``find`` gives for its provider (``Services.images``...)."""
+        spec = self.model(name, modality)
+        found = find(spec.provider)
         if found is None:
             raise ModelUnavailable(
                 f"The provider {spec.provider!r} of {spec.id!r} does not serve this model's type on this server.",
                 param="model",
             )
-        return found
+        return spec, found
 
     @staticmethod
     def price(spec: ModelSpec) -> UnitPrice:
@@ -187,11 +190,11 @@ class MediaGateway:
         await self.gateway.admit(key, 0, admission)
         return await self.gateway.reserve(key, spec, worst)
 
-    async def _run(self, call: Call, run: Callable[[], Awaitable[T]], cost: Callable[[T], int]) -> tuple[T, Charge]:
-        """``run()``'s result and its settled charge (``cost`` of it); nothing when it failed or
-        was cancelled."""
+    @asynccontextmanager
+    async def _nothing_if_it_fails(self, call: Call) -> AsyncIterator[None]:
+        """Settle ``call`` at nothing when the block fails or is cancelled (see the module)."""
         try:
-            result = await run()
+            yield
         except asyncio.CancelledError:
             await self.gateway.settle(call, 0, "cancelled")
             raise
@@ -199,15 +202,15 @@ class MediaGateway:
             events.upstream_failed(call.spec.provider, exc)
             await self.gateway.settle(call, 0, "error")
             raise
+
+    async def _run(self, call: Call, run: Callable[[], Awaitable[T]], cost: Callable[[T], int]) -> tuple[T, Charge]:
+        """``run()``'s result and its settled charge (``cost`` of it); nothing when it failed or
+        was cancelled."""
+        async with self._nothing_if_it_fails(call):
+            result = await run()
         return result, await self.gateway.settle(call, cost(result), "ok")
 
     # -- images ---------------------------------------------------------------------------------
-
-    def image_model(self, request: ImageRequest) -> tuple[ModelSpec, ImageGenerator]:
-        spec = self.model(request.model, Modality.IMAGES)
-        generator = self._served(spec, self.gateway.services.images(spec.provider))
-        generator.check_image(request, spec)
-        return spec, generator
 
     async def images(
         self,
@@ -219,7 +222,8 @@ class MediaGateway:
     ) -> tuple[list[DeliveredImage], Charge]:
         """Generate ``request.count`` images for ``key`` and deliver them as ``response_format``."""
         authorize(key, scopes.IMAGE)
-        spec, generator = self.image_model(request)
+        spec, generator = self._serving(request.model, Modality.IMAGES, self.gateway.services.images)
+        generator.check_image(request, spec)
         price = self.price(spec)
         variant = f"{request.quality or '*'}:{request.size or '*'}"
         call = await self._begin(key, spec, price.cost(request.count, variant), admission)
@@ -263,61 +267,39 @@ class MediaGateway:
 
     # -- speech ---------------------------------------------------------------------------------
 
-    def speech_model(self, request: SpeechRequest) -> tuple[ModelSpec, Speaker]:
-        spec = self.model(request.model, Modality.SPEECH)
-        speaker = self._served(spec, self.gateway.services.speaker(spec.provider))
-        speaker.check_speech(request, spec)
-        return spec, speaker
-
     async def speak(self, request: SpeechRequest, key: ApiKey, *, admission: Admission | None = None) -> SpeechSession:
         """Start speaking ``request.text``; the session streams the audio and settles once."""
         authorize(key, scopes.SPEECH)
-        spec, speaker = self.speech_model(request)
+        spec, speaker = self._serving(request.model, Modality.SPEECH, self.gateway.services.speaker)
+        speaker.check_speech(request, spec)
         credits = self.price(spec).cost(len(request.text))
         call = await self._begin(key, spec, credits, admission)
-        try:
+        async with self._nothing_if_it_fails(call):  # once audio flows, the session settles
             audio = await speaker.speak(request, spec)
-        except asyncio.CancelledError:
-            await self.gateway.settle(call, 0, "cancelled")
-            raise
-        except BaseException as exc:
-            events.upstream_failed(spec.provider, exc)
-            await self.gateway.settle(call, 0, "error")
-            raise
         return SpeechSession(self, call, audio, Charge(credits), str(key.account_id))
 
     # -- transcription --------------------------------------------------------------------------
-
-    def transcription_model(self, request: TranscriptionRequest) -> tuple[ModelSpec, Transcriber]:
-        spec = self.model(request.model, Modality.TRANSCRIPTION)
-        transcriber = self._served(spec, self.gateway.services.transcriber(spec.provider))
-        transcriber.check_transcription(request, spec)
-        return spec, transcriber
 
     async def transcribe(
         self, request: TranscriptionRequest, key: ApiKey, *, admission: Admission | None = None
     ) -> tuple[Transcript, Charge]:
         """Transcribe (or translate) ``request.audio``, charged by its duration."""
         authorize(key, scopes.AUDIO)
-        spec, transcriber = self.transcription_model(request)
+        spec, transcriber = self._serving(request.model, Modality.TRANSCRIPTION, self.gateway.services.transcriber)
+        transcriber.check_transcription(request, spec)
         credits = self.price(spec).cost(request.duration_s)
         call = await self._begin(key, spec, credits, admission)
         return await self._run(call, lambda: transcriber.transcribe(request, spec), lambda _: credits)
 
     # -- OCR ------------------------------------------------------------------------------------
 
-    def ocr_model(self, request: OcrRequest) -> tuple[ModelSpec, OcrReader]:
-        spec = self.model(request.model, Modality.OCR)
-        reader = self._served(spec, self.gateway.services.ocr(spec.provider))
-        reader.check_ocr(request, spec)
-        return spec, reader
-
     async def ocr(
         self, request: OcrRequest, key: ApiKey, *, admission: Admission | None = None
     ) -> tuple[OcrResult, Charge]:
         """Read ``request.document``, charged by the pages read."""
         authorize(key, scopes.OCR)
-        spec, reader = self.ocr_model(request)
+        spec, reader = self._serving(request.model, Modality.OCR, self.gateway.services.ocr)
+        reader.check_ocr(request, spec)
         price = self.price(spec)
         bound = len(request.pages) if request.pages is not None else 1 if request.kind == "image" else MAX_PAGES
         call = await self._begin(key, spec, price.cost(bound), admission)

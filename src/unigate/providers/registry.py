@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -45,7 +45,7 @@ from unigate.providers.router import Sleep
 from unigate.providers.routing import Routing
 from unigate.providers.seedream import SeedreamImages
 from unigate.providers.speech_local.registration import LOCAL_SPEECH
-from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, adding_speech
+from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, Adding, adding_speech
 from unigate.providers.topaz import TopazImages
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
@@ -135,38 +135,7 @@ def _compatible(name: str, base_url: str | None, *keys: str) -> Registration[Ups
     return upstream(name, base_url, _openai_compat, serves=CHAT_AND_EMBEDDINGS, keys=keys)
 
 
-# OpenAI, xAI and Together serve media over the same deployments as their chat: the media adapter
-# sends through the chat adapter's Upstream, so both share one connection pool.
-OPENAI_MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION})
-IMAGES = frozenset({Modality.IMAGES})
-
-
-def _openai_media(chat: OpenAICompatProvider) -> Capabilities:
-    media = OpenAIMedia(chat.upstream)
-    return Capabilities(images=media, speech=media, transcription=media)
-
-
-def _xai_images(chat: OpenAICompatProvider) -> Capabilities:
-    return Capabilities(images=XaiImages(chat.upstream))
-
-
-def _together_images(chat: OpenAICompatProvider) -> Capabilities:
-    return Capabilities(images=TogetherImages(chat.upstream))
-
-
-def _with_media(
-    name: str, base_url: str, media: Callable[[OpenAICompatProvider], Capabilities], modalities: frozenset[Modality]
-) -> Registration[Upstream]:
-    """An OpenAI-compatible provider that also serves ``modalities`` through ``media``'s adapters."""
-
-    def factory(u: Upstream) -> Capabilities:
-        chat = OpenAICompatProvider(u.config, transport=u.transport)
-        return replace(media(chat), chat=chat, embeddings=chat)
-
-    return upstream(name, base_url, factory, serves=CHAT_AND_EMBEDDINGS | modalities)
-
-
-register(_with_media("openai", "https://api.openai.com/v1", _openai_media, OPENAI_MEDIA))
+register(_compatible("openai", "https://api.openai.com/v1"))
 register(upstream("anthropic", "https://api.anthropic.com", _anthropic, kind="anthropic"))
 register(
     upstream(
@@ -178,7 +147,7 @@ register(
     )
 )
 register(_compatible("deepseek", "https://api.deepseek.com/v1"))
-register(_with_media("xai", "https://api.x.ai/v1", _xai_images, IMAGES))
+register(_compatible("xai", "https://api.x.ai/v1"))
 register(_compatible("mistral", "https://api.mistral.ai/v1"))
 register(
     _compatible(
@@ -187,7 +156,7 @@ register(
 )
 register(_compatible("moonshot", "https://api.moonshot.ai/v1"))
 register(_compatible("zhipu", "https://open.bigmodel.cn/api/paas/v4"))
-register(_with_media("together", "https://api.together.xyz/v1", _together_images, IMAGES))
+register(_compatible("together", "https://api.together.xyz/v1"))
 register(_compatible("groq", "https://api.groq.com/openai/v1"))
 register(_compatible("fireworks", "https://api.fireworks.ai/inference/v1"))
 register(_compatible("openrouter", "https://openrouter.ai/api/v1"))
@@ -244,20 +213,35 @@ register(
 )
 
 
-# Images of the providers registered above for chat, and of fal.ai, Topaz Labs and Black Forest Labs.
+# The media of the providers registered above for chat, each beside its chat adapter on the same
+# deployments; then the providers that serve media only.
 IMAGES = frozenset({Modality.IMAGES})
+OPENAI_MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION})
 
 
-def _adding(name: str, modality: Modality, build: Callable[[Upstream, Capabilities], Capabilities]) -> None:
-    """Provider ``name``, registered above for its other modalities, serves ``modality`` too: each
-    deployment's capabilities are its factory's, then ``build`` adds the new one beside them."""
+def _adding(name: str, modalities: Modality | frozenset[Modality], build: Adding) -> None:
+    """Provider ``name``, registered above for its other modalities, serves ``modalities`` too:
+    each deployment's capabilities are its factory's, then ``build`` adds the new ones beside them."""
     registered: Registration[Upstream] = REGISTRY[name]
     base = registered.factory
+    added = modalities if isinstance(modalities, frozenset) else frozenset({modalities})
 
     def factory(u: Upstream) -> Capabilities:
         return build(u, base(u))
 
-    REGISTRY[name] = replace(registered, serves=registered.serves | {modality}, factory=factory)
+    REGISTRY[name] = replace(registered, serves=registered.serves | added, factory=factory)
+
+
+def _compatible_chat(built: Capabilities) -> OpenAICompatProvider:
+    if not isinstance(built.chat, OpenAICompatProvider):
+        raise TypeError("an OpenAI-compatible registration's chat adapter is not an OpenAICompatProvider")
+    return built.chat
+
+
+def _openai_media(u: Upstream, built: Capabilities) -> Capabilities:
+    # Through the chat adapter's Upstream: one connection pool for chat and media.
+    media = OpenAIMedia(_compatible_chat(built).upstream)
+    return replace(built, images=media, speech=media, transcription=media)
 
 
 def _gemini_images(u: Upstream, built: Capabilities) -> Capabilities:
@@ -267,9 +251,12 @@ def _gemini_images(u: Upstream, built: Capabilities) -> Capabilities:
     return replace(built, images=GeminiImages(u.config, chat.upstream, chat.fetcher))
 
 
-_adding("gemini", Modality.IMAGES, _gemini_images)
-_adding("alibaba", Modality.IMAGES, lambda u, c: replace(c, images=DashScopeImages(u.config, transport=u.transport)))
-_adding("bytedance", Modality.IMAGES, lambda u, c: replace(c, images=SeedreamImages(u.config, transport=u.transport)))
+_adding("openai", OPENAI_MEDIA, _openai_media)
+_adding("xai", IMAGES, lambda u, c: replace(c, images=XaiImages(_compatible_chat(c).upstream)))
+_adding("together", IMAGES, lambda u, c: replace(c, images=TogetherImages(_compatible_chat(c).upstream)))
+_adding("gemini", IMAGES, _gemini_images)
+_adding("alibaba", IMAGES, lambda u, c: replace(c, images=DashScopeImages(u.config, transport=u.transport)))
+_adding("bytedance", IMAGES, lambda u, c: replace(c, images=SeedreamImages(u.config, transport=u.transport)))
 # fal speaks too (VibeVoice); Topaz Labs' Image API sharpens.
 register(
     upstream(

@@ -22,7 +22,7 @@ from unigate.providers.mistral_ocr import MistralOcrReader
 from unigate.providers.registration import Registration, Upstream, upstream
 from unigate.providers.zhipu_ocr import ZhipuOcrReader
 
-__all__ = ["SPEECH_UPSTREAMS", "adding_speech"]
+__all__ = ["SPEECH_UPSTREAMS", "Adding", "adding_speech"]
 
 SPEECH = frozenset({Modality.SPEECH})
 TRANSCRIPTION = frozenset({Modality.TRANSCRIPTION})

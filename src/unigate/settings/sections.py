@@ -107,7 +107,7 @@ class LocalSpeechSettings:
     """Requests per model waiting or running; one more gets a 503 at once."""
     max_wait_s: float = 60.0
     preload: bool = False
-    """Load both models at start (about 2 s) instead of on their first request."""
+    """Load both models at start instead of on their first request (which then waits for them)."""
     tts_price_per_mchar: int = 1_000_000
     stt_price_per_msecond: int = 4_000_000
 

@@ -26,7 +26,7 @@ from unigate.api.requests import read_json
 from unigate.catalog.fields import request_schema
 from unigate.catalog.spec import ModelSpec
 from unigate.core.gateway import Charge
-from unigate.core.media import SpeechRequest
+from unigate.core.media import SPEECH_FORMATS, SpeechRequest
 from unigate.core.media_flow import SpeechSession
 from unigate.core.services import Modality
 from unigate.errors import InvalidRequest
@@ -37,16 +37,6 @@ MAX_CHARACTERS = 100_000
 """A text longer than this is refused for any model (OpenAI's own limit is 4,096; the models'
 schemas give theirs)."""
 
-FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
-
-CONTENT_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
 
 _OPENAI_FIELDS = frozenset({"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"})
 
@@ -63,8 +53,8 @@ def text_to_speak(value: Any, param: str) -> str:
 def _format(value: Any) -> str:
     if value is None:
         return "mp3"
-    if value not in FORMATS:
-        raise InvalidRequest(f"'response_format' must be one of {', '.join(FORMATS)}.", param="response_format")
+    if value not in SPEECH_FORMATS:
+        raise InvalidRequest(f"'response_format' must be one of {', '.join(SPEECH_FORMATS)}.", param="response_format")
     return str(value)
 
 
@@ -153,7 +143,7 @@ async def stream_speech(request: web.Request, session: SpeechSession) -> web.Str
     session settles when the stream ends, or at nothing if it never started."""
     audio = session.audio
     response = web.StreamResponse(
-        headers={"Content-Type": CONTENT_TYPES.get(audio.format, audio.content_type), **_cost_headers(session.charge)}
+        headers={"Content-Type": SPEECH_FORMATS.get(audio.format, audio.content_type), **_cost_headers(session.charge)}
     )
     try:
         async with aclosing(session.chunks()) as chunks:
@@ -169,7 +159,7 @@ async def stream_speech(request: web.Request, session: SpeechSession) -> web.Str
 async def _stored(request: web.Request, session: SpeechSession) -> web.Response:
     media = request.app[MEDIA]
     audio = session.audio
-    content_type = CONTENT_TYPES.get(audio.format, audio.content_type)
+    content_type = SPEECH_FORMATS.get(audio.format, audio.content_type)
     chunks = session.chunks()
     try:
         file = await media.files.put_stream(session.owner, content_type, chunks, filename=f"speech.{audio.format}")

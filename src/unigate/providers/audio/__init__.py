@@ -3,11 +3,10 @@
 samples into the containers clients ask for, as they are generated (``encode.py``)."""
 
 from unigate.providers.audio.decode import decode_mono
-from unigate.providers.audio.encode import CONTENT_TYPES, FORMATS, StreamEncoder, encodable, encoder
+from unigate.providers.audio.encode import FORMATS, StreamEncoder, encodable, encoder
 from unigate.providers.audio.probe import audio_duration, open_audio
 
 __all__ = [
-    "CONTENT_TYPES",
     "FORMATS",
     "StreamEncoder",
     "audio_duration",

@@ -26,19 +26,13 @@ import numpy as np
 import numpy.typing as npt
 from av.audio.stream import AudioStream
 
-__all__ = ["CONTENT_TYPES", "FORMATS", "PCM_RATE", "StreamEncoder", "encodable", "encoder"]
+from unigate.core.media import SPEECH_FORMATS
+
+__all__ = ["FORMATS", "PCM_RATE", "StreamEncoder", "encodable", "encoder"]
 
 Samples = npt.NDArray[np.int16]
 
-CONTENT_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
-FORMATS = frozenset(CONTENT_TYPES)
+FORMATS = frozenset(SPEECH_FORMATS)
 PCM_RATE = 24_000
 """The rate of ``pcm`` output, OpenAI's."""
 

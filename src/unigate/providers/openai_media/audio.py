@@ -20,13 +20,12 @@ import mimetypes
 from typing import Any
 
 from unigate.catalog.spec import ModelSpec
-from unigate.core.media import Blob, Segment, SpeechRequest, Transcript, TranscriptionRequest, Word
+from unigate.core.media import SPEECH_FORMATS, Blob, Segment, SpeechRequest, Transcript, TranscriptionRequest, Word
 from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.multipart import encode_multipart
 from unigate.providers.openai_media.options import refuse_unmapped
 
 __all__ = [
-    "SPEECH_TYPES",
     "check_speech_request",
     "check_transcription_request",
     "speech_body",
@@ -34,16 +33,6 @@ __all__ = [
     "transcription_body",
 ]
 
-SPEECH_TYPES = {
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "aac": "audio/aac",
-    "flac": "audio/flac",
-    "wav": "audio/wav",
-    "pcm": "audio/pcm",
-}
-"""Each ``response_format`` and the type of its bytes (``opus`` is Opus in an Ogg container;
-``pcm`` is raw 24 kHz 16-bit little-endian mono, which no registered type names exactly)."""
 
 DEFAULT_VOICE = "alloy"
 _INSTRUCTED = "gpt-4o-mini-tts"
@@ -76,8 +65,8 @@ def _instructions(request: SpeechRequest) -> str | None:
 
 def check_speech_request(request: SpeechRequest, model: ModelSpec, *, provider: str) -> None:
     refuse_unmapped(request.options, ("style",), provider=provider, model=model.id)
-    if request.format not in SPEECH_TYPES:
-        formats = ", ".join(SPEECH_TYPES)
+    if request.format not in SPEECH_FORMATS:
+        formats = ", ".join(SPEECH_FORMATS)
         raise InvalidRequest(f"{model.id} speaks {formats}, not {request.format}.", param="response_format")
     if _instructions(request) is not None and not model.upstream_model.startswith(_INSTRUCTED):
         param = "instructions" if request.instructions else "style"

@@ -15,6 +15,7 @@ import orjson
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.media import (
+    SPEECH_FORMATS,
     ImageRequest,
     ImageResult,
     SpeechAudio,
@@ -26,7 +27,6 @@ from unigate.errors import UpstreamError
 from unigate.providers.openai_media.adapter import MediaAdapter
 from unigate.providers.openai_media.answers import images_of
 from unigate.providers.openai_media.audio import (
-    SPEECH_TYPES,
     check_speech_request,
     check_transcription_request,
     speech_body,
@@ -101,7 +101,7 @@ class OpenAIMedia(MediaAdapter):
             await chunks.aclose()  # cancelled or failed before any audio: the answer is closed
             raise
         answered = resp.headers.get("content-type", "")
-        content_type = answered if answered.startswith("audio/") else SPEECH_TYPES[request.format]
+        content_type = answered if answered.startswith("audio/") else SPEECH_FORMATS[request.format]
         return SpeechAudio(content_type, SpeechChunks(first, chunks), request.format)
 
     def check_transcription(self, request: TranscriptionRequest, model: ModelSpec) -> None:

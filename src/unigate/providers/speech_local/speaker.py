@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from unigate.catalog.spec import ModelSpec
-from unigate.core.media import SpeechAudio, SpeechRequest
+from unigate.core.media import SPEECH_FORMATS, SpeechAudio, SpeechRequest
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
-from unigate.providers.audio.encode import CONTENT_TYPES, FORMATS, encodable, encoder
+from unigate.providers.audio.encode import FORMATS, encodable, encoder
 from unigate.providers.speech_local.lane import DONE, Lane, Ticket
 from unigate.providers.speech_local.weights import VoiceFiles, voice_files
 
@@ -129,7 +129,7 @@ class LocalSpeaker:
         if first is DONE:  # the worker posts audio or an error; never nothing, unless a codec fails silently
             raise UpstreamError(f"{model.id!r} made no audio for this input.")
         assert isinstance(first, bytes)
-        return SpeechAudio(CONTENT_TYPES[request.format], _Chunks(ticket, first), request.format)
+        return SpeechAudio(SPEECH_FORMATS[request.format], _Chunks(ticket, first), request.format)
 
     def _synthesize(self, ticket: Ticket, *, text: str, format: str, speed: float) -> None:
         """On the worker thread: each sentence's audio, encoded, posted as it is made."""

@@ -17,13 +17,16 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from unigate.core.files import StoredFile
 from unigate.core.media import Blob
 from unigate.errors import NotFound
+from unigate.storage.files.failures import unavailable_on
 from unigate.storage.files.metadata import clean_filename, from_metadata, is_file_id, new_file_id, to_metadata
 from unigate.storage.files.signing import LinkSigner, local_secret, secret_from_setting
+
+T = TypeVar("T")
 
 __all__ = ["LocalMediaStore"]
 
@@ -68,19 +71,22 @@ class LocalMediaStore:
         folder = self.root / file_id[:2]
         return folder / file_id, folder / f"{file_id}.json"
 
-    async def put(self, owner: str, blob: Blob) -> StoredFile:
+    def _described(self, file_id: str, owner: str, content_type: str, size: int, filename: str) -> StoredFile:
         now = self.clock()
-        file = StoredFile(
-            id=new_file_id(),
+        return StoredFile(
+            id=file_id,
             owner=owner,
-            content_type=blob.content_type,
-            size=len(blob.data),
+            content_type=content_type,
+            size=size,
             created=now,
             expires=now + self.retention_s,
-            filename=clean_filename(blob.filename),
+            filename=clean_filename(filename),
         )
+
+    async def put(self, owner: str, blob: Blob) -> StoredFile:
+        file = self._described(new_file_id(), owner, blob.content_type, len(blob.data), blob.filename)
         # One trip to a worker thread for the whole write: an image's put is on the request's path.
-        await asyncio.to_thread(self._write_whole, file, blob.data)
+        await _on_disk(self._write_whole, file, blob.data)
         return file
 
     def _write_whole(self, file: StoredFile, data: bytes) -> None:
@@ -98,30 +104,18 @@ class LocalMediaStore:
     ) -> StoredFile:
         file_id = new_file_id()
         partial = self.root / "tmp" / f"{file_id}.part"
-        out = await asyncio.to_thread(partial.open, "xb")
-        size = 0
+        out = await _on_disk(partial.open, "xb")
         try:
-            pending: list[bytes] = []
-            pending_size = 0
+            size, pending, pending_size = 0, list[bytes](), 0
             async for chunk in chunks:
                 pending.append(chunk)
                 pending_size += len(chunk)
                 if pending_size >= WRITE_BATCH:
-                    await asyncio.to_thread(out.writelines, pending)
+                    await _on_disk(out.writelines, pending)
                     size, pending, pending_size = size + pending_size, [], 0
-            await asyncio.to_thread(_finish, out, pending)
-            size += pending_size
-            now = self.clock()
-            file = StoredFile(
-                id=file_id,
-                owner=owner,
-                content_type=content_type,
-                size=size,
-                created=now,
-                expires=now + self.retention_s,
-                filename=clean_filename(filename),
-            )
-            await asyncio.to_thread(self._commit, partial, file)
+            await _on_disk(_finish, out, pending)
+            file = self._described(file_id, owner, content_type, size + pending_size, filename)
+            await _on_disk(self._commit, partial, file)
         except BaseException:
             out.close()
             partial.unlink(missing_ok=True)
@@ -161,6 +155,9 @@ class LocalMediaStore:
             source = await asyncio.to_thread(data.open, "rb")
         except FileNotFoundError as exc:  # deleted since its stat
             raise NotFound("No such file.", code="file_not_found") from exc
+        except OSError:
+            with unavailable_on(OSError):
+                raise
         try:
             await asyncio.to_thread(source.seek, offset)
             left = file.size - offset if length is None else length
@@ -221,6 +218,13 @@ class LocalMediaStore:
         bare = (p for p in folder.iterdir() if p.name not in described and not p.name.endswith(".json"))
         _remove_older(bare, now - LEFTOVER_AGE_S)
         return removed
+
+
+async def _on_disk(work: Callable[..., T], *args: Any) -> T:
+    """``work`` on a worker thread; the disk's failures as a 503 (not the stream's: a body that
+    breaks off is its source's failure, raised as it came)."""
+    with unavailable_on(OSError):
+        return await asyncio.to_thread(work, *args)
 
 
 def _finish(out: BinaryIO, pending: list[bytes]) -> None:

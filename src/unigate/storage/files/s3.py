@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from unigate.core.files import StoredFile
 from unigate.core.media import Blob
-from unigate.errors import NotFound, StoreUnavailable
+from unigate.errors import NotFound
+from unigate.storage.files.failures import unavailable_on
 from unigate.storage.files.metadata import clean_filename, from_metadata, is_file_id, new_file_id, to_metadata
 from unigate.storage.files.signing import SECRET_NAME, LinkSigner, new_secret, parse_secret, secret_from_setting
 
@@ -67,15 +68,8 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-@contextlib.contextmanager
-def _unavailable() -> Iterator[None]:
-    """The store's failures as a 503 the client may retry."""
-    try:
-        yield
-    except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
-        raise StoreUnavailable(
-            "The media store did not answer; try again shortly.", code="media_store_unavailable"
-        ) from exc
+_FAILURES = (ClientError, BotoCoreError, aiohttp.ClientError, OSError)
+"""What the bucket's failures raise; ``unavailable_on`` makes them a 503 the client may retry."""
 
 
 class S3MediaStore:
@@ -205,7 +199,7 @@ class S3MediaStore:
         return f"{self.prefix}{MARKERS}{math.ceil(file.expires):012d}/{file.id}"
 
     async def _mark(self, file: StoredFile) -> None:
-        with _unavailable():
+        with unavailable_on(*_FAILURES):
             await self.client.put_object(Bucket=self.bucket, Key=self._marker(file), Body=b"")
 
     async def _unmark(self, file: StoredFile) -> None:
@@ -228,7 +222,7 @@ class S3MediaStore:
         file = self._new(owner, blob.content_type, blob.filename)
         await self._mark(file)
         try:
-            with _unavailable():
+            with unavailable_on(*_FAILURES):
                 await self.client.put_object(
                     Bucket=self.bucket,
                     Key=self._key(file.id),
@@ -253,20 +247,20 @@ class S3MediaStore:
             async for part in _in_parts(chunks, self.part_size):
                 size += len(part)
                 if upload_id is None and len(part) < self.part_size:  # the whole body in one piece
-                    with _unavailable():
+                    with unavailable_on(*_FAILURES):
                         await self.client.put_object(
                             Bucket=self.bucket, Key=key, Body=part, ContentType=content_type, Metadata=to_metadata(file)
                         )
                     return replace(file, size=size)
                 if upload_id is None:
-                    with _unavailable():
+                    with unavailable_on(*_FAILURES):
                         started = await self.client.create_multipart_upload(
                             Bucket=self.bucket, Key=key, ContentType=content_type, Metadata=to_metadata(file)
                         )
                     upload_id = started["UploadId"]
                 parts.append(await self._part(key, upload_id, len(parts) + 1, part))
                 del part  # not held while the next one gathers
-            with _unavailable():
+            with unavailable_on(*_FAILURES):
                 if upload_id is None:  # an empty body
                     await self.client.put_object(
                         Bucket=self.bucket, Key=key, Body=b"", ContentType=content_type, Metadata=to_metadata(file)
@@ -284,7 +278,7 @@ class S3MediaStore:
         return replace(file, size=size)
 
     async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> CompletedPartTypeDef:
-        with _unavailable():
+        with unavailable_on(*_FAILURES):
             sent = await self.client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
@@ -293,7 +287,7 @@ class S3MediaStore:
     async def stat(self, file_id: str) -> StoredFile | None:
         if not is_file_id(file_id):
             return None
-        with _unavailable():
+        with unavailable_on(*_FAILURES):
             try:
                 head = await self.client.head_object(Bucket=self.bucket, Key=self._key(file_id))
             except ClientError as exc:
@@ -312,7 +306,7 @@ class S3MediaStore:
         if offset or length is not None:
             last = file.size - 1 if length is None else offset + length - 1
             options["Range"] = f"bytes={offset}-{last}"
-        with _unavailable():
+        with unavailable_on(*_FAILURES):
             try:
                 answer = await self.client.get_object(Bucket=self.bucket, Key=self._key(file.id), **options)
             except ClientError as exc:
@@ -326,7 +320,7 @@ class S3MediaStore:
     async def delete(self, file_id: str) -> None:
         file = await self.stat(file_id)
         if file is not None:
-            with _unavailable():
+            with unavailable_on(*_FAILURES):
                 await self.client.delete_object(Bucket=self.bucket, Key=self._key(file_id))
             await self._unmark(file)
 
@@ -340,7 +334,7 @@ class S3MediaStore:
         """The files whose markers say they expired, then abandoned uploads; how many files."""
         now, removed = self.clock(), 0
         markers = f"{self.prefix}{MARKERS}"
-        with _unavailable():
+        with unavailable_on(*_FAILURES):
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=markers)
             async for page in pages:
                 expired: list[ObjectIdentifierTypeDef] = []
