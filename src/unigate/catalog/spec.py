@@ -26,19 +26,21 @@ class Price:
         return -(-micro // 1_000_000)
 
 
-MediaUnit = Literal["image", "character", "second", "page"]
-"""What a media model bills: images made, characters spoken, seconds of audio heard, pages read."""
+MediaUnit = Literal["image", "character", "second", "page", "generation"]
+"""What a media model bills: images made, characters spoken, seconds of audio heard or of video and
+music made, pages read, or whole generations (a song, a 3D mesh)."""
 
 
 @dataclass(frozen=True, slots=True)
 class UnitPrice:
-    """Integer credits per one million units of a media model's ``unit``; an image's price may
-    depend on its variant (``"hd:1024x1792"``: quality and size, either ``*``)."""
+    """Integer credits per one million units of a media model's ``unit``; the price may depend on
+    a variant: an image's quality and size (``"hd:1024x1792"``), a video's resolution and sound
+    (``"1080p:audio"``, ``"720p:silent"``), either part ``*``."""
 
     unit: MediaUnit
     per_million: int
     variants: Mapping[str, int] = field(default_factory=dict)
-    """Credits per million units by ``"quality:size"``; ``per_million`` for any other."""
+    """Credits per million units by variant; ``per_million`` for any other."""
     source: Literal["list", "estimate", "configured"] = "estimate"
     """``list``: the provider's published price; ``estimate``: ours (no published price found)."""
 

@@ -11,12 +11,13 @@ send no key). Files are removed after the retention period.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from unigate.core.media import Blob
 from unigate.primitives.records import record
 
-__all__ = ["Downloader", "MediaStore", "StoredFile"]
+__all__ = ["Download", "Downloader", "MediaStore", "StoredFile"]
 
 
 @record
@@ -72,6 +73,18 @@ class MediaStore(Protocol):
         ...
 
 
+@record
+class Download:
+    """A body being downloaded: its media type (declared, or sniffed from its first bytes), the
+    name its URL gives, and its pieces (the size limit checked as they arrive)."""
+
+    content_type: str
+    filename: str
+    chunks: AsyncIterator[bytes]
+    size: int | None = None
+    """As the server declared it, when it did."""
+
+
 class Downloader(Protocol):
     async def start(self) -> None: ...
 
@@ -80,4 +93,10 @@ class Downloader(Protocol):
     async def download(self, url: str, *, max_bytes: int, param: str | None = None) -> Blob:
         """The body at a public URL (vetted: never a private address; at most ``max_bytes``);
         raises ``InvalidRequest`` naming what was wrong with it, for the request field ``param``."""
+        ...
+
+    def open(self, url: str, *, max_bytes: int) -> AbstractAsyncContextManager[Download]:
+        """The body at a public URL under the same rules as ``download``, streamed rather than held
+        whole (a generated video re-hosted into the ``MediaStore``); raises as ``download``, also
+        from ``chunks`` when the body outgrows ``max_bytes`` or breaks off."""
         ...

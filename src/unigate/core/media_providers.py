@@ -1,5 +1,5 @@
-"""The media capabilities: what a provider implements to serve images, speech, transcription and
-OCR. A provider declares each in its registration (``Modality.IMAGES``... with the object in
+"""The media capabilities: what a provider implements to serve images, speech, transcription,
+OCR and generation jobs (video, music, 3D). A provider declares each in its registration (``Modality.IMAGES``... with the object in
 ``Capabilities``), as for chat (``provider.py``) and embeddings (``embedder.py``).
 
 Every method raises ``GatewayError`` subclasses (``InvalidRequest`` for what the upstream refuses,
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core.jobs import GenerationRequest, JobTiming, Progress, Submitted
 from unigate.core.media import (
     ImageRequest,
     ImageResult,
@@ -23,7 +24,7 @@ from unigate.core.media import (
     TranscriptionRequest,
 )
 
-__all__ = ["ImageGenerator", "OcrReader", "Speaker", "Transcriber"]
+__all__ = ["ImageGenerator", "JobRunner", "OcrReader", "Speaker", "Transcriber"]
 
 
 class _Lifecycle(Protocol):
@@ -60,3 +61,30 @@ class OcrReader(_Lifecycle, Protocol):
     def check_ocr(self, request: OcrRequest, model: ModelSpec) -> None: ...
 
     async def read(self, request: OcrRequest, model: ModelSpec) -> OcrResult: ...
+
+
+class JobRunner(_Lifecycle, Protocol):
+    """Runs video, music or 3D jobs on an upstream (``core/jobs.py``). ``submit`` and ``poll`` are
+    each one short exchange; the gateway's pollers call ``poll`` again by ``timing`` until the job
+    ends, on whichever replica holds the job then, so a runner keeps nothing between calls that is
+    not in ``Submitted.state``."""
+
+    timing: JobTiming
+    inline: bool
+    """``submit`` runs the whole job (a synchronous upstream, answering the file): a poller makes
+    the call, so that the create request answers at once."""
+
+    def check_job(self, request: GenerationRequest, model: ModelSpec) -> None: ...
+
+    async def submit(self, request: GenerationRequest, model: ModelSpec, *, reference: str) -> Submitted:
+        """Start the job; ``reference`` is the gateway's job id, sent where the upstream takes an
+        idempotency key or a caller's id for its task (then a retried submission cannot start it
+        twice). Raises ``InvalidRequest`` for what the upstream refused (the job is refunded and
+        the client gets the 400), other ``GatewayError``s for upstream failures."""
+        ...
+
+    async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
+        """Where the upstream's job stands; its files once completed. An upstream that no longer
+        knows the job answers ``Progress(ERROR, message=...)``, not an exception: a poll that
+        raises is asked again later, until the deadline."""
+        ...

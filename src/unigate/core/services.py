@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import cast
 
 from unigate.core.embedder import Embedder
-from unigate.core.media_providers import ImageGenerator, OcrReader, Speaker, Transcriber
+from unigate.core.media_providers import ImageGenerator, JobRunner, OcrReader, Speaker, Transcriber
 from unigate.core.provider import Provider
 from unigate.errors import ProviderNotConfigured
 from unigate.primitives.records import record
@@ -26,9 +26,8 @@ __all__ = ["Capabilities", "Modality", "Running", "Service", "Services"]
 
 
 class Modality(StrEnum):
-    """What a provider can serve. Chat, embeddings, images, speech, transcription and OCR have a
-    protocol and endpoints; video, music and 3D are declared ahead of theirs (generation jobs), so
-    that a registration can say what a provider offers before the gateway serves it."""
+    """What a provider can serve; each has a protocol and endpoints (video, music and 3D run as
+    generation jobs, ``core/jobs.py``)."""
 
     CHAT = "chat"
     EMBEDDINGS = "embeddings"
@@ -44,7 +43,7 @@ class Modality(StrEnum):
     """3D model generation jobs."""
 
 
-Running = Provider | Embedder | ImageGenerator | Speaker | Transcriber | OcrReader
+Running = Provider | Embedder | ImageGenerator | Speaker | Transcriber | OcrReader | JobRunner
 """An object that serves a modality: started with the app, closed at its end."""
 
 
@@ -58,6 +57,9 @@ class Capabilities:
     speech: Speaker | None = None
     transcription: Transcriber | None = None
     ocr: OcrReader | None = None
+    video: JobRunner | None = None
+    music: JobRunner | None = None
+    three_d: JobRunner | None = None
 
     def parts(self) -> dict[Modality, Running | None]:
         return {
@@ -67,6 +69,9 @@ class Capabilities:
             Modality.SPEECH: self.speech,
             Modality.TRANSCRIPTION: self.transcription,
             Modality.OCR: self.ocr,
+            Modality.VIDEO: self.video,
+            Modality.MUSIC: self.music,
+            Modality.THREE_D: self.three_d,
         }
 
     def modalities(self) -> frozenset[Modality]:
@@ -74,10 +79,9 @@ class Capabilities:
         return frozenset(m for m, part in self.parts().items() if part is not None)
 
 
-_PROTOCOLS = frozenset(
-    {Modality.CHAT, Modality.EMBEDDINGS, Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION, Modality.OCR}
-)
-"""The modalities with a protocol: one a configured provider declares must have its object."""
+_PROTOCOLS = frozenset(Modality)
+"""The modalities with a protocol (all of them): one a configured provider declares must have its
+object."""
 
 _NOTHING = Capabilities()
 
@@ -181,6 +185,10 @@ class Services(Mapping[str, Service]):
 
     def ocr(self, name: str) -> OcrReader | None:
         return cast("OcrReader | None", self._part(name, Modality.OCR))
+
+    def jobs(self, name: str, modality: Modality) -> JobRunner | None:
+        """The runner of ``name``'s ``modality`` jobs (video, music or 3D)."""
+        return cast("JobRunner | None", self._part(name, modality))
 
     def serving(self, modality: Modality) -> frozenset[str]:
         """Names of the configured providers that declare ``modality``."""
