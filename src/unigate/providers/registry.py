@@ -381,3 +381,11 @@ def build_providers(
     services = Services(_service(r, setup, routing) for r, setup in found)
     routing.warn_unreachable()
     return models, services
+
+# Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
+# modalities (_adding) or registered on its own.
+# -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
+
+# -- jobs-b: Kling, MiniMax, Runway, Luma
+
+# -- jobs-c: PixVerse, ElevenLabs music, Stability, fal
