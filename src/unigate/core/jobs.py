@@ -43,6 +43,7 @@ __all__ = [
     "JobTiming",
     "Progress",
     "Submitted",
+    "Webhooks",
 ]
 
 _NO_OPTIONS: Mapping[str, Any] = {}
@@ -279,4 +280,21 @@ class JobStore(Protocol):
 
     async def count_jobs(self, statuses: Sequence[JobStatus]) -> int:
         """How many rows have one of ``statuses`` (for metrics and tests)."""
+        ...
+
+
+class Webhooks(Protocol):
+    """Posts a job's final answer to the ``callback_url`` its creator gave (beyond the service:
+    its docs have no webhooks). The URL is vetted like any client URL (never a private address);
+    each post is signed (an HMAC-SHA256 header, documented in docs/jobs.md) so that the receiver
+    can tell it came from this gateway. The poller retries a failed delivery with backoff."""
+
+    def vet(self, url: str) -> None:
+        """Raise ``InvalidRequest`` (``param="callback_url"``) for a URL that may not be used,
+        with the checks that need no network (at create, before anything is charged)."""
+        ...
+
+    async def deliver(self, url: str, payload: Mapping[str, Any]) -> bool:
+        """One attempt: whether the receiver took it (a 2xx answer). Never raises for what the
+        receiver or the network did."""
         ...
