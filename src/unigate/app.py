@@ -6,7 +6,10 @@ No endpoint logic lives here; handlers are in ``api/``, providers in ``providers
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
@@ -16,8 +19,10 @@ from unigate.accounts.services import AccountServices
 from unigate.accounts.store import Store
 from unigate.api.account_routes import add_account_routes
 from unigate.api.anthropic.messages import messages
-from unigate.api.context import GATEWAY, KEYS, MEDIA, SETTINGS, STORE
+from unigate.api.context import GATEWAY, JOBS, KEYS, MEDIA, SETTINGS, STORE
 from unigate.api.errors import error_middleware
+from unigate.api.jobs.render import job_body
+from unigate.api.jobs.routes import add_job_routes
 from unigate.api.media.files import add_file_routes
 from unigate.api.media.routes import add_media_routes
 from unigate.api.openai.chat.handler import chat_completions
@@ -31,6 +36,9 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.embedder import Embedder
 from unigate.core.files import Downloader, MediaStore
 from unigate.core.gateway import Gateway
+from unigate.core.job_flow import JobGateway
+from unigate.core.job_poller import JobPoller
+from unigate.core.jobs import Job, JobStore, Webhooks
 from unigate.core.media_flow import MediaGateway
 from unigate.core.provider import Provider
 from unigate.core.services import Capabilities, Running
@@ -38,7 +46,7 @@ from unigate.observability.http import metrics_endpoint, observability_middlewar
 from unigate.providers.download import downloader_for
 from unigate.providers.registry import build_providers
 from unigate.settings import Settings
-from unigate.storage.factory import store_for
+from unigate.storage.factory import job_store, store_for
 from unigate.storage.files.factory import media_store_for
 from unigate.storage.files.sweeper import sweep_forever
 
@@ -61,10 +69,13 @@ def create_app(
     providers: Mapping[str, Provider] | None = None,
     embedders: Mapping[str, Embedder] | None = None,
     capabilities: Mapping[str, Capabilities] | None = None,
+    jobs: JobStore | None = None,
+    webhooks: Webhooks | None = None,
 ) -> web.Application:
     """The application: the providers ``settings`` ask for (``providers/registry.py``) behind one
     gateway. Tests inject doubles: ``models`` replaces the catalog, ``providers``, ``embedders``
-    and ``capabilities`` stand in for the providers of the same names."""
+    and ``capabilities`` stand in for the providers of the same names; ``jobs`` and ``webhooks``
+    for the store's job rows and the webhook sender."""
     models, services = build_providers(settings, models=models)
     if providers or embedders or capabilities:
         services = services.replaced(chat=providers or {}, embeddings=embedders or {}, capabilities=capabilities)
@@ -88,11 +99,20 @@ def create_app(
     app[GATEWAY] = gateway
     app[ACCOUNTS] = accounts
     app[KEYS] = accounts.keys
-    app[MEDIA] = MediaGateway(
+    media = MediaGateway(
         gateway,
         media_store_for(settings),
         downloader_for(settings),
         max_download_bytes=settings.media.max_download_bytes,
+    )
+    app[MEDIA] = media
+    app[JOBS] = JobGateway(
+        media,
+        jobs if jobs is not None else job_store(store),
+        replica=f"{socket.gethostname()}:{os.getpid()}:{id(media):x}",
+        lease_s=settings.jobs.lease_s,
+        retention_s=settings.jobs.retention_s,
+        webhooks=webhooks,
     )
     app.on_response_prepare.append(add_rate_limit_headers)
     app.on_response_prepare.append(send_request_id)
@@ -106,6 +126,7 @@ def create_app(
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/completions", completions)
     add_media_routes(app.router)
+    add_job_routes(app.router)
     add_file_routes(app.router)
     app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_post("/embeddings", embeddings)
@@ -123,21 +144,43 @@ def create_app(
     return app
 
 
+def _poller(app: web.Application) -> JobPoller:
+    """This process's job poller; its webhooks carry the answer a poll would get, with links under
+    the configured public address (else the one the server listens on)."""
+    settings, flow = app[SETTINGS], app[JOBS]
+    base = (settings.media.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+    def payload(job: Job) -> dict[str, object]:
+        return job_body(job, flow.media.files, base)
+
+    return JobPoller(flow, tick_s=settings.jobs.tick_s, concurrency=settings.jobs.concurrency, payload=payload)
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    store, gateway, media = app[STORE], app[GATEWAY], app[MEDIA]
+    store, gateway, media, settings = app[STORE], app[GATEWAY], app[MEDIA], app[SETTINGS]
     await store.open()
     started: list[Running | MediaStore | Downloader] = []
     sweeper: asyncio.Task[None] | None = None
+    poller: JobPoller | None = None
+    polling: asyncio.Task[None] | None = None
     try:
         for service in [media.files, media.downloader, *gateway.services.running()]:
             await service.start()
             started.append(service)
         sweeper = asyncio.create_task(sweep_forever(media.files))  # generated files past their retention
+        if settings.jobs.poller:
+            poller = _poller(app)
+            polling = asyncio.create_task(poller.run())
         async with app[ACCOUNTS].running(
             store, gateway.held, reservation_ttl_s=gateway.reservation_ttl_s, retry_unsettled=gateway.retry_unsettled
         ):
             yield
     finally:
+        if polling is not None and poller is not None:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            await poller.stop()  # their leases expire; another replica (or the next start) goes on
         if sweeper is not None:
             sweeper.cancel()
         # Each step runs whatever the one before did: a provider that fails to close must not

@@ -7,16 +7,19 @@ from aiohttp import web
 from unigate.accounts.keycache import KeyCache
 from unigate.accounts.store import Store
 from unigate.core.gateway import Gateway
+from unigate.core.job_flow import JobGateway
 from unigate.core.media_flow import MediaGateway
 from unigate.settings import Settings
 
-__all__ = ["GATEWAY", "KEYS", "MEDIA", "SETTINGS", "STORE"]
+__all__ = ["GATEWAY", "JOBS", "KEYS", "MEDIA", "SETTINGS", "STORE"]
 
 GATEWAY = web.AppKey("gateway", Gateway)
 STORE = web.AppKey("store", Store)
 SETTINGS = web.AppKey("settings", Settings)
 MEDIA = web.AppKey("media", MediaGateway)
 """The media flow (images, speech, transcription, OCR) with the media store and downloader."""
+JOBS = web.AppKey("jobs", JobGateway)
+"""Generation jobs (video, music, 3D): their rows, the create flow and the settlement."""
 KEYS = web.AppKey("keys", KeyCache)
 """API-key lookups for the chat path (cached when Redis shares invalidations) and key-change
 announcements for the admin endpoints."""

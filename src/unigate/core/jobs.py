@@ -298,3 +298,7 @@ class Webhooks(Protocol):
         """One attempt: whether the receiver took it (a 2xx answer). Never raises for what the
         receiver or the network did."""
         ...
+
+    def retry_after(self, attempts: int) -> float | None:
+        """Seconds before the next attempt after ``attempts`` failed ones; ``None``: give up."""
+        ...

@@ -63,15 +63,15 @@ TYPES: dict[Modality, tuple[frozenset[str], str]] = {
     Modality.SPEECH: (frozenset({"tts", "voice-chat"}), "POST /v1/tts or /v1/audio/speech"),
     Modality.TRANSCRIPTION: (frozenset({"stt"}), "POST /v1/stt/create or /v1/audio/transcriptions"),
     Modality.OCR: (frozenset({"ocr"}), "POST /v1/ocr"),
+    Modality.VIDEO: (frozenset({"video"}), "POST /v2/video/generations"),
+    Modality.MUSIC: (frozenset({"music"}), "POST /v2/generate/audio"),
+    Modality.THREE_D: (frozenset({"3d"}), "POST /v2/generate/3d"),
 }
 """The catalog types each modality serves, and where to send the others (named in the 400)."""
 
 ENDPOINT_OF_TYPE = {t: endpoint for types, endpoint in TYPES.values() for t in types} | {
     "chat-completion": "POST /v1/chat/completions",
     "embedding": "POST /v1/embeddings",
-    "video": "POST /v2/video/generations",
-    "music": "POST /v2/generate/audio",
-    "3d": "POST /v2/generate/3d",
 }
 
 T = TypeVar("T")
@@ -167,7 +167,7 @@ class MediaGateway:
             raise ModelUnavailable(f"The model {spec.id!r} cannot be called on this server: {reason}.", param="model")
         return spec
 
-    def _serving(self, name: str, modality: Modality, find: Callable[[str], T | None]) -> tuple[ModelSpec, T]:
+    def serving(self, name: str, modality: Modality, find: Callable[[str], T | None]) -> tuple[ModelSpec, T]:
         """The model ``name`` and the object ``find`` gives for its provider (``Services.images``...)."""
         spec = self.model(name, modality)
         found = find(spec.provider)
@@ -185,7 +185,7 @@ class MediaGateway:
             raise ModelUnavailable(f"The model {spec.id!r} has no price on this server.", param="model")
         return spec.unit_price
 
-    async def _begin(self, key: ApiKey, spec: ModelSpec, worst: int, admission: Admission | None) -> Call:
+    async def begin(self, key: ApiKey, spec: ModelSpec, worst: int, admission: Admission | None) -> Call:
         events.media_request(spec.id)
         await self.gateway.admit(key, 0, admission)
         return await self.gateway.reserve(key, spec, worst)
@@ -222,11 +222,11 @@ class MediaGateway:
     ) -> tuple[list[DeliveredImage], Charge]:
         """Generate ``request.count`` images for ``key`` and deliver them as ``response_format``."""
         authorize(key, scopes.IMAGE)
-        spec, generator = self._serving(request.model, Modality.IMAGES, self.gateway.services.images)
+        spec, generator = self.serving(request.model, Modality.IMAGES, self.gateway.services.images)
         generator.check_image(request, spec)
         price = self.price(spec)
         variant = f"{request.quality or '*'}:{request.size or '*'}"
-        call = await self._begin(key, spec, price.cost(request.count, variant), admission)
+        call = await self.begin(key, spec, price.cost(request.count, variant), admission)
         stored: list[StoredFile] = []
 
         async def run() -> list[DeliveredImage]:
@@ -235,7 +235,7 @@ class MediaGateway:
                 owner = str(key.account_id)
                 return [await self._deliver(image, owner, response_format, stored) for image in result.images]
             except BaseException:
-                await self._forget(stored)
+                await self.forget(stored)
                 raise
 
         return await self._run(call, run, lambda images: price.cost(len(images), variant))
@@ -254,7 +254,7 @@ class MediaGateway:
         stored.append(file)
         return DeliveredImage(file=file, revised_prompt=image.revised_prompt)
 
-    async def _forget(self, stored: list[StoredFile]) -> None:
+    async def forget(self, stored: list[StoredFile]) -> None:
         for file in stored:
             try:
                 await self.files.delete(file.id)
@@ -270,10 +270,10 @@ class MediaGateway:
     async def speak(self, request: SpeechRequest, key: ApiKey, *, admission: Admission | None = None) -> SpeechSession:
         """Start speaking ``request.text``; the session streams the audio and settles once."""
         authorize(key, scopes.SPEECH)
-        spec, speaker = self._serving(request.model, Modality.SPEECH, self.gateway.services.speaker)
+        spec, speaker = self.serving(request.model, Modality.SPEECH, self.gateway.services.speaker)
         speaker.check_speech(request, spec)
         credits = self.price(spec).cost(len(request.text))
-        call = await self._begin(key, spec, credits, admission)
+        call = await self.begin(key, spec, credits, admission)
         async with self._nothing_if_it_fails(call):  # once audio flows, the session settles
             audio = await speaker.speak(request, spec)
         return SpeechSession(self, call, audio, Charge(credits), str(key.account_id))
@@ -285,10 +285,10 @@ class MediaGateway:
     ) -> tuple[Transcript, Charge]:
         """Transcribe (or translate) ``request.audio``, charged by its duration."""
         authorize(key, scopes.AUDIO)
-        spec, transcriber = self._serving(request.model, Modality.TRANSCRIPTION, self.gateway.services.transcriber)
+        spec, transcriber = self.serving(request.model, Modality.TRANSCRIPTION, self.gateway.services.transcriber)
         transcriber.check_transcription(request, spec)
         credits = self.price(spec).cost(request.duration_s)
-        call = await self._begin(key, spec, credits, admission)
+        call = await self.begin(key, spec, credits, admission)
         return await self._run(call, lambda: transcriber.transcribe(request, spec), lambda _: credits)
 
     # -- OCR ------------------------------------------------------------------------------------
@@ -298,9 +298,9 @@ class MediaGateway:
     ) -> tuple[OcrResult, Charge]:
         """Read ``request.document``, charged by the pages read."""
         authorize(key, scopes.OCR)
-        spec, reader = self._serving(request.model, Modality.OCR, self.gateway.services.ocr)
+        spec, reader = self.serving(request.model, Modality.OCR, self.gateway.services.ocr)
         reader.check_ocr(request, spec)
         price = self.price(spec)
         bound = len(request.pages) if request.pages is not None else 1 if request.kind == "image" else MAX_PAGES
-        call = await self._begin(key, spec, price.cost(bound), admission)
+        call = await self.begin(key, spec, price.cost(bound), admission)
         return await self._run(call, lambda: reader.read(request, spec), lambda r: price.cost(min(len(r.pages), bound)))

@@ -1,6 +1,7 @@
 """The media capabilities: what a provider implements to serve images, speech, transcription,
-OCR and generation jobs (video, music, 3D). A provider declares each in its registration (``Modality.IMAGES``... with the object in
-``Capabilities``), as for chat (``provider.py``) and embeddings (``embedder.py``).
+OCR and generation jobs (video, music, 3D). A provider declares each in its registration
+(``Modality.IMAGES``... with the object in ``Capabilities``), as for chat (``provider.py``) and
+embeddings (``embedder.py``).
 
 Every method raises ``GatewayError`` subclasses (``InvalidRequest`` for what the upstream refuses,
 ``UpstreamError``, ``Overloaded``...); cancelling the awaiting task stops the upstream work.

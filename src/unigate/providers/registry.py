@@ -33,6 +33,7 @@ from unigate.providers.bfl import BflImages
 from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_of, provider_config
 from unigate.providers.dashscope import DashScopeImages
 from unigate.providers.fake import FakeProvider
+from unigate.providers.fake_jobs import FAKE_JOB_MODELS, FakeJobs
 from unigate.providers.fake_media import FAKE_MEDIA_MODELS, FakeMedia
 from unigate.providers.fal import FalImages, FalSpeaker
 from unigate.providers.fetch import Fetcher
@@ -185,20 +186,28 @@ register(
 def _fake(delay: float) -> Capabilities:
     media = FakeMedia(chunk_delay_s=delay)
     return Capabilities(
-        chat=FakeProvider(token_delay_s=delay), images=media, speech=media, transcription=media, ocr=media
+        chat=FakeProvider(token_delay_s=delay),
+        images=media,
+        speech=media,
+        transcription=media,
+        ocr=media,
+        video=FakeJobs(),
+        music=FakeJobs(inline=True),
+        three_d=FakeJobs(),
     )
 
 
 MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION, Modality.OCR})
+JOBS = frozenset({Modality.VIDEO, Modality.MUSIC, Modality.THREE_D})
 
 register(
     in_process(
         "fake",
         "fake",
-        CHAT | MEDIA,
+        CHAT | MEDIA | JOBS,
         lambda s: s.fake_token_delay_s if s.fake_models else None,
         _fake,
-        lambda s: [fake_spec(), *FAKE_MEDIA_MODELS],
+        lambda s: [fake_spec(), *FAKE_MEDIA_MODELS, *FAKE_JOB_MODELS],
     )
 )
 register(
@@ -381,6 +390,7 @@ def build_providers(
     services = Services(_service(r, setup, routing) for r, setup in found)
     routing.warn_unreachable()
     return models, services
+
 
 # Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
 # modalities (_adding) or registered on its own.

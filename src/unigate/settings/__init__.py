@@ -87,16 +87,19 @@ import platformdirs
 
 from unigate.settings.sections import (
     EmbeddingModelSettings,
+    JobsSettings,
     LocalModelSettings,
     LocalSpeechSettings,
     MediaSettings,
     flag,
+    jobs_settings,
     media_settings,
     speech_settings,
 )
 
 __all__ = [
     "EmbeddingModelSettings",
+    "JobsSettings",
     "LocalModelSettings",
     "LocalSpeechSettings",
     "MediaSettings",
@@ -143,6 +146,7 @@ class Settings:
     local: LocalModelSettings = field(default_factory=LocalModelSettings)
     embeddings: EmbeddingModelSettings = field(default_factory=EmbeddingModelSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    jobs: JobsSettings = field(default_factory=JobsSettings)
     speech: LocalSpeechSettings = field(default_factory=LocalSpeechSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
@@ -253,6 +257,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     settings = _upstream_settings(settings, upstream=raw.get("upstream", {}), env=env)
     settings = replace(settings, media=media_settings(raw.get("media", {}), env))
     settings = replace(settings, speech=speech_settings(raw.get("speech", {}), env))
+    settings = replace(settings, jobs=jobs_settings(raw.get("jobs", {}), env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 

@@ -96,6 +96,36 @@ class MediaSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class JobsSettings:
+    """Generation jobs (video, music, 3D; ``core/job_flow.py``). Variables: ``UNIGATE_JOBS_<FIELD>``."""
+
+    poller: bool = True
+    """Whether this process polls jobs; every replica may, each claims its own rows."""
+    tick_s: float = 1.0
+    """How often a poller asks the database for due jobs."""
+    concurrency: int = 32
+    """Jobs one process works on at once (a poll, a download)."""
+    lease_s: float = 120.0
+    """How long a claimed job is this process's; renewed while it works, then another's."""
+    retention_s: float = 24 * 3600.0
+    """How long an ended job and its files are kept."""
+
+
+def jobs_settings(table: Mapping[str, Any], env: Mapping[str, str]) -> JobsSettings:
+    """The ``[jobs]`` table, then ``UNIGATE_JOBS_<FIELD>``."""
+    unknown = set(table) - {f.name for f in fields(JobsSettings)}
+    if unknown:
+        raise ValueError(f"unknown [jobs] settings: {', '.join(sorted(unknown))}")
+    read: dict[str, Callable[[str], Any]] = {"poller": flag, "tick_s": float, "concurrency": int}
+    read |= {"lease_s": float, "retention_s": float}
+    found = {name: read[name](env[var]) for name in read if (var := f"UNIGATE_JOBS_{name.upper()}") in env}
+    jobs = replace(JobsSettings(**table), **found)
+    if jobs.tick_s <= 0 or jobs.lease_s <= 0 or jobs.retention_s <= 0 or jobs.concurrency < 1:
+        raise ValueError("[jobs] tick_s, lease_s and retention_s must be positive, concurrency at least 1")
+    return jobs
+
+
+@dataclass(frozen=True, slots=True)
 class LocalSpeechSettings:
     """The embedded Piper voice (text to speech) and Whisper tiny.en (speech to text); served when
     enabled and their packages are installed, else the gateway starts without them (a warning)."""

@@ -28,7 +28,7 @@ from unigate.api.context import MEDIA, STORE
 from unigate.core.files import MediaStore, StoredFile
 from unigate.errors import NotFound, RangeNotSatisfiable
 
-__all__ = ["add_file_routes", "get_media"]
+__all__ = ["add_file_routes", "get_media", "serve_file"]
 
 _RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
 _INLINE = ("image/", "audio/", "video/", "text/plain", "application/pdf")
@@ -86,6 +86,11 @@ def _disposition(file: StoredFile) -> str:
 async def get_media(request: web.Request) -> web.StreamResponse:
     media = request.config_dict[MEDIA].files
     file = await _allowed_file(request, media, request.match_info["id"])
+    return await serve_file(request, media, file)
+
+
+async def serve_file(request: web.Request, media: MediaStore, file: StoredFile) -> web.StreamResponse:
+    """``file``'s bytes (a single ``Range`` of them when asked), to a caller allowed to read it."""
     window = _window(request.headers.get("Range"), file.size)
     offset, length = window or (0, file.size)
     left = max(math.floor(file.expires - time.time()), 0)

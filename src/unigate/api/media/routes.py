@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from unigate.api.media.images import image_edits, image_generations
+from unigate.api.media.images import image_edits
 from unigate.api.media.ocr import ocr
 from unigate.api.media.speech import audio_speech, tts
 from unigate.api.media.transcription import (
@@ -20,7 +20,6 @@ __all__ = ["add_media_routes"]
 
 def add_media_routes(router: web.UrlDispatcher) -> None:
     for prefix in ("/v1", ""):
-        router.add_post(f"{prefix}/images/generations", image_generations)
         router.add_post(f"{prefix}/images/edits", image_edits)
         router.add_post(f"{prefix}/tts", tts)
         router.add_post(f"{prefix}/audio/speech", audio_speech)
