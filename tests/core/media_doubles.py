@@ -6,8 +6,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
-from unigate.core.files import StoredFile
+from unigate.core.files import Download, StoredFile
 from unigate.core.media import Blob
 from unigate.errors import InvalidRequest
 
@@ -78,3 +79,13 @@ class TableDownloader:
         if len(blob.data) > max_bytes:
             raise InvalidRequest(f"{url} is larger than {max_bytes} bytes.")
         return blob
+
+    @asynccontextmanager
+    async def open(self, url: str, *, max_bytes: int) -> AsyncIterator[Download]:
+        blob = await self.download(url, max_bytes=max_bytes)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(blob.data), 1024):
+                yield blob.data[start : start + 1024]
+
+        yield Download(blob.content_type, blob.filename, chunks(), len(blob.data))
