@@ -41,6 +41,19 @@ def transcription(client: Any, model: str, path: str) -> dict[str, Any]:
     return {"result": result}
 
 
+def video(client: Any, model: str, prompt: str = "a wave WAIT:0.2") -> dict[str, Any]:
+    seen: list[str] = []
+    result = client.videos.generate_with_polling(
+        model=model, prompt=prompt, duration=4, poll_interval=0.05, status_callback=lambda p: seen.append(p["status"])
+    )
+    return {"result": result, "seen": seen}
+
+
+def video_bytes(client: Any, model: str) -> dict[str, Any]:
+    data = client.videos.generate_with_polling(model=model, prompt="a wave", poll_interval=0.05, return_bytes=True)
+    return {"head": data[4:8].decode("latin-1"), "size": len(data)}
+
+
 def main() -> None:
     call, model, *rest = sys.argv[1:]
     client = AIMLAPI(max_retries=0)
@@ -50,6 +63,8 @@ def main() -> None:
         "speech": speech,
         "speech_to_file": speech_to_file,
         "transcription": transcription,
+        "video": video,
+        "video_bytes": video_bytes,
     }
     out = calls[call](client, model, *rest)
     print(json.dumps(out))

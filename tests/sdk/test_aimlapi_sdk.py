@@ -69,6 +69,26 @@ def test_transcriptions_create_and_poll(server: Server, tmp_path: Path) -> None:
     assert server.balance(account) == 1_000_000 - 100
 
 
+def test_videos_generate_with_polling(server: Server) -> None:
+    key, account = server.new_key(1_000_000)
+    done = sdk(server, key, "video", "fake/video")
+    assert done["result"]["status"] == "completed"
+    assert done["seen"][0] == "queued"
+    assert httpx2.get(done["result"]["video"]["url"]).content[4:8] == b"ftyp"
+    assert done["result"]["meta"]["usage"]["credits_used"] == 4_000
+    data = sdk(server, key, "video_bytes", "fake/video")
+    assert data["head"] == "ftyp"
+    assert server.balance(account) == 1_000_000 - 4_000 - 5_000
+
+
+def test_a_failed_video_ends_the_sdk_poll_with_its_error(server: Server) -> None:
+    key, account = server.new_key(1_000_000)
+    done = sdk(server, key, "video", "fake/video", "FAIL")
+    assert done["result"]["status"] == "error"
+    assert done["result"]["error"]["message"] == "The fake model could not make this."
+    assert server.balance(account) == 1_000_000
+
+
 def test_the_embedded_speech_models_round_trip(server: Server, tmp_path: Path) -> None:
     key, _ = server.new_key(10_000_000)
     spoken = sdk(server, key, "speech_to_file", "piper", str(tmp_path / "fox.mp3"))
