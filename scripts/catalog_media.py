@@ -16,8 +16,10 @@
   routed nowhere says why in ``unavailable``, which the gateway answers with a 503.
 
 * Prices: ``media_prices.toml`` (its header documents the format): a price per image, character,
-  second or page for each media model, the provider's published list price where there is one,
-  else an estimate, else the default estimate of the model's type.
+  second, page or generation for each media model, the provider's published list price where
+  there is one, else an estimate, else the default estimate of the model's type. Each type has
+  its units (``TYPE_UNITS``: a video is priced per second, a 3D mesh per generation...) and a
+  video's variants are ``"<resolution>:<audio|silent>"``.
 
 Both fail the build on an id the seeds do not list, as ``overrides.toml`` does.
 """
@@ -95,10 +97,25 @@ def check_routes(routes: dict[str, Route], active: Iterable[str], deprecated: It
 
 _PRICE = re.compile(
     r"(?P<usd>\d+(?:\.\d+)?) per (?:(?P<count>\d+)(?P<scale>[kM])? )?"
-    r"(?P<unit>images?|characters?|seconds?|minutes?|hours?|pages?)"
+    r"(?P<unit>images?|characters?|seconds?|minutes?|hours?|pages?|generations?)"
 )
 _UNITS = {"image": ("image", 1), "character": ("character", 1), "second": ("second", 1)}
 _UNITS |= {"minute": ("second", 60), "hour": ("second", 3600), "page": ("page", 1)}
+_UNITS |= {"generation": ("generation", 1)}
+
+TYPE_UNITS: dict[str, frozenset[str]] = {
+    "image": frozenset({"image"}),
+    "tts": frozenset({"character"}),
+    "voice-chat": frozenset({"character"}),
+    "stt": frozenset({"second"}),
+    "ocr": frozenset({"page"}),
+    "video": frozenset({"second"}),
+    "music": frozenset({"second", "generation"}),  # by length where the provider bills so, else a song
+    "3d": frozenset({"generation"}),
+}
+"""The units a model of each catalog type may be priced in (what its endpoint can count)."""
+
+_SOUND = frozenset({"audio", "silent", "*"})
 _SCALES = {None: 1, "k": 1_000, "M": 1_000_000}
 
 
@@ -171,14 +188,30 @@ class PriceTable:
         return None if entry is None else entry.record()
 
     def check(self, media: dict[str, str]) -> None:
-        """Every key names (or matches) an active media model of a priced type."""
-        for key in self.models:
+        """Every key names (or matches) an active media model of a priced type, in a unit that
+        type is counted in; a video's variants say its resolution and sound."""
+        for kind, entry in self.defaults.items():
+            _check_unit(f"[defaults] {kind}", entry, kind)
+        for key, entry in self.models.items():
             matched = [m for m in media if fnmatchcase(m, key)] if "*" in key else [m for m in (key,) if m in media]
             if not matched:
                 raise ValueError(f"media_prices.toml: {key!r} names no active media model the seeds list")
             unpriced = sorted({media[m] for m in matched} - set(self.defaults))
             if unpriced:
                 raise ValueError(f"media_prices.toml: {key!r} is a {unpriced[0]} model, a type left unpriced")
+            for kind in sorted({media[m] for m in matched}):
+                _check_unit(f"media_prices.toml: {key!r}", entry, kind)
+
+
+def _check_unit(where: str, entry: PriceEntry, kind: str) -> None:
+    if entry.unit not in TYPE_UNITS.get(kind, frozenset({entry.unit})):
+        raise ValueError(f"{where}: a {kind} model is not priced per {entry.unit}")
+    if kind != "video":
+        return
+    for variant in entry.variants:
+        resolution, _, sound = variant.partition(":")
+        if sound not in _SOUND or resolution != resolution.lower():
+            raise ValueError(f"{where}: video variant {variant!r} is not '<resolution>:<audio|silent>' (lower case)")
 
 
 def read_prices(path: Path) -> PriceTable:

@@ -100,6 +100,31 @@ def test_a_bad_price_fails_the_build(tmp_path: Path, entry: str, error: str) -> 
         _build(media)
 
 
+_SECOND = 'price = "1 per second", source = "estimate", note = "n"'
+_PRICED = 'image = "0.04 per image"\nvideo = "0.1 per second"\nmusic = "0.05 per generation"\n3d = "0.1 per generation"'
+
+
+@needs_seeds
+@pytest.mark.parametrize(
+    ("defaults", "entry", "error"),
+    [
+        (_PRICED, '"veo2" = { price = "1 per image", source = "list", ref = "https://x" }', "a video model is not"),
+        (_PRICED, '"triposr" = { price = "1 per second", source = "list", ref = "https://x" }', "a 3d model is not"),
+        (_PRICED, '"music-01" = { price = "1 per page", source = "list", ref = "https://x" }', "a music model is not"),
+        (_PRICED, f'"veo2" = {{ {_SECOND}, variants = {{ "720p:loud" = "2 per second" }} }}', "'720p:loud' is not"),
+        (_PRICED, f'"veo2" = {{ {_SECOND}, variants = {{ "720P:*" = "2 per second" }} }}', "(lower case)"),
+        ('video = "0.1 per image"', "", "[defaults] video: a video model is not priced per image"),
+    ],
+)
+def test_a_price_in_a_unit_its_type_does_not_count_fails_the_build(
+    tmp_path: Path, defaults: str, entry: str, error: str
+) -> None:
+    media = _media(tmp_path, {})
+    (media / "media_prices.toml").write_text(f"[defaults]\n{defaults}\n[models]\n{entry}\n")
+    with pytest.raises(ValueError, match=error.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        _build(media)
+
+
 @needs_seeds
 def test_prices_reach_the_media_models_only(tmp_path: Path) -> None:
     models = _build(_media(tmp_path, {}))
@@ -110,7 +135,13 @@ def test_prices_reach_the_media_models_only(tmp_path: Path) -> None:
         "variants": {"*:256x256": 32_000_000_000, "*:512x512": 36_000_000_000},
     }
     assert models["gpt-4o"]["price"] == {"input": 5_000_000, "output": 20_000_000, "source": "list"}
-    assert models["veo2"]["price"] == {"input": 0, "output": 0, "source": "unpriced"}
+    assert models["veo2"]["price"] == {
+        "source": "list",
+        "unit": "second",
+        "per_million": 700_000_000_000,  # $0.35 = 700,000 credits a second of video
+        "variants": {},
+    }
+    assert models["triposr"]["price"]["unit"] == "generation"
     assert models["openai/gpt-image-1"]["endpoints"] == ["/v1/images/generations", "/v1/images/edits"]
     assert models["#g1_nova-2-general"]["endpoints"] == ["/v1/stt/create", "/v1/audio/transcriptions"]
 

@@ -26,6 +26,8 @@ from catalog_media import parse_price, per_million
         ("0.006 per minute", "second", Fraction(1, 10_000)),
         ("0.15 per hour", "second", Fraction(15, 360_000)),
         ("2 per 1k pages", "page", Fraction(1, 500)),
+        ("0.035 per generation", "generation", Fraction(35, 1_000)),
+        ("0.43 per 6 seconds", "second", Fraction(43, 600)),
     ],
 )
 def test_prices_parse_to_usd_per_unit_exactly(text: str, unit: str, usd_per_unit: Fraction) -> None:
@@ -71,20 +73,30 @@ def test_costs_of_fractional_units_round_up_to_a_whole_credit() -> None:
     assert character.cost(4_096) == 122_880  # 4,096 characters of tts-1 at $15 per 1M: $0.06144
 
 
-_UNIT_OF_TYPE = {"image": "image", "tts": "character", "voice-chat": "character", "stt": "second", "ocr": "page"}
+_UNITS_OF_TYPE = {
+    "image": {"image"},
+    "tts": {"character"},
+    "voice-chat": {"character"},
+    "stt": {"second"},
+    "ocr": {"page"},
+    "video": {"second"},
+    "music": {"second", "generation"},
+    "3d": {"generation"},
+}
 
 
 def test_every_served_media_model_has_a_price_in_its_unit() -> None:
+    priced = 0
     for spec in load_catalog():
-        if spec.deprecated or spec.type not in _UNIT_OF_TYPE:
-            if spec.type in ("video", "music", "3d"):
-                assert (spec.unit_price, spec.price_source) == (None, "unpriced"), spec.id
+        if spec.deprecated or spec.type not in _UNITS_OF_TYPE:
             continue
+        priced += 1
         assert spec.unit_price is not None, spec.id
-        assert spec.unit_price.unit == _UNIT_OF_TYPE[spec.type], spec.id
+        assert spec.unit_price.unit in _UNITS_OF_TYPE[spec.type], spec.id
         assert spec.unit_price.per_million > 0, spec.id
         assert spec.unit_price.source in ("list", "estimate"), spec.id
         assert (spec.price_source, spec.price.cost(1_000, 1_000)) == ("unpriced", 0), spec.id
+    assert priced == 162 + 111 - 3 + 9 + 2  # the media models of issue 14, and the generation jobs'
 
 
 def test_spot_checks_of_the_shipped_table() -> None:
@@ -110,3 +122,20 @@ def test_spot_checks_of_the_shipped_table() -> None:
     assert specs["openai/gpt-image-2"].unit_price is not None
     assert specs["openai/gpt-image-2"].unit_price.source == "estimate"
     assert specs["hume/octave-2"].unit_price == UnitPrice("character", 30_000_000, {}, "estimate")  # the default
+    # Videos per second, by "<resolution>:<audio|silent>": an exact variant, then the resolution's,
+    # then the sound's, else the price.
+    assert usd("google/veo-3.1-t2v", 8, "1080p:audio") == 3.2
+    assert usd("google/veo-3.1-t2v-fast", 8, "720p:audio") == 0.8
+    assert usd("google/veo-3.1-t2v-fast", 8, "1080p:audio") == 0.96
+    assert usd("sora-2-pro-t2v", 4, "1080p:audio") == 2
+    assert usd("minimax/hailuo-02", 6, "1080p:silent") == pytest.approx(0.49, abs=1e-6)  # one credit up
+    assert usd("minimax/hailuo-02", 10, "768p:silent") == 0.56
+    assert usd("bytedance/seedance-1-5-pro", 10, "720p:audio") == pytest.approx(0.5184, abs=1e-6)
+    assert usd("bytedance/seedance-1-5-pro", 10, "720p:silent") == pytest.approx(0.2592, abs=1e-6)
+    assert usd("bytedance/seedance-1-5-pro", 10, "1080p:silent") == pytest.approx(0.5832, abs=1e-6)
+    assert usd("klingai/video-v2-6-pro-text-to-video", 5, "*:silent") == 0.35
+    assert usd("magic/text-to-video", 5, "720p:silent") == 0.5  # the video default
+    # Music by length or per song; 3D per mesh.
+    assert usd("elevenlabs/eleven_music", 60) == pytest.approx(0.8, abs=1e-6)
+    assert usd("google/lyria2", 1) == 0.06
+    assert usd("tencent/hunyuan-part", 1) == 0.1  # the 3D default

@@ -297,6 +297,11 @@ class RequestSchema:
         """The documented default of field ``name`` (``None`` when it has none)."""
         return self.defaults.get(name)
 
+    def enum(self, name: str) -> tuple[Any, ...] | None:
+        """The values field ``name`` may take (``None`` when it is not an enum, or not a field)."""
+        node = (self._root.fields or {}).get(name)
+        return None if node is None else node.enum
+
     def __repr__(self) -> str:
         return f"RequestSchema({self.model!r}, fields={list(self.fields)})"
 
