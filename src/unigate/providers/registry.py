@@ -382,7 +382,6 @@ def build_providers(
     routing.warn_unreachable()
     return models, services
 
-
 # Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
 # modalities (_adding) or registered on its own.
 # -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
