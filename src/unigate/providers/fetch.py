@@ -1,247 +1,69 @@
-"""Fetching a URL that a client supplied (an ``image_url``), for a provider that needs the bytes.
+"""Fetching a URL that a client supplied (an ``image_url``, a job's input) or an upstream answered
+with (a generated video to re-host), for whatever needs the bytes: under every rule of
+``url_guard.py`` (public addresses only, pinned to the vetted one; no credentials, no internal
+names; no proxy unless the operator asks), and these of its own:
 
-Only Gemini does (its ``fileData`` takes uploaded files, not web URLs); OpenAI-compatible
-upstreams and Anthropic are sent the URL and fetch it themselves. Whatever fetches a client's URL
-from inside our network can be aimed at that network (SSRF), so every fetch obeys these rules:
-
-* **Schemes**: ``http`` and ``https`` only. No user info (``user:pass@``) in the URL.
-* **Hosts**: a DNS name, a canonical dotted-quad IPv4 or a bracketed IPv6 literal. Numeric forms
-  that resolvers turn into addresses (``2130706433``, ``0x7f.1``, ``017700000001``, ``127.1``) are
-  refused, as are ``localhost``, ``*.localhost``, ``*.internal`` (``metadata.google.internal``),
-  ``*.local`` and the bare ``metadata`` / ``instance-data`` names of cloud metadata services.
-* **Addresses**: a literal, or *every* address a name resolves to, must be public. Refused
-  (``blocked_class``): unspecified (0.0.0.0/8, ::), loopback (127/8, ::1), private (10/8,
-  172.16/12, 192.168/16, fc00::/7), shared/CGNAT (100.64/10), link-local (169.254/16 with the
-  169.254.169.254 metadata service, fe80::/10), multicast, reserved and documentation ranges,
-  site-local fec0::/10, and IPv6 forms that carry an IPv4 address (IPv4-mapped ::ffff:0:0/96,
-  NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo) when that address is refused.
-* **Pinning**: names are resolved inside the connector (``GuardedResolver``), which vets the
-  addresses and hands the connector only those, so the connection goes to the vetted address;
-  a DNS answer that changes between a check and the connect (rebinding) cannot slip through.
-* **Redirects** are followed by hand, at most ``max_redirects``, each hop vetted as above.
-* **Limits**: ``max_bytes`` (a larger ``Content-Length`` is refused before reading; a body is read
-  in pieces and abandoned once over), ``timeout_s`` for the whole fetch, redirects included.
+* **Redirects** are followed by hand, at most ``max_redirects``, each hop vetted as the first URL.
+* **Size**: ``max_bytes``. A larger ``Content-Length`` is refused before the body is read; a body
+  is read in pieces and abandoned once over.
+* **Time**. ``fetch`` holds a body whole: ``timeout_s`` bounds all of it, redirects included.
+  ``stream`` passes a body on as it arrives, which for a large file may rightly take minutes, so
+  one bound cannot serve: ``timeout_s`` still covers everything up to the first bytes (connect,
+  redirects, headers, the bytes the type is sniffed from); then each read may wait ``idle_s`` at
+  most, which ends a server gone quiet at once whatever the file's size, and the whole stream
+  lives ``stream_timeout_s`` at most, which ends one that drips a byte at a time.
 * **Types**: the policy's ``media_types``: images (JPEG, PNG, GIF, WebP, HEIC/HEIF) and PDF by
   default, audio and video too for the media endpoints (``media_types.py``), by ``Content-Type``;
   a missing or generic (``application/octet-stream``) type is sniffed from the first bytes.
-* No cookies are kept and none of the client's headers are sent. No proxy is used unless the
-  operator asks for one (``Fetcher``'s docstring says why, and what then holds).
 
-Failures raise ``FetchError`` with a ``reason``; the provider turns it into a 400 naming the
-content part (``messages[i].content[j]``).
+Of the chat providers only Gemini needs the bytes (its ``fileData`` takes uploaded files, not web
+URLs); OpenAI-compatible upstreams and Anthropic are sent the URL and fetch it themselves.
+Failures raise ``FetchError`` with a ``reason``; the caller turns it into a 400 naming the field
+(``messages[i].content[j]``, ``download.py``'s ``param``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
-import re
-import socket
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, replace
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from unigate.providers.media_types import IMAGE_AND_PDF_TYPES, SNIFF_BYTES
+from unigate.providers.media_types import SNIFF_BYTES
 from unigate.providers.media_types import media_type as sniffed_type
 from unigate.providers.transport.base import HttpFailure, Request, Response
 from unigate.providers.transport.proxy import Proxies, ProxyTransport
+from unigate.providers.url_guard import (
+    MEDIA_TYPES,
+    FetchError,
+    FetchPolicy,
+    FetchReason,
+    GuardedClient,
+    GuardedResolver,
+    blocked_class,
+    guarded_transport,
+    vet_url,
+)
 
 __all__ = [
     "MEDIA_TYPES",
     "FetchError",
     "FetchPolicy",
+    "FetchReason",
     "Fetched",
     "Fetcher",
     "GuardedResolver",
+    "Streamed",
     "blocked_class",
     "guarded_transport",
     "vet_url",
 ]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-FetchReason = Literal["blocked", "too_large", "timeout", "unsupported_type", "failed"]
-
-MEDIA_TYPES = IMAGE_AND_PDF_TYPES
-BLOCKED_NAMES = frozenset({"localhost", "metadata", "instance-data"})
-BLOCKED_SUFFIXES = (".localhost", ".internal", ".local")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-_V4 = ipaddress.IPv4Network
-_V6 = ipaddress.IPv6Network
-_CLASSES: tuple[tuple[str, tuple[IPNetwork, ...]], ...] = (
-    ("unspecified", (_V4("0.0.0.0/8"), _V6("::/128"))),
-    ("loopback", (_V4("127.0.0.0/8"), _V6("::1/128"))),
-    ("private", (_V4("10.0.0.0/8"), _V4("172.16.0.0/12"), _V4("192.168.0.0/16"), _V6("fc00::/7"))),
-    ("shared", (_V4("100.64.0.0/10"),)),
-    ("link-local", (_V4("169.254.0.0/16"), _V6("fe80::/10"))),
-    ("multicast", (_V4("224.0.0.0/4"), _V6("ff00::/8"))),
-    ("site-local", (_V6("fec0::/10"),)),
-    ("broadcast", (_V4("255.255.255.255/32"),)),
-)
-_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
-_NAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$", re.IGNORECASE)
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-class FetchError(Exception):
-    """A client-supplied URL that could not or may not be fetched."""
-
-    def __init__(self, reason: FetchReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 form carries (mapped, NAT64, 6to4, Teredo), if any."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in _V6("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    return None
-
-
-def blocked_class(ip: IPAddress) -> str | None:
-    """Why ``ip`` may not be fetched from (``"loopback"``, ``"private"``...), ``None`` if public."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.scope_id:
-            return "link-local"
-        embedded = _embedded_v4(ip)
-        if embedded is not None:
-            inner = blocked_class(embedded)
-            return f"{inner} (IPv4 in IPv6)" if inner else None
-    for name, networks in _CLASSES:
-        if any(ip.version == n.version and ip in n for n in networks):
-            return name
-    if ip.is_reserved or ip.is_private or not ip.is_global:
-        return "reserved"  # documentation, benchmarking, protocol assignments, 240/4...
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class FetchPolicy:
-    max_bytes: int = 20 * 1024 * 1024
-    """Gemini takes at most 20 MB of inline data per request."""
-    timeout_s: float = 15.0
-    """For the whole fetch: connecting, every redirect, and reading the body."""
-    max_redirects: int = 3
-    schemes: frozenset[str] = frozenset({"http", "https"})
-    media_types: frozenset[str] = MEDIA_TYPES
-    exempt: tuple[IPNetwork, ...] = ()
-    """Networks allowed although a rule above refuses them. For tests (an emulator on
-    127.0.0.1); not settable from the configuration."""
-
-    def vet_address(self, ip: IPAddress, host: str) -> None:
-        reason = blocked_class(ip)
-        if reason is not None and not any(ip.version == n.version and ip in n for n in self.exempt):
-            shown = host if host == str(ip) else f"{host} ({ip})"
-            raise FetchError("blocked", f"the URL's host {shown} is a {reason} address, which is not fetched")
-
-
-def vet_url(url: str | URL, policy: FetchPolicy) -> URL:
-    """``url`` parsed, if its scheme, form and (literal) address may be fetched; else ``FetchError``.
-
-    Names are not resolved here: ``GuardedResolver`` vets what they resolve to at connect time.
-    """
-    try:
-        parsed = url if isinstance(url, URL) else URL(url)
-    except ValueError as exc:
-        raise FetchError("blocked", "the URL is not valid") from exc
-    if parsed.scheme.lower() not in policy.schemes:
-        raise FetchError("blocked", f"only {' and '.join(sorted(policy.schemes))} URLs are fetched")
-    if parsed.user is not None or parsed.password is not None:
-        raise FetchError("blocked", "URLs with credentials are not fetched")
-    host = (parsed.raw_host or "").lower()
-    if not host:
-        raise FetchError("blocked", "the URL has no host")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None:
-        policy.vet_address(ip, host)
-        return parsed
-    name = host.rstrip(".")
-    labels = name.split(".")
-    if _NUMERIC_LABEL.match(labels[-1]) or not _NAME.match(name):
-        raise FetchError("blocked", f"the URL's host {host!r} is not a canonical name or address")
-    if name in BLOCKED_NAMES or name.endswith(BLOCKED_SUFFIXES):
-        raise FetchError("blocked", f"the URL's host {name} is an internal name, which is not fetched")
-    return parsed
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves with ``inner`` and returns the addresses only if every one of them is public, so
-    the connector can only connect to vetted addresses. ``inner`` defaults to ``getaddrinfo`` on
-    a thread (aiohttp's ``ThreadedResolver``); tests inject one that maps names to chosen IPs.
-    ``trusted`` names (the operator's own proxy, often in a private network) resolve unvetted."""
-
-    def __init__(
-        self, policy: FetchPolicy, inner: AbstractResolver | None = None, *, trusted: frozenset[str] = frozenset()
-    ) -> None:
-        self.policy = policy
-        self._given = inner
-        self._made: AbstractResolver | None = None
-        """``ThreadedResolver`` binds the running loop: made on the first lookup, dropped on close."""
-        self.trusted = trusted
-
-    @property
-    def inner(self) -> AbstractResolver:
-        if self._given is not None:
-            return self._given
-        if self._made is None:
-            self._made = aiohttp.ThreadedResolver()
-        return self._made
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        if host in self.trusted:
-            return await self.inner.resolve(host, port, family)
-        vet_url(URL.build(scheme="http", host=host), self.policy)  # the name rules, again
-        results = await self.inner.resolve(host, port, family)
-        if not results:
-            raise FetchError("failed", f"the URL's host {host} did not resolve")
-        for result in results:
-            try:
-                ip = ipaddress.ip_address(result["host"])
-            except ValueError as exc:
-                raise FetchError("blocked", f"the URL's host {host} resolved to an unusable address") from exc
-            self.policy.vet_address(ip, host)
-        return results
-
-    async def close(self) -> None:
-        made, self._made = self._made, None
-        if made is not None:
-            await made.close()
-
-
-def guarded_transport(policy: FetchPolicy, resolver: GuardedResolver, proxies: Proxies | None = None) -> ProxyTransport:
-    """The fetcher's transport: every direct connection resolved (and so pinned) by ``resolver``,
-    no cookie jar, no proxy but ``proxies``, and a connection of its own for each fetch
-    (``force_close``), so that no vetted connection serves another host."""
-    return ProxyTransport(
-        proxies or Proxies(),
-        resolver=resolver,
-        force_close=True,
-        headers={"Accept": ", ".join(sorted(policy.media_types))},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,36 +75,94 @@ class Fetched:
         return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode()}"
 
 
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A body being fetched: its media type (from its first bytes if undeclared), its size when
+    the server declared it, and its pieces, which raise ``FetchError`` when it outgrows the limit,
+    breaks off or stalls."""
+
+    media_type: str
+    chunks: AsyncIterator[bytes]
+    size: int | None = None
+
+
+@contextmanager
+def _failures(timed_out: str) -> Iterator[None]:
+    """What a transport raises, as ``FetchError``; ``timed_out`` says which limit a timeout was."""
+    try:
+        yield
+    except FetchError:
+        raise
+    except TimeoutError as exc:
+        raise FetchError("timeout", timed_out) from exc
+    except HttpFailure as exc:
+        why = "the connection broke off" if exc.mid_body else "no connection"
+        raise FetchError("failed", f"the URL could not be fetched ({why})") from exc
+    except (OSError, ValueError) as exc:
+        raise FetchError("failed", f"the URL could not be fetched ({type(exc).__name__})") from exc
+
+
+def _too_large(max_bytes: int) -> FetchError:
+    return FetchError("too_large", f"the file is larger than {max_bytes} bytes")
+
+
+def _declared(headers: Mapping[str, str]) -> int | None:
+    """The body's length as sent, if the server said (a decoded gzip body's is not known)."""
+    length = headers.get("content-length", "")
+    encoded = headers.get("content-encoding", "identity").lower() not in ("", "identity")
+    return int(length) if length.isdigit() and not encoded else None
+
+
 async def _read(resp: Response, max_bytes: int) -> bytes:
-    declared = resp.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError("too_large", f"the file is larger than {max_bytes} bytes")
     body = bytearray()
     async for piece in resp.chunks():
         body += piece
         if len(body) > max_bytes:
-            raise FetchError("too_large", f"the file is larger than {max_bytes} bytes")
+            raise _too_large(max_bytes)
     return bytes(body)
 
 
-class Fetcher:
-    """A provider's means to fetch client URLs under every rule of the module docstring: the
-    policy, its vetting resolver and its transport, started and closed with the provider. It is
-    given the parts (``resolver``, ``proxies``) and builds the transport at construction, never
-    in a method; no other transport can be handed in, since the pinning is what makes it safe.
+async def _head(pieces: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    """The first bytes of a stream, enough to sniff its type from (fewer if it is shorter)."""
+    head = b""
+    while len(head) < SNIFF_BYTES:
+        piece = await anext(pieces, None)
+        if piece is None:
+            break
+        head += piece
+        if len(head) > max_bytes:
+            raise _too_large(max_bytes)
+    return head
 
-    **Behind an egress proxy.** A proxy resolves the names it is given itself, after our check and
-    out of our sight, so the vetted address cannot be pinned through it: a name that resolves to a
-    public address for us and to a private one for the proxy (rebinding, split DNS, or simply the
-    proxy's own network, which our check cannot see) would reach that private address. So by
-    default the fetcher ignores the proxy variables and connects directly, pinned, as the
-    gateway's address rules require; where direct egress is blocked, fetches fail. An operator who
-    sets ``proxies`` (``UNIGATE_FETCH_VIA_PROXY=1``; ``transport/factory.py``'s ``fetch_proxies``)
-    hands that guarantee to the proxy, which must itself refuse private destinations: every rule
-    on the URL still holds, a name that resolves here must still resolve only to public addresses
-    (a name that does not resolve here is left to the proxy), and ``NO_PROXY`` hosts are still
-    reached directly and pinned.
-    """
+
+async def _body(
+    pieces: AsyncIterator[bytes], head: bytes, max_bytes: int, policy: FetchPolicy, deadline: float
+) -> AsyncGenerator[bytes]:
+    """``head``, then the rest of ``pieces``, each read within ``idle_s`` and all by ``deadline``."""
+    loop = asyncio.get_running_loop()
+    size = len(head)
+    if head:
+        yield head
+    while True:
+        quiet = loop.time() + policy.idle_s
+        limit = f"the URL sent nothing for {policy.idle_s:g} s"
+        if quiet >= deadline:
+            limit = f"streaming the URL took longer than {policy.stream_timeout_s:g} s"
+        with _failures(limit):
+            async with asyncio.timeout_at(min(quiet, deadline)):
+                piece = await anext(pieces, None)
+        if piece is None:
+            return
+        size += len(piece)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        yield piece
+
+
+class Fetcher:
+    """A provider's (or the downloader's) means to fetch URLs under every rule of the module
+    docstring: the policy and a ``GuardedClient`` (its vetting resolver and pinned transport),
+    started and closed with its owner. ``proxies``: see ``GuardedClient``."""
 
     def __init__(
         self,
@@ -292,76 +172,107 @@ class Fetcher:
         proxies: Proxies | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
-        self.proxies = proxies
-        self._guard = GuardedResolver(self.policy, resolver, trusted=proxies.hosts if proxies else frozenset())
-        self.transport = guarded_transport(self.policy, self._guard, proxies)
-        self._started = False
+        self.client = GuardedClient(self.policy, resolver=resolver, proxies=proxies)
+
+    @property
+    def proxies(self) -> Proxies | None:
+        return self.client.proxies
+
+    @property
+    def transport(self) -> ProxyTransport:
+        return self.client.transport
 
     async def start(self) -> None:
-        await self.transport.start()
-        self._started = True
+        await self.client.start()
 
     async def close(self) -> None:
-        self._started = False
-        await self.transport.close()
-        await self._guard.close()
+        await self.client.close()
 
     def vet(self, url: str) -> None:
         """The checks that need no network, for a request's ``check`` (before credits are reserved)."""
-        vet_url(url, self.policy)
+        self.client.vet(url)
 
     async def fetch(self, url: str, *, max_bytes: int | None = None) -> Fetched:
         """The body and media type at ``url``, under every rule of the module docstring; at most
         ``max_bytes`` (default: the policy's)."""
-        if not self._started:
-            raise FetchError("failed", "the server fetched a URL before it started")
-        first = vet_url(url, self.policy)
-        try:
-            async with asyncio.timeout(self.policy.timeout_s):
-                return await self._fetch(first, self.policy.max_bytes if max_bytes is None else max_bytes)
-        except FetchError:
-            raise
-        except TimeoutError as exc:
-            raise FetchError("timeout", f"fetching the URL took longer than {self.policy.timeout_s:g} s") from exc
-        except HttpFailure as exc:
-            why = "the connection broke off" if exc.mid_body else "no connection"
-            raise FetchError("failed", f"the URL could not be fetched ({why})") from exc
-        except (OSError, ValueError) as exc:
-            raise FetchError("failed", f"the URL could not be fetched ({type(exc).__name__})") from exc
-
-    async def _fetch(self, url: URL, max_bytes: int) -> Fetched:
         policy = self.policy
-        for _ in range(policy.max_redirects + 1):
-            await self._vet_proxied(url)
-            resp = await self.transport.send(
-                Request("GET", str(url), connect_s=policy.timeout_s, total_s=policy.timeout_s)
-            )
-            try:
-                if resp.status in REDIRECTS:
-                    location = resp.headers.get("location")
-                    if not location:
-                        raise FetchError("failed", f"the URL redirected (HTTP {resp.status}) without a Location")
-                    url = vet_url(url.join(URL(location)), policy)
-                    continue
-                if resp.status >= 400:
-                    raise FetchError("failed", f"the URL answered HTTP {resp.status}")
-                data = await _read(resp, max_bytes)
-            finally:
-                resp.close()
-            media_type = sniffed_type(resp.headers.get("content-type"), data[:SNIFF_BYTES])
-            if media_type not in policy.media_types:
-                accepted = "an image, PDF, audio or video" if policy.media_types - MEDIA_TYPES else "an image or PDF"
-                served = media_type or "no declared type"
-                raise FetchError("unsupported_type", f"the URL serves {served}, not {accepted}")
-            return Fetched(data, media_type)
-        raise FetchError("failed", f"the URL redirected more than {policy.max_redirects} times")
+        limit = policy.max_bytes if max_bytes is None else max_bytes
+        first = self.client.vet(url)
+        whole = Request("GET", "", connect_s=policy.timeout_s, total_s=policy.timeout_s)
+        with _failures(f"fetching the URL took longer than {policy.timeout_s:g} s"):
+            async with asyncio.timeout(policy.timeout_s):
+                resp = await self._answer(first, limit, whole)
+                try:
+                    data = await _read(resp, limit)
+                finally:
+                    resp.close()
+        return Fetched(data, self._media_type(resp.headers, data[:SNIFF_BYTES]))
 
-    async def _vet_proxied(self, url: URL) -> None:
-        """Through a proxy, what the name resolves to here (see the class docstring)."""
-        host = url.raw_host or ""
-        if self.proxies is None or self.proxies.for_url(url) is None or _is_address(host):
-            return
+    @asynccontextmanager
+    async def stream(self, url: str, *, max_bytes: int | None = None) -> AsyncIterator[Streamed]:
+        """The body at ``url`` as it arrives, under the same rules as ``fetch`` and the stream's
+        time limits (the module docstring); ``FetchError`` on entering for what its head shows,
+        from ``chunks`` for what its body does. The response is closed when the context exits,
+        however it exits (an error, a cancellation, a reader that stopped early)."""
+        policy = self.policy
+        limit = policy.max_bytes if max_bytes is None else max_bytes
+        first = self.client.vet(url)
+        deadline = asyncio.get_running_loop().time() + policy.stream_timeout_s
+        streamed = Request("GET", "", connect_s=policy.timeout_s, total_s=policy.stream_timeout_s, read_s=policy.idle_s)
+        resp: Response | None = None
+        pieces: AsyncIterator[bytes] | None = None
+        body: AsyncGenerator[bytes] | None = None
         try:
-            await self._guard.resolve(host, url.port or 0)
-        except OSError:
-            return  # unknown here: the proxy's to resolve and to judge
+            with _failures(f"the URL sent no file within {policy.timeout_s:g} s"):
+                async with asyncio.timeout(policy.timeout_s):
+                    resp = await self._answer(first, limit, streamed)
+                    pieces = resp.chunks()
+                    head = await _head(pieces, limit)
+            media_type = self._media_type(resp.headers, head)
+            body = _body(pieces, head, limit, policy, deadline)
+            yield Streamed(media_type, body, _declared(resp.headers))
+        finally:
+            if resp is not None:
+                resp.close()  # first: a connection dropped mid-body tells the server we left
+            for generator in (body, pieces):
+                if isinstance(generator, AsyncGenerator):
+                    await generator.aclose()
+
+    async def _answer(self, url: URL, max_bytes: int, request: Request) -> Response:
+        """The final answer's open response, redirects followed (each hop vetted), an error
+        status or a declared size over ``max_bytes`` refused before its body is read."""
+        for _ in range(self.policy.max_redirects + 1):
+            resp = await self.client.send(replace(request, url=str(url)))
+            try:
+                target = self._redirect(resp, url, max_bytes)
+            except BaseException:
+                resp.close()
+                raise
+            if target is None:
+                return resp
+            resp.close()
+            url = target
+        raise FetchError("failed", f"the URL redirected more than {self.policy.max_redirects} times")
+
+    def _redirect(self, resp: Response, url: URL, max_bytes: int) -> URL | None:
+        """Where ``resp`` redirects to (vetted), or ``None`` for an answer whose body may be read."""
+        if resp.status in REDIRECTS:
+            location = resp.headers.get("location")
+            if not location:
+                raise FetchError("failed", f"the URL redirected (HTTP {resp.status}) without a Location")
+            return self.client.vet(url.join(URL(location)))
+        if resp.status >= 400:
+            raise FetchError("failed", f"the URL answered HTTP {resp.status}")
+        declared = _declared(resp.headers)
+        if declared is not None and declared > max_bytes:
+            raise _too_large(max_bytes)
+        return None
+
+    def _media_type(self, headers: Mapping[str, str], head: bytes) -> str:
+        """The body's type, declared or sniffed from ``head``, if the policy accepts it."""
+        media_type = sniffed_type(headers.get("content-type"), head[:SNIFF_BYTES])
+        if media_type not in self.policy.media_types:
+            accepted = "an image, PDF, audio or video" if self.policy.media_types - MEDIA_TYPES else "an image or PDF"
+            served = media_type or "no declared type"
+            raise FetchError("unsupported_type", f"the URL serves {served}, not {accepted}")
+        return media_type

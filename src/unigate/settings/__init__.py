@@ -72,6 +72,9 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     [upstream]                          # how upstream APIs are reached: see providers/transport/factory.py
     transport = "auto"                  # UNIGATE_UPSTREAM_TRANSPORT: auto | h1 | proxy
     fetch_via_proxy = false             # UNIGATE_FETCH_VIA_PROXY: client image URLs through the proxy too
+
+Secrets have no table: they come from the environment only (``UNIGATE_MANAGEMENT_KEY``,
+``UNIGATE_MEDIA_SECRET``, ``UNIGATE_WEBHOOK_SECRET``, the providers' keys).
 """
 
 from __future__ import annotations
@@ -186,6 +189,12 @@ class Settings:
     into private networks; off, they are fetched directly, pinned to the vetted address
     (``providers/fetch.py`` says why)."""
 
+    webhook_secret: str | None = field(default=None, repr=False)
+    """``UNIGATE_WEBHOOK_SECRET`` (32+ characters; the environment only, like every secret): the
+    key that signs job webhooks, which their receivers verify with it (``docs/webhooks.md``); the
+    same on every replica. Unset, one is generated at the first start and kept in
+    ``<data_dir>/webhook-secret`` (``providers/webhook_signing.py`` says why not another default)."""
+
     @property
     def uses_postgres(self) -> bool:
         return (self.database_url or "").startswith(("postgresql://", "postgres://"))
@@ -239,6 +248,8 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
         settings = replace(settings, database_url=env["UNIGATE_DATABASE_URL"])
     if env.get("UNIGATE_MANAGEMENT_KEY"):
         settings = replace(settings, management_key=env["UNIGATE_MANAGEMENT_KEY"])
+    if env.get("UNIGATE_WEBHOOK_SECRET"):
+        settings = replace(settings, webhook_secret=_webhook_secret(env["UNIGATE_WEBHOOK_SECRET"]))
     if "UNIGATE_FAKE_MODELS" in env:
         settings = replace(settings, fake_models=flag(env["UNIGATE_FAKE_MODELS"]))
     switches: dict[str, Any] = {}
@@ -259,6 +270,15 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     settings = replace(settings, speech=speech_settings(raw.get("speech", {}), env))
     settings = replace(settings, jobs=jobs_settings(raw.get("jobs", {}), env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
+
+
+def _webhook_secret(value: str) -> str:
+    if len(value) < 32:
+        raise ValueError(
+            "UNIGATE_WEBHOOK_SECRET must be at least 32 characters "
+            "(for instance: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return value
 
 
 def _provider_env(env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
