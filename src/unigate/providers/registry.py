@@ -38,6 +38,7 @@ from unigate.providers.fal import FalImages, FalSpeaker
 from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.gemini.images import GeminiImages
+from unigate.providers.generation_upstreams import GENERATION_UPSTREAMS, adding_generation
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.openai_media import OpenAIMedia, TogetherImages, XaiImages
 from unigate.providers.registration import CHAT, Registration, Setup, Upstream, from_info, in_process, upstream
@@ -382,10 +383,15 @@ def build_providers(
     routing.warn_unreachable()
     return models, services
 
+
 # Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
 # modalities (_adding) or registered on its own.
 # -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
 
 # -- jobs-b: Kling, MiniMax, Runway, Luma
 
-# -- jobs-c: PixVerse, ElevenLabs music, Stability, fal
+# -- jobs-c: PixVerse, ElevenLabs music, Stability, fal (generation_upstreams.py)
+for _registration in GENERATION_UPSTREAMS:
+    register(_registration)
+for _name, (_modalities, _build) in adding_generation().items():
+    _adding(_name, _modalities, _build)
