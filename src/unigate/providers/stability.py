@@ -12,7 +12,8 @@ refused before any credit is reserved.
 
 Synchronous, so the runner is ``inline``: a poller makes the one call and the job ends with it.
 A ``finish-reason`` of ``CONTENT_FILTERED`` ends it in error; Stability's ``seed`` header is
-passed on. Errors come as ``{"id", "name", "errors": [...]}``.
+passed on. Errors come as ``{"id", "name", "errors": [...]}``; a prompt the moderation refused
+is a 403 named ``content_moderation``, answered as the 400 it is rather than as a wrong key.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def parse_error(body: bytes) -> UpstreamFailure:
     if isinstance(data, UpstreamFailure):
         return data
     errors = data.get("errors")
+    # A prompt the moderation refused comes as a 403, which would otherwise read as a wrong key.
+    status = 400 if data.get("name") == "content_moderation" else None
     if isinstance(errors, list) and errors:
-        return UpstreamFailure("; ".join(str(e) for e in errors))
+        return UpstreamFailure("; ".join(str(e) for e in errors), status=status)
     name = data.get("name") or data.get("message")
     return UpstreamFailure(str(name) if name else None)
 
