@@ -7,6 +7,7 @@ Recorded payloads: ``fixtures/pixverse/`` (its README gives each source)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -14,10 +15,16 @@ import pytest
 from tests.providers.emulators import UPSTREAM_KEY, fixture, provider_config
 from unigate.catalog.spec import ModelSpec, Price
 from unigate.core.jobs import GeneratedFile, GenerationRequest, JobKind, JobStatus, Submitted
+from unigate.core.services import Modality
 from unigate.errors import InvalidRequest, RateLimited, UpstreamError
+from unigate.providers.elevenlabs import ElevenLabsMusic, ElevenLabsSpeaker
+from unigate.providers.fal import FalJobs
 from unigate.providers.pixverse import PixVerseJobs
+from unigate.providers.registry import build_providers
+from unigate.providers.stability import StabilityAudio
 from unigate.providers.transport.base import Request
 from unigate.providers.transport.mock import MockResponse, MockTransport
+from unigate.settings import EmbeddingModelSettings, LocalModelSettings, LocalSpeechSettings, Settings
 
 BASE = "https://app-api.pixverse.ai"
 VIDEO_ID = "341962258339968"
@@ -220,3 +227,18 @@ async def test_check_refuses_a_private_address_and_an_unknown_route_before_anyth
     with pytest.raises(InvalidRequest):
         jobs.check_job(video("pixverse/v5/text-to-video"), spec("v5/extend"))
     assert transport.requests == []
+
+
+async def test_the_jobs_c_providers_build_their_runners_on_their_keys() -> None:
+    env = {"PIXVERSE_API_KEY": "p", "STABILITY_API_KEY": "s", "FAL_KEY": "f", "ELEVENLABS_API_KEY": "e"}
+    off = Settings(local=LocalModelSettings(enabled=False), embeddings=EmbeddingModelSettings(enabled=False))
+    _, services = build_providers(replace(off, provider_env=env, speech=LocalSpeechSettings(enabled=False)), models=[])
+    assert isinstance(services.jobs("pixverse", Modality.VIDEO), PixVerseJobs)
+    assert isinstance(services.jobs("stability", Modality.MUSIC), StabilityAudio)
+    assert isinstance(services.jobs("elevenlabs", Modality.MUSIC), ElevenLabsMusic)
+    assert isinstance(services.speaker("elevenlabs"), ElevenLabsSpeaker)  # beside it, on the same key
+    fal = services.jobs("fal", Modality.VIDEO)
+    assert isinstance(fal, FalJobs)
+    assert services.jobs("fal", Modality.MUSIC) is services.jobs("fal", Modality.THREE_D) is fal
+    assert {"pixverse", "fal"} <= services.serving(Modality.VIDEO)
+    assert {"stability", "elevenlabs", "fal"} <= services.serving(Modality.MUSIC)
