@@ -92,7 +92,8 @@ def test_configured_image_providers_build_their_adapters() -> None:
     assert images.upstream is chat.upstream  # started and closed by the chat adapter
     assert images.fetcher is chat.fetcher
     assert {"fal", "bfl"} <= services.serving(Modality.IMAGES)
-    assert services["fal"].serves == frozenset({Modality.IMAGES, Modality.SPEECH})
+    jobs = frozenset({Modality.VIDEO, Modality.MUSIC, Modality.THREE_D})  # generation jobs, on the same key
+    assert services["fal"].serves == frozenset({Modality.IMAGES, Modality.SPEECH}) | jobs
     assert services["topaz"].serves == frozenset({Modality.IMAGES})
 
 

@@ -39,6 +39,7 @@ from unigate.providers.fal import FalImages, FalSpeaker
 from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.gemini.images import GeminiImages
+from unigate.providers.generation_upstreams import GENERATION_UPSTREAMS, adding_generation
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.openai_media import OpenAIMedia, TogetherImages, XaiImages
 from unigate.providers.registration import CHAT, Registration, Setup, Upstream, from_info, in_process, upstream
@@ -398,4 +399,8 @@ def build_providers(
 
 # -- jobs-b: Kling, MiniMax, Runway, Luma
 
-# -- jobs-c: PixVerse, ElevenLabs music, Stability, fal
+# -- jobs-c: PixVerse, ElevenLabs music, Stability, fal (generation_upstreams.py)
+for _registration in GENERATION_UPSTREAMS:
+    register(_registration)
+for _name, (_modalities, _build) in adding_generation().items():
+    _adding(_name, _modalities, _build)
