@@ -45,6 +45,7 @@ from unigate.core.services import Capabilities, Running
 from unigate.observability.http import metrics_endpoint, observability_middleware, send_request_id
 from unigate.providers.download import downloader_for
 from unigate.providers.registry import build_providers
+from unigate.providers.webhooks import webhooks_for
 from unigate.settings import Settings
 from unigate.storage.factory import job_store, store_for
 from unigate.storage.files.factory import media_store_for
@@ -112,7 +113,7 @@ def create_app(
         replica=f"{socket.gethostname()}:{os.getpid()}:{id(media):x}",
         lease_s=settings.jobs.lease_s,
         retention_s=settings.jobs.retention_s,
-        webhooks=webhooks,
+        webhooks=webhooks if webhooks is not None else webhooks_for(settings),
     )
     app.on_response_prepare.append(add_rate_limit_headers)
     app.on_response_prepare.append(send_request_id)
@@ -159,12 +160,13 @@ def _poller(app: web.Application) -> JobPoller:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     store, gateway, media, settings = app[STORE], app[GATEWAY], app[MEDIA], app[SETTINGS]
     await store.open()
-    started: list[Running | MediaStore | Downloader] = []
+    started: list[Running | MediaStore | Downloader | Webhooks] = []
     sweeper: asyncio.Task[None] | None = None
     poller: JobPoller | None = None
     polling: asyncio.Task[None] | None = None
     try:
-        for service in [media.files, media.downloader, *gateway.services.running()]:
+        hooks = [app[JOBS].webhooks] if app[JOBS].webhooks is not None else []
+        for service in [media.files, media.downloader, *hooks, *gateway.services.running()]:
             await service.start()
             started.append(service)
         sweeper = asyncio.create_task(sweep_forever(media.files))  # generated files past their retention

@@ -286,8 +286,13 @@ class JobStore(Protocol):
 class Webhooks(Protocol):
     """Posts a job's final answer to the ``callback_url`` its creator gave (beyond the service:
     its docs have no webhooks). The URL is vetted like any client URL (never a private address);
-    each post is signed (an HMAC-SHA256 header, documented in docs/jobs.md) so that the receiver
-    can tell it came from this gateway. The poller retries a failed delivery with backoff."""
+    each post is signed (an HMAC-SHA256 header, documented in docs/webhooks.md) so that the
+    receiver can tell it came from this gateway. The poller retries a failed delivery with
+    backoff. Started and closed with the app."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
 
     def vet(self, url: str) -> None:
         """Raise ``InvalidRequest`` (``param="callback_url"``) for a URL that may not be used,
