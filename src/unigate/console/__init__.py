@@ -1,5 +1,5 @@
 """The web console at ``/console``: sign in with the management key or an API key, then the
-Playground (chat and speech), Keys, Usage and Models pages (``docs/console.md``).
+Playground (chat and speech), Keys, Usage, Jobs and Models pages (``docs/console.md``).
 
 Server-rendered pages (Jinja2 templates in ``templates/``), a stylesheet and small scripts
 in ``static/`` served by the same process; nothing is loaded from anywhere else. The console is
@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from unigate.accounts.store import Store
-from unigate.console import keys, models, playground, signin, speech, usage
+from unigate.console import jobs, keys, models, playground, signin, speech, usage
 from unigate.console.render import console_errors
 from unigate.console.sessions import CONSOLE_VIEWS, THROTTLE, SignInThrottle
 
@@ -50,6 +50,7 @@ def console_app(store: Store) -> web.Application:
     r.add_post(r"/accounts/{account_id:\d+}/credits", keys.add_credits)
     r.add_get("/usage", usage.usage_page)
     r.add_get("/usage.csv", usage.usage_csv)
+    r.add_get("/jobs", jobs.jobs_page)
     r.add_get("/models", models.models_page)
     r.add_static("/static", STATIC, append_version=True)
     return app

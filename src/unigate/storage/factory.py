@@ -1,11 +1,15 @@
-"""The store the settings ask for: PostgreSQL when the database URL says so, else SQLite."""
+"""The store the settings ask for: PostgreSQL when the database URL says so, else SQLite; and the
+job rows in its database."""
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from unigate.accounts.store import Store
+from unigate.core.jobs import JobStore
 from unigate.settings import Settings
 
-__all__ = ["store_for"]
+__all__ = ["KeepsJobs", "job_store", "store_for"]
 
 
 def store_for(settings: Settings) -> Store:
@@ -18,3 +22,20 @@ def store_for(settings: Settings) -> Store:
     from unigate.storage.sqlite.store import SqliteStore
 
     return SqliteStore(settings.sqlite_path())
+
+
+@runtime_checkable
+class KeepsJobs(Protocol):
+    """A store whose database also holds the generation jobs (both of ours do). Declared here, not
+    on ``Store``: the accounts layer knows nothing of ``core``'s jobs."""
+
+    @property
+    def jobs(self) -> JobStore: ...
+
+
+def job_store(store: Store) -> JobStore:
+    """The generation jobs kept in ``store``'s database; it raises ``store.failures`` like the
+    store's other methods, and answers once the store is open."""
+    if not isinstance(store, KeepsJobs):
+        raise TypeError(f"{type(store).__name__} keeps no generation jobs")
+    return store.jobs

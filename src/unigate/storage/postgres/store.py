@@ -11,8 +11,9 @@ Connections go back to the pool without ``RESET ALL``: this store never changes 
 and the reset would cost a round trip per request.
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
-``batch.py`` and ``ledger.py`` (reservations, settlements, the usage ledger) and ``console.py``
-(the console's sessions and reports); this class holds the connections.
+``batch.py`` and ``ledger.py`` (reservations, settlements, the usage ledger), ``console.py``
+(the console's sessions and reports) and ``jobs.py`` (generation jobs, ``jobs``); this class holds
+the connections.
 
 The database URL is asyncpg's (``postgresql://user@host:5432/db``); query parameters that
 asyncpg does not know become server settings, so ``?search_path=tenant_a`` selects a schema
@@ -39,6 +40,7 @@ from unigate.accounts.store import (
 from unigate.storage.postgres import accounts, ledger
 from unigate.storage.postgres.batch import GroupCommit
 from unigate.storage.postgres.console import PostgresConsole
+from unigate.storage.postgres.jobs import PostgresJobs
 from unigate.storage.postgres.schema import migrate
 from unigate.storage.postgres.vacuum import VACUUM_EVERY, Vacuum
 
@@ -66,6 +68,8 @@ class PostgresStore:
         self._vacuum = Vacuum(lambda: self.pool, every=vacuum_every)
         self._batch = GroupCommit(url, command_timeout=COMMAND_TIMEOUT_S, settled=self._vacuum.settled)
         self.console = PostgresConsole(lambda: self.pool)
+        self.jobs = PostgresJobs(lambda: self.pool)
+        """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -9,8 +9,9 @@ WAL checkpoints (and their ``fsync``) run in a thread, not in a commit on the lo
 (``checkpoint.py``).
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
-``ledger.py`` (reservations, settlements, the usage ledger) and ``console.py`` (the console's
-sessions and reports); this class holds the connection and its group commit.
+``ledger.py`` (reservations, settlements, the usage ledger), ``console.py`` (the console's
+sessions and reports) and ``jobs.py`` (generation jobs, ``jobs``); this class holds the connection
+and its group commit.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from unigate.storage.sqlite.batch import GroupCommit
 from unigate.storage.sqlite.checkpoint import Checkpointer
 from unigate.storage.sqlite.connection import connect
 from unigate.storage.sqlite.console import SqliteConsole
+from unigate.storage.sqlite.jobs import SqliteJobs
 from unigate.storage.sqlite.schema import migrate
 
 __all__ = ["SqliteStore"]
@@ -50,6 +52,8 @@ class SqliteStore:
         self._batch = GroupCommit(lambda: self.db)
         self._checkpointer: Checkpointer | None = None
         self.console = SqliteConsole(lambda: self.db)
+        self.jobs = SqliteJobs(lambda: self.db)
+        """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
 
     @property
     def db(self) -> sqlite3.Connection:
