@@ -382,10 +382,16 @@ def build_providers(
     routing.warn_unreachable()
     return models, services
 
+
 # Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
 # modalities (_adding) or registered on its own.
 # -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
 
 # -- jobs-b: Kling, MiniMax, Runway, Luma
+from unigate.providers.task_upstreams import MINIMAX_JOBS, TASK_UPSTREAMS, minimax_jobs  # noqa: E402
+
+for _registration in TASK_UPSTREAMS:
+    register(_registration)
+_adding("minimax", MINIMAX_JOBS, minimax_jobs)
 
 # -- jobs-c: PixVerse, ElevenLabs music, Stability, fal
