@@ -45,33 +45,38 @@ STATES: Mapping[str, JobStatus] = {
 }
 
 
-def _status_of(code: int) -> int:
-    """Kling's service ``code`` as the HTTP status it stands for (its error-code table)."""
+def _status_of(code: int) -> int | None:
+    """Kling's service ``code`` as the HTTP status it stands for (its error-code table); ``None``
+    for a code it does not list (the answer's own status stands)."""
     if 1000 <= code <= 1004:
         return 401
     if code == 1103:
         return 403
     if 1100 <= code <= 1102:
         return 402  # the operator's account: arrears, no resource pack
-    if 1200 <= code <= 1201 or 1300 <= code <= 1301:
+    if code == 1203:
+        return 404  # the resource (a task, a model) does not exist
+    if 1200 <= code <= 1202 or 1300 <= code <= 1301:
         return 400
     if 1302 <= code <= 1304:
         return 429
-    return {5001: 503, 5002: 504}.get(code, 502)
+    return {5000: 500, 5001: 503, 5002: 504}.get(code)
 
 
-def _failure(data: Mapping[str, Any]) -> UpstreamFailure | None:
+def _failure(data: Mapping[str, Any], default: int | None = 502) -> UpstreamFailure | None:
+    """The failure a non-zero ``code`` reports; ``default`` is its status when Kling's table has
+    none for it (a 200 answer's: 502; an error answer's: its own, ``None``)."""
     code = data.get("code")
     if not isinstance(code, int) or isinstance(code, bool) or code == 0:
         return None
-    return UpstreamFailure(f"{data.get('message') or 'error'} (code {code})", status=_status_of(code))
+    return UpstreamFailure(f"{data.get('message') or 'error'} (code {code})", status=_status_of(code) or default)
 
 
 def parse_error(body: bytes) -> UpstreamFailure:
     data = error_object(body)
     if isinstance(data, UpstreamFailure):
         return data
-    return _failure(data) or UpstreamFailure(str(data.get("message") or "") or None)
+    return _failure(data, None) or UpstreamFailure(str(data.get("message") or "") or None)
 
 
 def _seconds(value: Any) -> float | None:
