@@ -163,7 +163,10 @@ async def test_the_other_endpoints_get_their_own_bodies() -> None:
     kling = await runner(answers("processing"))
     cases = [
         ("multi-image2video:kling-v1-6:std", video(image_list=["https://e.com/a.png", "https://e.com/b.png"])),
-        ("effects:kling-v1-6:pro", video(None, effect_scene="hug", image_url=["https://e.com/a.png", "https://e.com/b.png"])),
+        (
+            "effects:kling-v1-6:pro",
+            video(None, effect_scene="hug", image_url=["https://e.com/a.png", "https://e.com/b.png"]),
+        ),
         ("avatar/image2video::std", video("talk", image_url="https://e.com/face.png", audio_url="https://e.com/a.mp3")),
         (
             "motion-control:kling-v2-6:pro",
@@ -227,9 +230,18 @@ def test_what_kling_cannot_take_is_refused_before_anything_is_sent() -> None:
         load_provider_configs({"KLING_ACCESS_KEY": "a:b"})["kling"], transport=MockTransport(answers("processing"))
     )
     refused = [
-        (video(image_url="https://e.com/a.png", elements=[{"reference_image_urls": ["x"]}]), "image2video:kling-v3:pro"),
-        (video(image_url="https://e.com/p.png", video_url="data:video/mp4;base64,AAAA"), "motion-control:kling-v2-6:pro"),
-        (video(image_url="https://e.com/a.png", tail_image_url="https://e.com/b.png", static_mask="m"), "image2video:kling-v1:pro"),
+        (
+            video(image_url="https://e.com/a.png", elements=[{"reference_image_urls": ["x"]}]),
+            "image2video:kling-v3:pro",
+        ),
+        (
+            video(image_url="https://e.com/p.png", video_url="data:video/mp4;base64,AAAA"),
+            "motion-control:kling-v2-6:pro",
+        ),
+        (
+            video(image_url="https://e.com/a.png", tail_image_url="https://e.com/b.png", static_mask="m"),
+            "image2video:kling-v1:pro",
+        ),
         (video(multi_prompt=["a", "b", "c"], duration=2), "text2video:kling-v3:std"),
         (video(), "lip-sync:kling-v1:std"),
     ]
@@ -268,7 +280,10 @@ async def test_malformed_answers_raise_to_be_asked_again() -> None:
     empty = dict(SUCCEED, data={**SUCCEED["data"], "task_result": {"videos": []}})
     no_video = await runner(lambda r: MockResponse.json(empty))
     progress = await no_video.poll(Submitted(TASK, {"endpoint": "text2video"}), spec("text2video:kling-v1:std"))
-    assert (progress.status, progress.message) == (JobStatus.ERROR, "The kling provider's task succeeded without a video.")
+    assert (progress.status, progress.message) == (
+        JobStatus.ERROR,
+        "The kling provider's task succeeded without a video.",
+    )
 
 
 async def test_kling_s_error_codes_become_our_errors() -> None:
@@ -280,7 +295,9 @@ async def test_kling_s_error_codes_become_our_errors() -> None:
         await refused.submit(video(), spec("text2video:kling-v1:std"), reference="r")
     assert caught.value.code == "upstream_auth_failed"
     assert "KLING_ACCESS_KEY" in caught.value.message
-    in_a_200 = await runner(lambda r: MockResponse.json({"code": 1303, "message": "parallel task over resource pack limit"}))
+    in_a_200 = await runner(
+        lambda r: MockResponse.json({"code": 1303, "message": "parallel task over resource pack limit"})
+    )
     with pytest.raises(RateLimited, match="rate limiting"):
         await in_a_200.submit(video(), spec("text2video:kling-v1:std"), reference="r")
 

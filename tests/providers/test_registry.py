@@ -61,7 +61,8 @@ def test_every_provider_of_the_issue_is_known_with_its_default_url() -> None:
     assert urls["topaz"] == "https://api.topazlabs.com/image/v1"
     assert urls["deepgram"] == "https://api.deepgram.com"  # the speech providers (speech_upstreams.py)
     assert urls["assemblyai"] == "https://api.assemblyai.com"
-    assert len(urls) == 30
+    assert urls["kling"] == "https://api-singapore.klingai.com"  # the job runners (task_upstreams.py)
+    assert len(urls) == 33
     assert {"local", "fake", "local-embeddings"} <= set(REGISTRY)  # registered like the others
 
 
@@ -98,7 +99,10 @@ def test_environment_wins_over_the_table_and_custom_servers_are_declared_by_tabl
     assert "k2" not in repr(custom)  # keys stay out of logs
     with pytest.raises(ValueError, match="unknown"):
         load_provider_configs({}, {"openai": {"api_kye": "typo"}})
-    kinds = "openai, anthropic, gemini, fal, topaz, bfl, deepgram, elevenlabs, assemblyai, hume or inworld"
+    kinds = (
+        "openai, anthropic, gemini, fal, topaz, bfl, deepgram, elevenlabs, assemblyai, hume, inworld, "
+        "kling, runway or luma"
+    )
     with pytest.raises(ValueError, match=f"kind must be {kinds}"):
         load_provider_configs({}, {"mine": {"kind": "soap"}})
     with pytest.raises(ValueError, match="runs inside the gateway"):

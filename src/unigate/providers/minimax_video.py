@@ -108,17 +108,16 @@ class MiniMaxVideo(UpstreamAdapter):
         answer = await get_task(self.upstream, url, self._headers())
         if answer is None:
             return lost(self.name, task)
-        data = self._checked(answer, f"task {task}")
+        data = answer_object(answer, self.name, f"task {task}")
         status = STATES.get(str(data.get("status")))
+        if status is JobStatus.ERROR:
+            # A failed task's base_resp says why it failed, not that the query did.
+            base = data.get("base_resp") if isinstance(data.get("base_resp"), dict) else {}
+            reason = (base or {}).get("status_msg") or "no reason given"
+            return Progress(JobStatus.ERROR, message=f"The {self.name} provider's video task failed: {reason}")
+        self._checked(data, f"task {task}")
         if status is None:
             raise UpstreamError(f"The {self.name} provider gave video task {task} an unknown status.")
-        if status is JobStatus.ERROR:
-            reason = (
-                (data.get("base_resp") or {}).get("status_msg") if isinstance(data.get("base_resp"), dict) else None
-            )
-            return Progress(
-                JobStatus.ERROR, message=f"The {self.name} provider's video task failed: {reason or 'no reason given'}"
-            )
         if status is not JobStatus.COMPLETED:
             return Progress(status)
         file_id = data.get("file_id")
