@@ -63,7 +63,8 @@ def test_every_provider_of_the_issue_is_known_with_its_default_url() -> None:
     assert urls["assemblyai"] == "https://api.assemblyai.com"
     assert urls["pixverse"] == "https://app-api.pixverse.ai"  # generation jobs (generation_upstreams.py)
     assert urls["stability"] == "https://api.stability.ai"
-    assert len(urls) == 32
+    assert urls["kling"] == "https://api-singapore.klingai.com"  # the job runners (task_upstreams.py)
+    assert len(urls) == 35
     assert {"local", "fake", "local-embeddings"} <= set(REGISTRY)  # registered like the others
 
 
@@ -100,8 +101,10 @@ def test_environment_wins_over_the_table_and_custom_servers_are_declared_by_tabl
     assert "k2" not in repr(custom)  # keys stay out of logs
     with pytest.raises(ValueError, match="unknown"):
         load_provider_configs({}, {"openai": {"api_kye": "typo"}})
-    kinds = "openai, anthropic, gemini, fal, topaz, bfl, deepgram, elevenlabs, assemblyai, hume, inworld, pixverse"
-    kinds += " or stability"
+    kinds = (
+        "openai, anthropic, gemini, fal, topaz, bfl, deepgram, elevenlabs, assemblyai, hume, inworld, "
+        "kling, runway, luma, pixverse or stability"
+    )
     with pytest.raises(ValueError, match=f"kind must be {kinds}"):
         load_provider_configs({}, {"mine": {"kind": "soap"}})
     with pytest.raises(ValueError, match="runs inside the gateway"):

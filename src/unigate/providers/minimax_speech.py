@@ -23,7 +23,7 @@ from unigate.providers.transport import Transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 from unigate.providers.wire import error_object
 
-__all__ = ["STATUS_OF_CODE", "MiniMaxSpeaker", "parse_error", "t2a_body"]
+__all__ = ["STATUS_OF_CODE", "MiniMaxSpeaker", "base_failure", "parse_error", "t2a_body"]
 
 STATUS_OF_CODE: Mapping[int, int] = {
     1000: 502,  # unknown error
@@ -52,7 +52,9 @@ _PASSED = ("pronunciation_dict", "timbre_weights", "language_boost", "voice_modi
 """The reference's fields that T2A v2 takes under the same name."""
 
 
-def _failure(base: Any) -> UpstreamFailure | None:
+def base_failure(base: Any) -> UpstreamFailure | None:
+    """The failure a ``base_resp`` reports (its ``status_code`` is not 0), or ``None``; MiniMax's
+    every API answers with one."""
     if not isinstance(base, Mapping):
         return None
     code = base.get("status_code")
@@ -66,7 +68,7 @@ def parse_error(body: bytes) -> UpstreamFailure:
     data = error_object(body)
     if isinstance(data, UpstreamFailure):
         return data
-    return _failure(data.get("base_resp")) or UpstreamFailure(None)
+    return base_failure(data.get("base_resp")) or UpstreamFailure(None)
 
 
 def t2a_body(request: SpeechRequest, upstream: str) -> dict[str, Any]:
@@ -111,7 +113,7 @@ class MiniMaxSpeaker(UpstreamAdapter):
             url, headers={"Authorization": f"Bearer {self.config.api_key}"}, body=body
         )
         answer = answer if isinstance(answer, dict) else {}
-        failure = _failure(answer.get("base_resp"))
+        failure = base_failure(answer.get("base_resp"))
         if failure is not None:
             raise failure_error(self.config, 502, failure)
         data = answer.get("data") if isinstance(answer.get("data"), dict) else {}

@@ -398,6 +398,11 @@ def build_providers(
 # -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
 
 # -- jobs-b: Kling, MiniMax, Runway, Luma
+from unigate.providers.task_upstreams import MINIMAX_JOBS, TASK_UPSTREAMS, minimax_jobs  # noqa: E402
+
+for _registration in TASK_UPSTREAMS:
+    register(_registration)
+_adding("minimax", MINIMAX_JOBS, minimax_jobs)
 
 # -- jobs-c: PixVerse, ElevenLabs music, Stability, fal (generation_upstreams.py)
 for _registration in GENERATION_UPSTREAMS:

@@ -281,6 +281,12 @@ def _webhook_secret(value: str) -> str:
     return value
 
 
+PROVIDER_SUFFIXES = ("_API_KEY", "_BASE_URL", "_API_SECRET", "_ACCESS_KEY", "_SECRET_KEY")
+"""The endings of the variables providers read: ``<NAME>_API_KEY`` and ``<NAME>_BASE_URL``, and the
+names some providers give their credentials (``RUNWAYML_API_SECRET``; Kling's
+``KLING_ACCESS_KEY`` and ``KLING_SECRET_KEY``)."""
+
+
 def _provider_env(env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """The variables of ``Settings.provider_env``: a provider whose variables follow another
     pattern adds it here."""
@@ -289,7 +295,7 @@ def _provider_env(env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]
         entries = table.get("deployments")
         if isinstance(entries, list):  # its shape is checked with the rest of the table (providers/config.py)
             named.update(str(e["api_key_env"]) for e in entries if isinstance(e, Mapping) and "api_key_env" in e)
-    return {k: v for k, v in env.items() if k.endswith(("_API_KEY", "_BASE_URL")) or k in named}
+    return {k: v for k, v in env.items() if k.endswith(PROVIDER_SUFFIXES) or k in named}
 
 
 def _accounts_settings(
