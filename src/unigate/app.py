@@ -165,8 +165,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     poller: JobPoller | None = None
     polling: asyncio.Task[None] | None = None
     try:
-        hooks = [app[JOBS].webhooks] if app[JOBS].webhooks is not None else []
-        for service in [media.files, media.downloader, *hooks, *gateway.services.running()]:
+        hooks = app[JOBS].webhooks
+        for service in [media.files, media.downloader, *([hooks] if hooks else []), *gateway.services.running()]:
             await service.start()
             started.append(service)
         sweeper = asyncio.create_task(sweep_forever(media.files))  # generated files past their retention

@@ -120,6 +120,9 @@ class HttpWebhooks:
         timeout = self.policy.timeout_s
         return Request("POST", url, headers=headers, body=body, connect_s=timeout, total_s=timeout)
 
+    def retry_after(self, attempts: int) -> float | None:
+        return retry_after(attempts)
+
     async def deliver(self, url: str, payload: Mapping[str, Any]) -> bool:
         job = payload.get("id", "?")
         request = self._signed(url, payload)

@@ -285,6 +285,8 @@ PROVIDER_SUFFIXES = ("_API_KEY", "_BASE_URL", "_API_SECRET", "_ACCESS_KEY", "_SE
 """The endings of the variables providers read: ``<NAME>_API_KEY`` and ``<NAME>_BASE_URL``, and the
 names some providers give their credentials (``RUNWAYML_API_SECRET``; Kling's
 ``KLING_ACCESS_KEY`` and ``KLING_SECRET_KEY``)."""
+PROVIDER_NAMES = frozenset({"FAL_KEY"})
+"""Variables providers read that no ending names (fal's own name for its key)."""
 
 
 def _provider_env(env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -295,6 +297,7 @@ def _provider_env(env: Mapping[str, str], tables: Mapping[str, Mapping[str, Any]
         entries = table.get("deployments")
         if isinstance(entries, list):  # its shape is checked with the rest of the table (providers/config.py)
             named.update(str(e["api_key_env"]) for e in entries if isinstance(e, Mapping) and "api_key_env" in e)
+    named |= PROVIDER_NAMES
     return {k: v for k, v in env.items() if k.endswith(PROVIDER_SUFFIXES) or k in named}
 
 
