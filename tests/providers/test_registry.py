@@ -17,6 +17,7 @@ from unigate.core.services import Capabilities, Modality, Service
 from unigate.errors import ProviderNotConfigured
 from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.fake import FakeProvider
+from unigate.providers.fake_jobs import FakeJobs
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.registration import Upstream, upstream
@@ -188,7 +189,7 @@ def acme() -> Iterator[None]:
     """A hypothetical provider: an adapter and one registration."""
 
     def factory(u: Upstream) -> Capabilities:
-        return Capabilities(embeddings=_AcmeEmbedder(u.config.api_key or ""))
+        return Capabilities(embeddings=_AcmeEmbedder(u.config.api_key or ""), video=FakeJobs())
 
     register(upstream("acme", "https://api.acme.test/v1", factory, kind="acme", serves=_EMBEDS))
     yield
@@ -224,7 +225,8 @@ class _AcmeEmbedder:
 def test_adding_a_provider_is_one_registration() -> None:
     assert missing_setting("acme", env={}) == "ACME_API_KEY"
     _, services = build_providers(settings(provider_env={"ACME_API_KEY": "k"}), models=MODELS)
-    assert services["acme"].serves == {Modality.EMBEDDINGS, Modality.VIDEO}  # video: declared ahead
+    assert services["acme"].serves == {Modality.EMBEDDINGS, Modality.VIDEO}
+    assert services.jobs("acme", Modality.VIDEO) is services["acme"].capabilities.video
     assert services.chat("acme") is None
     embedder = services.embedder("acme")
     assert embedder is not None
@@ -236,6 +238,8 @@ def test_adding_a_provider_is_one_registration() -> None:
 def test_a_provider_must_build_what_it_declares() -> None:
     with pytest.raises(ValueError, match="declares chat"):
         Service("broken", frozenset({Modality.CHAT}), Capabilities())
+    with pytest.raises(ValueError, match="declares video"):
+        Service("broken", frozenset({Modality.VIDEO}), Capabilities())
     Service("unconfigured", frozenset({Modality.CHAT}), missing="BROKEN_API_KEY")  # nothing to build
 
 
