@@ -18,6 +18,7 @@ from unigate.app import create_app
 from unigate.catalog.spec import ModelSpec
 from unigate.core.embedder import Embedder
 from unigate.core.gateway import Gateway
+from unigate.core.jobs import Webhooks
 from unigate.core.provider import Provider
 from unigate.settings import LocalModelSettings, Settings
 from unigate.storage.factory import store_for
@@ -47,6 +48,7 @@ class Server:
     providers: dict[str, Provider] | None = None
     embedders: dict[str, Embedder] | None = None
     store: Store | None = None
+    webhooks: Webhooks | None = None
     url: str = ""
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _thread: threading.Thread | None = None
@@ -58,7 +60,12 @@ class Server:
 
         async def boot() -> None:
             app = create_app(
-                self.settings, models=self.models, providers=self.providers, embedders=self.embedders, store=self.store
+                self.settings,
+                models=self.models,
+                providers=self.providers,
+                embedders=self.embedders,
+                store=self.store,
+                webhooks=self.webhooks,
             )
             self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await self._runner.setup()
