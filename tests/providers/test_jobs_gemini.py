@@ -63,9 +63,9 @@ async def make() -> AsyncIterator[Make]:
         await chat.close()
 
 
-def request(model: str = "veo2", duration: float = 8.0, **options: object) -> GenerationRequest:
+def request(model: str = "veo2", seconds: float = 8.0, **options: object) -> GenerationRequest:
     prompt = "A close up of two people staring at a cryptic drawing on a wall, torchlight flickering."
-    return GenerationRequest(model, JobKind.VIDEO, prompt, options, duration, "720p:audio")
+    return GenerationRequest(model, JobKind.VIDEO, prompt, options, seconds, "720p:audio")
 
 
 def operations(*names: str, download: MockResponse | None = None) -> Callable[[Request], MockResponse]:

@@ -55,7 +55,7 @@ SIZES: Mapping[tuple[str, str], str] = {
 _COMMON = ("negative_prompt", "seed", "watermark", "enhance_prompt")
 _MAPPED = {
     "t2v": (*_COMMON, "resolution", "aspect_ratio", "duration", "audio_url", "generate_audio", "shot_type"),
-    "i2v": (*_COMMON, "image_url", "resolution", "duration", "audio_url", "generate_audio", "shot_type"),
+    "i2v": (*_COMMON, "image_url", "aspect_ratio", "resolution", "duration", "audio_url", "generate_audio", "shot_type"),
     "r2v": (*_COMMON, "video_urls", "resolution", "aspect_ratio", "duration", "shot_type"),
     "happyhorse": (
         "image_url",
