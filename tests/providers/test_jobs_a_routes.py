@@ -50,7 +50,8 @@ def test_a_route_names_a_registered_video_provider_and_its_upstream(model: str) 
     if route["provider"] in OURS:
         assert Modality.VIDEO in REGISTRY[route["provider"]].serves
     else:
-        assert route["provider"] == "fal" and route["upstream"].startswith("fal-ai/")
+        assert route["provider"] == "fal"
+        assert route["upstream"].startswith("fal-ai/")
 
 
 def test_configured_providers_build_their_video_runners_beside_their_chat() -> None:

@@ -158,7 +158,8 @@ async def test_a_failed_task_is_an_error_with_dashscope_s_code() -> None:
     wan, _ = await make(tasks("video_task_failed"))
     progress = await wan.poll(Submitted(upstream_id=TASK), spec("wan2.6-t2v"))
     assert progress.status is JobStatus.ERROR
-    assert "The size is not match the allowed size" in progress.message and "(InvalidParameter)" in progress.message
+    assert "The size is not match the allowed size" in progress.message
+    assert "(InvalidParameter)" in progress.message
 
 
 async def test_a_task_dashscope_no_longer_knows_is_lost() -> None:
@@ -168,7 +169,8 @@ async def test_a_task_dashscope_no_longer_knows_is_lost() -> None:
     wan, _ = await make(lambda req: MockResponse.json(missing, status=404))
     gone = await wan.poll(Submitted(upstream_id=TASK), spec("wan2.6-t2v"))
     assert unknown.status is gone.status is JobStatus.ERROR
-    assert "lost" in unknown.message and "lost" in gone.message
+    assert "lost" in unknown.message
+    assert "lost" in gone.message
 
 
 async def test_answers_that_say_nothing_usable() -> None:
@@ -179,7 +181,8 @@ async def test_answers_that_say_nothing_usable() -> None:
         await wan.poll(Submitted(upstream_id=TASK), spec("wan2.6-t2v"))
     wan, _ = await make(lambda req: MockResponse.json({"output": {"task_id": TASK, "task_status": "SUCCEEDED"}}))
     empty = await wan.poll(Submitted(upstream_id=TASK), spec("wan2.6-t2v"))
-    assert empty.status is JobStatus.ERROR and "no video_url" in empty.message
+    assert empty.status is JobStatus.ERROR
+    assert "no video_url" in empty.message
 
 
 async def test_what_dashscope_cannot_make_is_refused_before_anything_is_sent() -> None:

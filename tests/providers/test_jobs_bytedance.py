@@ -13,7 +13,6 @@ import pytest
 
 from tests.providers.emulators import UPSTREAM_KEY, fixture, provider_config
 from tests.providers.media_upstream import media_spec
-from unigate.catalog.spec import ModelSpec
 from unigate.core.jobs import GeneratedFile, GenerationRequest, JobKind, JobStatus, Submitted
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
 from unigate.providers.seedance_video import SeedanceVideo
@@ -135,7 +134,8 @@ async def test_a_task_modelark_no_longer_knows_is_lost() -> None:
     missing = {"error": {"code": "ResourceNotFound", "message": "The specified task is not found.", "type": "NotFound"}}
     seedance, _ = await make(lambda req: MockResponse.json(missing, status=404))
     progress = await seedance.poll(Submitted(upstream_id=TASK), PRO_I2V)
-    assert progress.status is JobStatus.ERROR and "lost" in progress.message
+    assert progress.status is JobStatus.ERROR
+    assert "lost" in progress.message
 
 
 async def test_answers_that_say_nothing_usable() -> None:
@@ -146,7 +146,8 @@ async def test_answers_that_say_nothing_usable() -> None:
         await seedance.poll(Submitted(upstream_id=TASK), PRO_I2V)
     seedance, _ = await make(lambda req: MockResponse.json({"id": TASK, "status": "succeeded", "content": {}}))
     empty = await seedance.poll(Submitted(upstream_id=TASK), PRO_I2V)
-    assert empty.status is JobStatus.ERROR and "no video_url" in empty.message
+    assert empty.status is JobStatus.ERROR
+    assert "no video_url" in empty.message
 
 
 async def test_what_modelark_cannot_take_is_refused_before_anything_is_sent() -> None:

@@ -116,10 +116,13 @@ async def test_a_first_and_last_frame_video_is_asked_by_the_sdk_s_wire_and_polle
 
 
 async def test_a_download_answered_directly_is_read_with_our_key(make: Make) -> None:
-    veo, _ = await make(operations("veo_operation_done", download=MockResponse(200, {"Content-Type": "video/mp4"}, MP4)))
+    direct = MockResponse(200, {"Content-Type": "video/mp4"}, MP4)
+    veo, _ = await make(operations("veo_operation_done", download=direct))
     done = await veo.poll(Submitted(upstream_id=OPERATION), VEO2)
     (file,) = done.files
-    assert file.blob is not None and file.blob.data == MP4 and file.content_type == "video/mp4"
+    assert file.blob is not None
+    assert file.blob.data == MP4
+    assert file.content_type == "video/mp4"
 
 
 async def test_reference_images_and_an_extension_take_their_own_fields(make: Make) -> None:
@@ -158,14 +161,16 @@ async def test_a_failed_or_filtered_operation_is_an_error_with_google_s_words(ma
     filtered = await veo.poll(Submitted(upstream_id=OPERATION), VEO2)
     assert failed.status is filtered.status is JobStatus.ERROR
     assert "The input image is not supported by this model." in failed.message
-    assert "safety filters" in filtered.message and "You have not been charged" in filtered.message
+    assert "safety filters" in filtered.message
+    assert "You have not been charged" in filtered.message
 
 
 async def test_an_operation_google_no_longer_knows_is_lost(make: Make) -> None:
     missing = {"error": {"code": 404, "message": "Operation not found", "status": "NOT_FOUND"}}
     veo, _ = await make(lambda req: MockResponse.json(missing, status=404))
     progress = await veo.poll(Submitted(upstream_id=OPERATION), VEO2)
-    assert progress.status is JobStatus.ERROR and "lost" in progress.message
+    assert progress.status is JobStatus.ERROR
+    assert "lost" in progress.message
 
 
 async def test_answers_that_say_nothing_usable(make: Make) -> None:
@@ -173,7 +178,8 @@ async def test_answers_that_say_nothing_usable(make: Make) -> None:
     with pytest.raises(UpstreamError, match="without an operation name"):
         await veo.submit(request(), VEO2, reference="x")
     empty = await veo.poll(Submitted(upstream_id=OPERATION), VEO2)
-    assert empty.status is JobStatus.ERROR and "no video" in empty.message
+    assert empty.status is JobStatus.ERROR
+    assert "no video" in empty.message
     veo, _ = await make(lambda req: MockResponse(503, {}, b'{"error": {"code": 503, "status": "UNAVAILABLE"}}'))
     with pytest.raises(Overloaded):  # transient: raised, for the poller to ask again later
         await veo.poll(Submitted(upstream_id=OPERATION), VEO2)

@@ -81,7 +81,8 @@ async def test_a_text_to_video_is_created_with_the_service_s_size_and_polled_unt
     assert done.duration_s == 8.0
     (file,) = done.files
     assert (file.field, file.url, file.content_type) == ("video", None, "video/mp4")
-    assert file.blob is not None and file.blob.data == MP4
+    assert file.blob is not None
+    assert file.blob.data == MP4
     polls = [(r.method, r.url) for r in transport.requests[1:]]
     assert polls == [("GET", f"{BASE}/videos/{VIDEO}")] * 3 + [("GET", f"{BASE}/videos/{VIDEO}/content")]
     assert transport.requests[-1].headers["Authorization"] == BEARER  # the content needs our key

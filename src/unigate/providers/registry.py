@@ -32,26 +32,22 @@ from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.bfl import BflImages
 from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_of, provider_config
 from unigate.providers.dashscope import DashScopeImages
-from unigate.providers.dashscope.video import DashScopeVideo
 from unigate.providers.fake import FakeProvider
 from unigate.providers.fake_media import FAKE_MEDIA_MODELS, FakeMedia
 from unigate.providers.fal import FalImages, FalSpeaker
 from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.gemini.images import GeminiImages
-from unigate.providers.gemini.video import INPUT_POLICY as GEMINI_VIDEO_INPUTS
-from unigate.providers.gemini.video import GeminiVideo
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.openai_media import OpenAIMedia, TogetherImages, XaiImages
-from unigate.providers.openai_media.video import OpenAIVideo
 from unigate.providers.registration import CHAT, Registration, Setup, Upstream, from_info, in_process, upstream
 from unigate.providers.router import Sleep
 from unigate.providers.routing import Routing
-from unigate.providers.seedance_video import SeedanceVideo
 from unigate.providers.seedream import SeedreamImages
 from unigate.providers.speech_local.registration import LOCAL_SPEECH
 from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, Adding, adding_speech
 from unigate.providers.topaz import TopazImages
+from unigate.providers.video_upstreams import adding_video
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 __all__ = [
@@ -391,22 +387,8 @@ def build_providers(
 # Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
 # modalities (_adding) or registered on its own.
 # -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
-VIDEO = frozenset({Modality.VIDEO})
-
-
-def _gemini_video(u: Upstream, built: Capabilities) -> Capabilities:
-    chat = built.chat
-    if not isinstance(chat, GeminiProvider):
-        raise TypeError("the gemini registration's chat adapter is not a GeminiProvider")
-    fetcher = Fetcher(GEMINI_VIDEO_INPUTS, proxies=u.fetch_proxies)
-    return replace(built, video=GeminiVideo(chat.upstream, fetcher))
-
-
-# Sora shares the chat adapter's Upstream, as OpenAIMedia does; Veo the Gemini chat adapter's.
-_adding("openai", VIDEO, lambda u, c: replace(c, video=OpenAIVideo(_compatible_chat(c).upstream)))
-_adding("gemini", VIDEO, _gemini_video)
-_adding("alibaba", VIDEO, lambda u, c: replace(c, video=DashScopeVideo(u.config, transport=u.transport)))
-_adding("bytedance", VIDEO, lambda u, c: replace(c, video=SeedanceVideo(u.config, transport=u.transport)))
+for _name, _build in adding_video().items():  # Sora, Veo, Wan, Seedance (video_upstreams.py)
+    _adding(_name, Modality.VIDEO, _build)
 
 # -- jobs-b: Kling, MiniMax, Runway, Luma
 

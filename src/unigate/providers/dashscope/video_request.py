@@ -53,9 +53,11 @@ SIZES: Mapping[tuple[str, str], str] = {
 """The ``size`` of each resolution and aspect ratio, as the text-to-video reference lists them."""
 
 _COMMON = ("negative_prompt", "seed", "watermark", "enhance_prompt")
+_SHOT = ("shot_type",)
 _MAPPED = {
     "t2v": (*_COMMON, "resolution", "aspect_ratio", "duration", "audio_url", "generate_audio", "shot_type"),
-    "i2v": (*_COMMON, "image_url", "aspect_ratio", "resolution", "duration", "audio_url", "generate_audio", "shot_type"),
+    # aspect_ratio is refused with its reason (the image's ratio rules), not as an unknown field
+    "i2v": (*_COMMON, "image_url", "aspect_ratio", "resolution", "duration", "audio_url", "generate_audio", *_SHOT),
     "r2v": (*_COMMON, "video_urls", "resolution", "aspect_ratio", "duration", "shot_type"),
     "happyhorse": (
         "image_url",
