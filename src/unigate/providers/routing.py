@@ -114,10 +114,9 @@ class Routing:
 
     def route(self, name: str, deployments: Sequence[Capabilities]) -> Capabilities:
         """One provider's capabilities over its ``deployments`` (all built by its factory): chat
-        through a ``Router``, embeddings through a ``RoutedEmbedder``; the media modalities and the
-        job runners by the first deployment's objects (not routed yet: a generated image or a
-        speech stream retried on another deployment could be paid twice upstream; a job's
-        polls must reach the deployment that took it)."""
+        through a ``Router``, embeddings through a ``RoutedEmbedder``; the media modalities by
+        the first deployment's objects (not routed yet: a generated image or a speech stream
+        retried on another deployment could be paid twice upstream)."""
         chats = [d.chat for d in deployments if d.chat is not None]
         embedders = [d.embeddings for d in deployments if d.embeddings is not None]
         # An adapter that serves both is started by the router; the embedder starts the others.
@@ -131,9 +130,6 @@ class Routing:
             speech=first.speech,
             transcription=first.transcription,
             ocr=first.ocr,
-            video=first.video,
-            music=first.music,
-            three_d=first.three_d,
         )
 
     def reach(self, name: str, capabilities: Capabilities) -> None:
