@@ -49,6 +49,7 @@ from unigate.providers.seedream import SeedreamImages
 from unigate.providers.speech_local.registration import LOCAL_SPEECH
 from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, Adding, adding_speech
 from unigate.providers.topaz import TopazImages
+from unigate.providers.video_upstreams import adding_video
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 __all__ = [
@@ -396,6 +397,8 @@ def build_providers(
 # Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
 # modalities (_adding) or registered on its own.
 # -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
+for _name, _build in adding_video().items():  # Sora, Veo, Wan, Seedance (video_upstreams.py)
+    _adding(_name, Modality.VIDEO, _build)
 
 # -- jobs-b: Kling, MiniMax, Runway, Luma
 from unigate.providers.task_upstreams import MINIMAX_JOBS, TASK_UPSTREAMS, minimax_jobs  # noqa: E402
