@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from unigate.catalog.builtin import fake_spec, local_chat_spec, local_embedding_spec
+from unigate.catalog.builtin import local_chat_spec, local_embedding_spec
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.configured import apply_model_tables
 from unigate.catalog.loader import load_catalog
@@ -32,14 +32,12 @@ from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.bfl import BflImages
 from unigate.providers.config import ProviderConfig, ProviderInfo, deployments_of, provider_config
 from unigate.providers.dashscope import DashScopeImages
-from unigate.providers.fake import FakeProvider
-from unigate.providers.fake_jobs import FAKE_JOB_MODELS, FakeJobs
-from unigate.providers.fake_media import FAKE_MEDIA_MODELS, FakeMedia
+from unigate.providers.fake_registration import FAKE
 from unigate.providers.fal import FalImages, FalSpeaker
 from unigate.providers.fetch import Fetcher
 from unigate.providers.gemini import GeminiProvider
 from unigate.providers.gemini.images import GeminiImages
-from unigate.providers.generation_upstreams import GENERATION_UPSTREAMS, adding_generation
+from unigate.providers.job_upstreams import JOB_UPSTREAMS, adding_jobs
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.openai_media import OpenAIMedia, TogetherImages, XaiImages
 from unigate.providers.registration import CHAT, Registration, Setup, Upstream, from_info, in_process, upstream
@@ -49,7 +47,6 @@ from unigate.providers.seedream import SeedreamImages
 from unigate.providers.speech_local.registration import LOCAL_SPEECH
 from unigate.providers.speech_upstreams import SPEECH_UPSTREAMS, Adding, adding_speech
 from unigate.providers.topaz import TopazImages
-from unigate.providers.video_upstreams import adding_video
 from unigate.settings import EmbeddingModelSettings, LocalModelSettings, Settings
 
 __all__ = [
@@ -185,33 +182,7 @@ register(
 )
 
 
-def _fake(delay: float) -> Capabilities:
-    media = FakeMedia(chunk_delay_s=delay)
-    return Capabilities(
-        chat=FakeProvider(token_delay_s=delay),
-        images=media,
-        speech=media,
-        transcription=media,
-        ocr=media,
-        video=FakeJobs(),
-        music=FakeJobs(inline=True),
-        three_d=FakeJobs(),
-    )
-
-
-MEDIA = frozenset({Modality.IMAGES, Modality.SPEECH, Modality.TRANSCRIPTION, Modality.OCR})
-JOBS = frozenset({Modality.VIDEO, Modality.MUSIC, Modality.THREE_D})
-
-register(
-    in_process(
-        "fake",
-        "fake",
-        CHAT | MEDIA | JOBS,
-        lambda s: s.fake_token_delay_s if s.fake_models else None,
-        _fake,
-        lambda s: [fake_spec(), *FAKE_MEDIA_MODELS, *FAKE_JOB_MODELS],
-    )
-)
+register(FAKE)  # the deterministic test models (fake_registration.py)
 register(
     in_process(
         "local-embeddings",
@@ -394,21 +365,9 @@ def build_providers(
     return models, services
 
 
-# Generation jobs (video, music, 3D; core/jobs.py): each provider's JobRunner, beside its other
-# modalities (_adding) or registered on its own.
-# -- jobs-a: OpenAI Sora, Google Veo, xAI, Alibaba Wan, ByteDance Seedance
-for _name, _build in adding_video().items():  # Sora, Veo, Wan, Seedance (video_upstreams.py)
-    _adding(_name, Modality.VIDEO, _build)
-
-# -- jobs-b: Kling, MiniMax, Runway, Luma
-from unigate.providers.task_upstreams import MINIMAX_JOBS, TASK_UPSTREAMS, minimax_jobs  # noqa: E402
-
-for _registration in TASK_UPSTREAMS:
+# Generation jobs (video, music, 3D; core/jobs.py): the providers that run only jobs, then the
+# runners beside other modalities of providers registered above (job_upstreams.py).
+for _registration in JOB_UPSTREAMS:
     register(_registration)
-_adding("minimax", MINIMAX_JOBS, minimax_jobs)
-
-# -- jobs-c: PixVerse, ElevenLabs music, Stability, fal (generation_upstreams.py)
-for _registration in GENERATION_UPSTREAMS:
-    register(_registration)
-for _name, (_modalities, _build) in adding_generation().items():
+for _name, (_modalities, _build) in adding_jobs().items():
     _adding(_name, _modalities, _build)
