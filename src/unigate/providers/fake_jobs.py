@@ -25,8 +25,9 @@ from unigate.errors import InvalidRequest, UpstreamError
 
 __all__ = ["FAKE_JOB_MODELS", "FAKE_VIDEO_URL", "FakeJobs", "fake_video"]
 
-FAKE_VIDEO_URL = "https://fake-upstream.invalid/video.mp4"
-"""Where a video prompted ``URL`` is returned (tests route the downloader there)."""
+FAKE_VIDEO_URL = "http://fake-upstream.invalid/video.mp4"
+"""Where a video prompted ``URL`` is returned: tests route the downloader there, or a replica
+through an HTTP proxy they run (a name that does not resolve is the proxy's to reach)."""
 
 _WAIT = re.compile(r"WAIT:(\d+(?:\.\d+)?)")
 
