@@ -1,5 +1,5 @@
 # The two set-up commands of the README. Both install into .venv first.
-.PHONY: serve test check bench bench-media
+.PHONY: serve test check bench bench-media bench-jobs
 
 serve:
 	@./scripts/install.sh
@@ -21,7 +21,10 @@ check:
 # in ../shared/bench; LiteLLM from .venv-litellm when present). About 12 minutes. Then the media
 # lines: the embedded speech models' real-time factors beside the libraries called directly, and
 # the gateway's added latency on an image request (about 2 minutes): `make bench-media` alone.
-bench: ; .venv/bin/python bench/speed.py && $(MAKE) --no-print-directory bench-media
+bench: ; .venv/bin/python bench/speed.py && $(MAKE) --no-print-directory bench-media bench-jobs
 bench-media:
 	.venv/bin/python bench/speech.py
 	.venv/bin/python bench/images.py
+# 1,000 generation jobs in flight for a minute on SQLite and PostgreSQL: polls and store calls per
+# minute, and the drain (about 3 minutes).
+bench-jobs: ; .venv/bin/python bench/jobs.py
