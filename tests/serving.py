@@ -19,6 +19,7 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.embedder import Embedder
 from unigate.core.gateway import Gateway
 from unigate.core.jobs import Webhooks
+from unigate.core.services import Capabilities
 from unigate.core.provider import Provider
 from unigate.settings import LocalModelSettings, Settings
 from unigate.storage.factory import store_for
@@ -49,6 +50,7 @@ class Server:
     embedders: dict[str, Embedder] | None = None
     store: Store | None = None
     webhooks: Webhooks | None = None
+    capabilities: dict[str, Capabilities] | None = None
     url: str = ""
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _thread: threading.Thread | None = None
@@ -66,6 +68,7 @@ class Server:
                 embedders=self.embedders,
                 store=self.store,
                 webhooks=self.webhooks,
+                capabilities=self.capabilities,
             )
             self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await self._runner.setup()

@@ -10,11 +10,13 @@ Every method raises ``GatewayError`` subclasses (``InvalidRequest`` for what the
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.jobs import GenerationRequest, JobTiming, Progress, Submitted
 from unigate.core.media import (
+    Blob,
     ImageRequest,
     ImageResult,
     OcrRequest,
@@ -25,7 +27,7 @@ from unigate.core.media import (
     TranscriptionRequest,
 )
 
-__all__ = ["ImageGenerator", "JobRunner", "OcrReader", "Speaker", "Transcriber"]
+__all__ = ["ImageGenerator", "JobRunner", "OcrReader", "ReferenceUploader", "Speaker", "Transcriber"]
 
 
 class _Lifecycle(Protocol):
@@ -88,4 +90,15 @@ class JobRunner(_Lifecycle, Protocol):
         """Where the upstream's job stands; its files once completed. An upstream that no longer
         knows the job answers ``Progress(ERROR, message=...)``, not an exception: a poll that
         raises is asked again later, until the deadline."""
+        ...
+
+
+@runtime_checkable
+class ReferenceUploader(Protocol):
+    """A music runner whose upstream first takes a reference recording and answers ids to
+    generate from (MiniMax's ``music-01``: ``voice_id``, ``instrumental_id``)."""
+
+    async def upload_reference(self, audio: Blob, purpose: str) -> Mapping[str, Any]:
+        """The upstream's ids for ``audio`` uploaded as ``purpose`` (``song``, ``voice`` or
+        ``instrumental``)."""
         ...

@@ -26,6 +26,7 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, failure_error
 from unigate.providers.minimax_speech import base_failure, parse_error
+from unigate.providers.multipart import encode_multipart
 from unigate.providers.task_jobs import answer_object, data_base64, is_data_uri, lost, text_option
 from unigate.providers.transport import Transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
@@ -104,6 +105,21 @@ class MiniMaxMusic(UpstreamAdapter):
         seconds = millis / 1000 if isinstance(millis, (int, float)) and not isinstance(millis, bool) else None
         outcome = Progress(JobStatus.COMPLETED, files=(file,), duration_s=seconds)
         return Submitted(upstream_id=str(answer.get("trace_id") or reference), outcome=outcome)
+
+    async def upload_reference(self, audio: Blob, purpose: str) -> dict[str, Any]:
+        """``POST /music_upload`` (music-01's first step): the ``voice_id`` and/or
+        ``instrumental_id`` MiniMax gives the recording, with its ``trace_id``."""
+        body, content_type = encode_multipart({"purpose": purpose}, [("file", audio)])
+        headers = {"Authorization": f"Bearer {self.config.api_key}", "Content-Type": content_type}
+        raw = await self.upstream.request_json("POST", self.url("music_upload"), headers=headers, body=body)
+        answer = answer_object(raw, self.name, "music upload")
+        failure = base_failure(answer.get("base_resp"))
+        if failure is not None:
+            raise failure_error(self.config, 502, failure)
+        ids = {k: answer[k] for k in ("voice_id", "instrumental_id", "trace_id") if isinstance(answer.get(k), str)}
+        if "voice_id" not in ids and "instrumental_id" not in ids:
+            raise UpstreamError(f"The {self.name} provider took the recording but answered no id for it.")
+        return ids
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
         # The generation ended within submit; MiniMax keeps no task to ask about afterwards.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from unigate.api.context import GATEWAY
+from unigate.api.jobs.minimax_legacy import minimax_generate, minimax_upload
 from unigate.api.jobs.openai_videos import add_openai_video_routes
 from unigate.api.jobs.service import create_music, create_video, get_music, get_video
 from unigate.api.jobs.three_d import generate_3d, generate_3d_from
@@ -37,6 +38,8 @@ def add_job_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v2/generate/video/{vendor}/generation", get_video)
     router.add_post("/v2/generate/audio", create_music)
     router.add_get("/v2/generate/audio", get_music)
+    router.add_post("/v2/generate/audio/minimax/upload", minimax_upload)
+    router.add_post("/v2/generate/audio/minimax/generate", minimax_generate)
     router.add_post("/v2/generate/3d", generate_3d)
     for prefix in ("/v1", ""):
         router.add_post(f"{prefix}/images/generations", images_or_3d)
