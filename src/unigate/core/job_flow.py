@@ -2,10 +2,9 @@
 whichever replica holds it (``core/jobs.py`` has the row and its phases).
 
 Create: scope, model, the runner's checks, the callback URL, admission, a reservation of the
-worst case, then the row, recorded before the upstream is asked anything. The reservation is
-then extended to the job's deadline plus ``GRACE_S``, so the sweep that frees dead requests'
+worst case, extended to the job's deadline plus ``GRACE_S`` (the sweep that frees dead requests'
 reservations leaves it alone while the job runs, yet frees it if every replica were gone for
-good. An upstream that answers at once (``inline`` false) is asked within the create request
+good), then the row, recorded before the upstream is asked anything. An upstream that answers at once (``inline`` false) is asked within the create request
 (shielded: a client that leaves does not abandon a job being handed over), so that what it
 refuses is the client's 400, refunded; one that runs the job within the call is left to a poller.
 
@@ -145,8 +144,9 @@ class JobGateway:
             updated=now,
         )
         try:
-            await self.jobs.create_job(job)
+            # Extended first: a row must never exist whose reservation the sweep could free.
             await self.gateway.store.extend_reservations([call.reservation.id], runner.timing.deadline_s + GRACE_S)
+            await self.jobs.create_job(job)
         except BaseException:
             await self.gateway.settle(call, 0, "error")
             raise
