@@ -4,9 +4,10 @@ whichever replica holds it (``core/jobs.py`` has the row and its phases).
 Create: scope, model, the runner's checks, the callback URL, admission, a reservation of the
 worst case, extended to the job's deadline plus ``GRACE_S`` (the sweep that frees dead requests'
 reservations leaves it alone while the job runs, yet frees it if every replica were gone for
-good), then the row, recorded before the upstream is asked anything. An upstream that answers at once (``inline`` false) is asked within the create request
-(shielded: a client that leaves does not abandon a job being handed over), so that what it
-refuses is the client's 400, refunded; one that runs the job within the call is left to a poller.
+good), then the row, recorded before the upstream is asked anything. An upstream that answers
+at once (``inline`` false) is asked within the create request (shielded: a client that leaves
+does not abandon a job being handed over), so that what it refuses is the client's 400,
+refunded; one that runs the job within the call is left to a poller.
 
 Every later step is a poller's (``job_poller.py``): it holds the row's lease while it works and
 gives the row back with its next time. The job settles once, when it ends: to the actual price

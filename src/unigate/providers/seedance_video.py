@@ -32,13 +32,12 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream
 from unigate.providers.openai_compat.response import parse_error
+from unigate.providers.task_jobs import get_task, lost
 from unigate.providers.transport import Transport, build_transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 from unigate.providers.video_jobs import (
     check_options,
     failed,
-    get_or_lost,
-    lost,
     object_at,
     option_url,
     option_urls,
@@ -152,7 +151,7 @@ class SeedanceVideo(UpstreamAdapter):
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
         task = job.upstream_id
         url = self.url(f"contents/generations/tasks/{quote(task, safe='')}")
-        data = await get_or_lost(self.upstream, url, self._headers())
+        data = await get_task(self.upstream, url, self._headers())
         if data is None:
             return lost(self.name, task)
         if not isinstance(data, dict):

@@ -28,9 +28,7 @@ __all__ = [
     "SERVICE_ROUTING",
     "check_options",
     "failed",
-    "get_or_lost",
     "keyed_file",
-    "lost",
     "object_at",
     "option_url",
     "option_urls",
@@ -93,24 +91,9 @@ def seconds_of(value: Any) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def lost(provider: str, upstream_id: str) -> Progress:
-    return Progress(JobStatus.ERROR, message=f"The {provider} provider no longer knows job {upstream_id} (lost).")
-
-
 def failed(provider: str, upstream_id: str, detail: Any) -> Progress:
     text = str(detail or "").strip() or "no details given"
     return Progress(JobStatus.ERROR, message=f"The {provider} provider's job {upstream_id} failed: {text}")
-
-
-async def get_or_lost(upstream: Upstream, url: str, headers: Mapping[str, str]) -> Any | None:
-    """The JSON at ``url``; ``None`` when the upstream answers 404 (it no longer knows the job).
-    Any other failure raises, for the poller to ask again later."""
-    try:
-        return await upstream.request_json("GET", url, headers=headers)
-    except UpstreamError as exc:
-        if exc.code == "upstream_not_found":
-            return None
-        raise
 
 
 async def keyed_file(

@@ -26,9 +26,10 @@ from unigate.providers.dashscope.errors import parse_error
 from unigate.providers.dashscope.images import native_origin
 from unigate.providers.dashscope.video_request import mapped_options, video_body
 from unigate.providers.http import Upstream
+from unigate.providers.task_jobs import get_task, lost
 from unigate.providers.transport import Transport, build_transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
-from unigate.providers.video_jobs import check_options, failed, get_or_lost, lost, seconds_of
+from unigate.providers.video_jobs import check_options, failed, seconds_of
 
 __all__ = ["TASK_PATH", "TIMING", "DashScopeVideo"]
 
@@ -70,7 +71,7 @@ class DashScopeVideo(UpstreamAdapter):
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
         task = job.upstream_id
         url = f"{self.origin}/api/v1/tasks/{quote(task, safe='')}"
-        data = await get_or_lost(self.upstream, url, self._headers())
+        data = await get_task(self.upstream, url, self._headers())
         if data is None:
             return lost(self.name, task)
         output = data.get("output") if isinstance(data, dict) else None

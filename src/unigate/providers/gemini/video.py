@@ -41,13 +41,12 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.fetch import Fetcher, FetchError, FetchPolicy
 from unigate.providers.http import Upstream
 from unigate.providers.media_types import IMAGE_AND_PDF_TYPES, VIDEO_TYPES
+from unigate.providers.task_jobs import get_task, lost
 from unigate.providers.upstream_adapter import UpstreamAdapter
 from unigate.providers.video_jobs import (
     check_options,
     failed,
-    get_or_lost,
     keyed_file,
-    lost,
     object_at,
     option_url,
     option_urls,
@@ -171,7 +170,7 @@ class GeminiVideo(UpstreamAdapter):
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
         name = job.upstream_id
-        data = await get_or_lost(self.upstream, self._api(name), self._headers())
+        data = await get_task(self.upstream, self._api(name), self._headers())
         if data is None:
             return lost(self.name, name)
         if not isinstance(data, dict):

@@ -25,12 +25,11 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.jobs import GenerationRequest, JobStatus, JobTiming, Progress, Submitted
 from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.openai_media.adapter import MediaAdapter
+from unigate.providers.task_jobs import get_task, lost
 from unigate.providers.video_jobs import (
     check_options,
     failed,
-    get_or_lost,
     keyed_file,
-    lost,
     object_at,
     option_url,
     seconds_of,
@@ -101,7 +100,7 @@ class OpenAIVideo(MediaAdapter):
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
         video = job.upstream_id
-        data = await get_or_lost(self.upstream, self.url(f"videos/{quote(video, safe='')}"), self.headers())
+        data = await get_task(self.upstream, self.url(f"videos/{quote(video, safe='')}"), self.headers())
         if data is None:
             return lost(self.name, video)
         if not isinstance(data, dict):
