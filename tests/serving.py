@@ -19,8 +19,8 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.embedder import Embedder
 from unigate.core.gateway import Gateway
 from unigate.core.jobs import Webhooks
-from unigate.core.services import Capabilities
 from unigate.core.provider import Provider
+from unigate.core.services import Capabilities
 from unigate.settings import LocalModelSettings, Settings
 from unigate.storage.factory import store_for
 
