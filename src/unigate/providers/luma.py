@@ -24,7 +24,7 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.fastapi_errors import parse_detail_error
 from unigate.providers.http import Upstream
-from unigate.providers.task_jobs import answer_object, get_task, is_data_uri, lost
+from unigate.providers.task_jobs import answer_object, get_task, is_data_uri, lost, required_text
 from unigate.providers.transport import Transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 
@@ -88,8 +88,7 @@ class LumaVideo(UpstreamAdapter):
         body = luma_body(request, model.upstream_model)
         answer = await self.upstream.post_json(self.url("generations/video"), headers=self._headers(), body=body)
         generation = answer_object(answer, self.name, "a new generation").get("id")
-        if not isinstance(generation, str) or not generation:
-            raise UpstreamError(f"The {self.name} provider accepted a generation without an id.")
+        generation = required_text(generation, f"The {self.name} provider accepted a generation without an id.")
         return Submitted(upstream_id=generation)
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:

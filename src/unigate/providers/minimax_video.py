@@ -27,7 +27,7 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, failure_error
 from unigate.providers.minimax_speech import base_failure, parse_error
-from unigate.providers.task_jobs import answer_object, get_task, lost, text_option
+from unigate.providers.task_jobs import answer_object, get_task, lost, required_text, text_option
 from unigate.providers.transport import Transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 
@@ -98,8 +98,7 @@ class MiniMaxVideo(UpstreamAdapter):
         body = video_body(request, model.upstream_model)
         answer = await self.upstream.post_json(self.url("video_generation"), headers=self._headers(), body=body)
         task = self._checked(answer, "a new task").get("task_id")
-        if not isinstance(task, str) or not task:
-            raise UpstreamError(f"The {self.name} provider accepted a video task without a task_id.")
+        task = required_text(task, f"The {self.name} provider accepted a video task without a task_id.")
         return Submitted(upstream_id=task)
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
@@ -132,8 +131,7 @@ class MiniMaxVideo(UpstreamAdapter):
             return Progress(JobStatus.ERROR, message=f"The {self.name} provider no longer has video file {file_id}.")
         info = self._checked(retrieved, f"file {file_id}").get("file")
         link = info.get("download_url") if isinstance(info, dict) else None
-        if not isinstance(link, str) or not link:
-            raise UpstreamError(f"The {self.name} provider described file {file_id} without a download_url.")
+        link = required_text(link, f"The {self.name} provider described file {file_id} without a download_url.")
         details = {k: data[k] for k in ("video_width", "video_height") if isinstance(data.get(k), int)}
         name = str(info.get("filename") or "") if isinstance(info, dict) else ""
         return Progress(

@@ -38,7 +38,7 @@ from unigate.core.jobs import GeneratedFile, GenerationRequest, JobStatus, JobTi
 from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure
-from unigate.providers.task_jobs import answer_object, get_task, lost, text_option
+from unigate.providers.task_jobs import answer_object, get_task, lost, required_text, text_option
 from unigate.providers.transport import Transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 from unigate.providers.wire import error_object
@@ -184,8 +184,7 @@ class RunwayVideo(UpstreamAdapter):
         endpoint, body = runway_body(request, model.upstream_model)
         answer = await self.upstream.post_json(self.url(f"v1/{endpoint}"), headers=self._headers(), body=body)
         task = answer_object(answer, self.name, "a new task").get("id")
-        if not isinstance(task, str) or not task:
-            raise UpstreamError(f"The {self.name} provider accepted a task without an id.")
+        task = required_text(task, f"The {self.name} provider accepted a task without an id.")
         return Submitted(upstream_id=task)
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:

@@ -32,7 +32,7 @@ from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream
 from unigate.providers.openai_compat.response import parse_error
-from unigate.providers.task_jobs import get_task, lost
+from unigate.providers.task_jobs import get_task, lost, required_text
 from unigate.providers.transport import Transport, build_transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 from unigate.providers.video_jobs import (
@@ -144,8 +144,7 @@ class SeedanceVideo(UpstreamAdapter):
         url = self.url("contents/generations/tasks")
         data = await self.upstream.post_json(url, headers=self._headers(), body=task_body(request, model))
         task = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(task, str) or not task:
-            raise UpstreamError(f"The {self.name} provider accepted a video task without an id.")
+        task = required_text(task, f"The {self.name} provider accepted a video task without an id.")
         return Submitted(upstream_id=task)
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:

@@ -15,7 +15,7 @@ from unigate.core.jobs import JobStatus, Progress
 from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.http import Upstream
 
-__all__ = ["answer_object", "data_base64", "get_task", "is_data_uri", "lost", "text_option"]
+__all__ = ["answer_object", "data_base64", "get_task", "is_data_uri", "lost", "required_text", "text_option"]
 
 
 def lost(provider: str, task: str) -> Progress:
@@ -35,6 +35,14 @@ async def get_task(upstream: Upstream, url: str, headers: Mapping[str, str]) -> 
         if exc.code == "upstream_not_found":
             return None
         raise
+
+
+def required_text(value: Any, message: str) -> str:
+    """``value`` when it is the non-empty string the upstream had to answer (an accepted task's id,
+    a file's link); an ``UpstreamError`` saying ``message`` otherwise."""
+    if not isinstance(value, str) or not value:
+        raise UpstreamError(message)
+    return value
 
 
 def answer_object(answer: Any, provider: str, what: str) -> dict[str, Any]:

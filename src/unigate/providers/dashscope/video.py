@@ -26,7 +26,7 @@ from unigate.providers.dashscope.errors import parse_error
 from unigate.providers.dashscope.images import native_origin
 from unigate.providers.dashscope.video_request import mapped_options, video_body
 from unigate.providers.http import Upstream
-from unigate.providers.task_jobs import get_task, lost
+from unigate.providers.task_jobs import get_task, lost, required_text
 from unigate.providers.transport import Transport, build_transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 from unigate.providers.video_jobs import check_options, failed, seconds_of
@@ -64,8 +64,7 @@ class DashScopeVideo(UpstreamAdapter):
         data = await self.upstream.post_json(self.origin + TASK_PATH, headers=headers, body=body)
         output = data.get("output") if isinstance(data, dict) else None
         task = output.get("task_id") if isinstance(output, dict) else None
-        if not isinstance(task, str) or not task:
-            raise UpstreamError(f"The {self.name} provider accepted a {body['model']} task without a task_id.")
+        task = required_text(task, f"The {self.name} provider accepted a {body['model']} task without a task_id.")
         return Submitted(upstream_id=task)
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:

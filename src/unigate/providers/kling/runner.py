@@ -26,7 +26,7 @@ from unigate.providers.config import ProviderConfig
 from unigate.providers.http import Upstream, UpstreamFailure, failure_error
 from unigate.providers.kling.auth import KlingKeys
 from unigate.providers.kling.bodies import body, route_of
-from unigate.providers.task_jobs import answer_object, get_task, lost
+from unigate.providers.task_jobs import answer_object, get_task, lost, required_text
 from unigate.providers.transport import Transport
 from unigate.providers.upstream_adapter import UpstreamAdapter
 from unigate.providers.wire import error_object
@@ -119,8 +119,7 @@ class KlingVideo(UpstreamAdapter):
         )
         data = self._data(answer, "a new task")
         task = data.get("task_id")
-        if not isinstance(task, str) or not task:
-            raise UpstreamError(f"The {self.name} provider accepted a task without a task_id.")
+        task = required_text(task, f"The {self.name} provider accepted a task without a task_id.")
         return Submitted(upstream_id=task, state={"endpoint": route.endpoint})
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:

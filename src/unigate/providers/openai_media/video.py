@@ -25,7 +25,7 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.jobs import GenerationRequest, JobStatus, JobTiming, Progress, Submitted
 from unigate.errors import InvalidRequest, UpstreamError
 from unigate.providers.openai_media.adapter import MediaAdapter
-from unigate.providers.task_jobs import get_task, lost
+from unigate.providers.task_jobs import get_task, lost, required_text
 from unigate.providers.video_jobs import (
     check_options,
     failed,
@@ -94,8 +94,7 @@ class OpenAIVideo(MediaAdapter):
         body = video_body(request, model)
         data = await self.upstream.post_json(self.url("videos"), headers=self.headers(), body=body)
         video = data.get("id") if isinstance(data, dict) else None
-        if not isinstance(video, str) or not video:
-            raise UpstreamError(f"The {self.name} provider accepted a video without an id.")
+        video = required_text(video, f"The {self.name} provider accepted a video without an id.")
         return Submitted(upstream_id=video)
 
     async def poll(self, job: Submitted, model: ModelSpec) -> Progress:
