@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from unigate.catalog.spec import ModelSpec, Price, UnitPrice
+from unigate.catalog.spec import ModelSpec, UnitPrice
 from unigate.core.jobs import GeneratedFile, GenerationRequest, JobStatus, JobTiming, Progress, Submitted
 from unigate.core.media import Blob
 from unigate.errors import InvalidRequest, UpstreamError
+from unigate.providers.fake_media import fake_spec_of
 
 __all__ = ["FAKE_JOB_MODELS", "FAKE_VIDEO_URL", "FakeJobs", "fake_video"]
 
@@ -37,34 +38,19 @@ def fake_video(seconds: float) -> bytes:
     return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * int(64 * max(seconds, 1))
 
 
-def _spec(model_id: str, kind: str, endpoint: str, price: UnitPrice) -> ModelSpec:
-    return ModelSpec(
-        id=model_id,
-        provider="fake",
-        upstream_model=model_id.removeprefix("fake/"),
-        price=Price(0, 0),
-        type=kind,
-        name=f"Fake {kind} model",
-        developer="unigate",
-        description=f"Deterministic {kind} test model.",
-        url="https://example.invalid/fake",
-        docs_url="https://example.invalid/fake",
-        endpoints=(endpoint,),
-        input_modalities=frozenset(),
-        unit_price=price,
-        price_source="configured",
-    )
-
-
 FAKE_JOB_MODELS = (
-    _spec(
+    fake_spec_of(
         "fake/video",
         "video",
-        "/v2/video/generations",
+        ("/v2/video/generations",),
         UnitPrice("second", 1_000 * 1_000_000, {"1080p:*": 2_000 * 1_000_000}, source="configured"),
     ),
-    _spec("fake/music", "music", "/v2/generate/audio", UnitPrice("generation", 5_000 * 1_000_000, source="configured")),
-    _spec("fake/3d", "3d", "/v2/generate/3d", UnitPrice("generation", 3_000 * 1_000_000, source="configured")),
+    fake_spec_of(
+        "fake/music", "music", ("/v2/generate/audio",), UnitPrice("generation", 5_000 * 1_000_000, source="configured")
+    ),
+    fake_spec_of(
+        "fake/3d", "3d", ("/v2/generate/3d",), UnitPrice("generation", 3_000 * 1_000_000, source="configured")
+    ),
 )
 """Priced in round credits: 1,000 per second of video (2,000 at 1080p), 5,000 per song, 3,000
 per mesh. Their request fields are free (no reference schema): ``duration`` in seconds (5 by

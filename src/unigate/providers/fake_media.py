@@ -33,7 +33,7 @@ from unigate.core.media import (
 )
 from unigate.errors import UpstreamError
 
-__all__ = ["FAKE_MEDIA_MODELS", "FakeMedia", "png", "wav_header"]
+__all__ = ["FAKE_MEDIA_MODELS", "FakeMedia", "fake_spec_of", "png", "wav_header"]
 
 FAKE_URL = "https://fake-upstream.invalid/image.png"
 """What an image prompted ``URL`` is returned at (tests route the downloader there)."""
@@ -70,7 +70,8 @@ def wav_header(frames: int, rate: int = _SAMPLE_RATE) -> bytes:
     )
 
 
-def _spec(model_id: str, kind: str, endpoints: tuple[str, ...], price: UnitPrice) -> ModelSpec:
+def fake_spec_of(model_id: str, kind: str, endpoints: tuple[str, ...], price: UnitPrice) -> ModelSpec:
+    """A deterministic test model of ``kind`` on the ``fake`` provider, priced per unit."""
     return ModelSpec(
         id=model_id,
         provider="fake",
@@ -90,25 +91,25 @@ def _spec(model_id: str, kind: str, endpoints: tuple[str, ...], price: UnitPrice
 
 
 FAKE_MEDIA_MODELS = (
-    _spec(
+    fake_spec_of(
         "fake/image",
         "image",
         ("/v1/images/generations", "/v1/images/edits"),
         UnitPrice("image", 1_000 * 1_000_000, {"hd:*": 2_000 * 1_000_000}, source="configured"),
     ),
-    _spec(
+    fake_spec_of(
         "fake/speech",
         "tts",
         ("/v1/tts", "/v1/audio/speech"),
         UnitPrice("character", 10 * 1_000_000, source="configured"),
     ),
-    _spec(
+    fake_spec_of(
         "fake/transcribe",
         "stt",
         ("/v1/stt/create", "/v1/audio/transcriptions"),
         UnitPrice("second", 100 * 1_000_000, source="configured"),
     ),
-    _spec("fake/ocr", "ocr", ("/v1/ocr",), UnitPrice("page", 500 * 1_000_000, source="configured")),
+    fake_spec_of("fake/ocr", "ocr", ("/v1/ocr",), UnitPrice("page", 500 * 1_000_000, source="configured")),
 )
 """Priced in round credits: 1,000 per image (2,000 hd), 10 per character, 100 per second, 500 per page."""
 

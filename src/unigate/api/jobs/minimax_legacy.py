@@ -21,14 +21,12 @@ from unigate.accounts import scopes
 from unigate.api.auth import require_key
 from unigate.api.context import JOBS, SETTINGS, STORE
 from unigate.api.jobs.render import answer
-from unigate.api.jobs.request import generation_request
+from unigate.api.jobs.three_d import run_to_end
 from unigate.api.media.uploads import read_form
-from unigate.api.ratelimit_headers import admission_for
 from unigate.core.gateway import authorize
 from unigate.core.jobs import JobKind
 from unigate.core.media_providers import ReferenceUploader
-from unigate.core.services import Modality
-from unigate.errors import InvalidRequest, UpstreamError
+from unigate.errors import InvalidRequest
 
 __all__ = ["minimax_generate", "minimax_upload"]
 
@@ -75,13 +73,7 @@ async def minimax_generate(request: web.Request) -> web.Response:
         raise InvalidRequest(f"This endpoint serves {MODEL!r} only; other music models: POST /v2/generate/audio.")
     if not body.get("refer_voice") and not body.get("refer_instrumental"):
         raise InvalidRequest("Give 'refer_voice' or 'refer_instrumental' (ids from the upload).", param="refer_voice")
-    jobs = request.app[JOBS]
-    spec = jobs.media.model(MODEL, Modality.MUSIC)
-    canonical, callback = generation_request(body, spec, JobKind.MUSIC)
-    job = await jobs.create(canonical, key, callback_url=callback, admission=admission_for(request))
-    job = await jobs.wait(job, key)
-    if job.error:
-        raise UpstreamError(f"The music generation failed: {job.error.get('message') or 'no details given'}")
+    job = await run_to_end(request, key, MODEL, body, JobKind.MUSIC)
     polled = answer(request, job)
     info: dict[str, Any] = {"audio_size": polled["audio_file"]["file_size"]}
     made = (job.result or {}).get("duration_s")
