@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import services
+from tests.job_emulator import seedance  # noqa: F401  (a fixture: ModelArk's video tasks, emulated)
 from tests.media_emulator import emulated  # noqa: F401  (a fixture: OpenAI's media API, emulated)
 from tests.serving import Server, fake_settings
 

@@ -41,10 +41,14 @@ def transcription(client: Any, model: str, path: str) -> dict[str, Any]:
     return {"result": result}
 
 
-def video(client: Any, model: str, prompt: str = "a wave WAIT:0.2") -> dict[str, Any]:
+def video(client: Any, model: str, prompt: str = "a wave WAIT:0.2", duration: str = "4") -> dict[str, Any]:
     seen: list[str] = []
     result = client.videos.generate_with_polling(
-        model=model, prompt=prompt, duration=4, poll_interval=0.05, status_callback=lambda p: seen.append(p["status"])
+        model=model,
+        prompt=prompt,
+        duration=int(duration),
+        poll_interval=0.05,
+        status_callback=lambda p: seen.append(p["status"]),
     )
     return {"result": result, "seen": seen}
 

@@ -93,13 +93,13 @@ def _typed_duration(body: dict[str, Any], model: str) -> dict[str, Any]:
     """``seconds`` is a string in OpenAI's API; the service's schemas type ``duration`` as a
     string for some models and an integer for others: the schema's own type is used."""
     schema = request_schema(model)
-    if schema is None or "duration" not in body:
+    value = body.get("duration")
+    if schema is None or value is None:
         return body
-    default = schema.default("duration")
-    value = body["duration"]
-    if isinstance(default, int) and isinstance(value, str) and value.isdigit():
+    allowed = schema.enum("duration") or ((schema.default("duration"),) if schema.default("duration") else ())
+    if any(isinstance(v, int) for v in allowed) and isinstance(value, str) and value.isdigit():
         return {**body, "duration": int(value)}
-    if isinstance(default, str) and isinstance(value, int):
+    if any(isinstance(v, str) for v in allowed) and isinstance(value, int):
         return {**body, "duration": str(value)}
     return body
 
