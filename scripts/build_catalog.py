@@ -85,9 +85,11 @@ WIRE_PARAMS = frozenset(
         "seed",
         "response_format",
         "reasoning_effort",
+        "web_search_options",
     }
 )
-"""Optional parameters of our chat wire schema that a model may declare."""
+"""Optional parameters of our chat wire schema that a model may declare (``web_search_options``
+also stands for the ``$web_search`` tool: the model's upstream can search the web)."""
 
 GATEWAY_PARAMS = frozenset({"max_completion_tokens", "max_tokens", "stream_options"})
 """Honoured for every chat model by the gateway itself: both token limits become one canonical
@@ -116,8 +118,10 @@ FEATURE_ORDER = (
     "openai/chat-completion.seed",
     "openai/chat-completion.reasoning",
     "openai/chat-completion.response-format",
+    "openai/chat-completion.web-search",
 )
-"""The seeds' chat feature strings (survey §2.7) in the order the seeds list them.
+"""The seeds' chat feature strings (survey §2.7) in the order the seeds list them, then ours:
+``.web-search`` for the models that search the web (survey §4.9; the seeds name no feature for it).
 Every chat model is served on the Responses API too (translated through the canonical request);
 ``openai/chat-assistant`` is left out: we do not serve the Assistants API."""
 
@@ -397,6 +401,7 @@ def _features(block: SchemaBlock | None, params: frozenset[str], *, reasoning: b
         "openai/chat-completion.seed": "seed" in params,
         "openai/chat-completion.reasoning": reasoning,
         "openai/chat-completion.response-format": "response_format" in params,
+        "openai/chat-completion.web-search": "web_search_options" in params,
     }
     return [f for f in FEATURE_ORDER if has[f]]
 

@@ -35,6 +35,7 @@ PROVIDERS = {
     "cohere",
 }
 WIRE_PARAMS = {
+    "web_search_options",
     "max_completion_tokens",
     "max_tokens",
     "stream_options",

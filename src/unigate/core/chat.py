@@ -28,6 +28,8 @@ __all__ = [
     "TextPart",
     "ToolCall",
     "ToolChoice",
+    "UserLocation",
+    "WebSearch",
 ]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -139,6 +141,28 @@ class Sampling:
 
 
 @record
+class UserLocation:
+    """Where the user roughly is, to localise web search results (OpenAI's ``approximate``)."""
+
+    country: str | None = None
+    """ISO 3166-1 alpha-2 code."""
+    region: str | None = None
+    city: str | None = None
+    timezone: str | None = None
+    """IANA time zone."""
+
+
+@record
+class WebSearch:
+    """The model may search the web before answering (OpenAI's ``web_search_options``, Kimi's
+    builtin ``$web_search`` tool); its sources come back as ``UrlCitation`` annotations."""
+
+    context_size: Literal["low", "medium", "high"] | None = None
+    """How much retrieved text the model reads; ``None``: the upstream's default (``medium``)."""
+    user_location: UserLocation | None = None
+
+
+@record
 class ChatRequest:
     """A chat completion request after validation, independent of the API it arrived through."""
 
@@ -156,6 +180,8 @@ class ChatRequest:
     """``None`` means the API default: ``auto`` when tools are present, else ``none``."""
     parallel_tool_calls: bool | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
+    web_search: WebSearch | None = None
+    """Asked for by the client; only models whose upstream searches accept it (the gateway checks)."""
     stream: bool = False
     include_usage: bool = False
     user: str | None = None

@@ -138,6 +138,14 @@ class Gateway:
                 param="model",
                 code="model_not_supported",
             )
+        if request.web_search is not None and "web_search_options" not in spec.params:
+            # Asked by the $web_search tool or web_search_options: the message names both.
+            raise UnsupportedParameter(
+                f"The model {spec.id!r} cannot search the web: it does not support the '$web_search' tool nor "
+                "web_search_options. GET /models lists the models that do (gpt-4o-search-preview, perplexity/sonar, "
+                "moonshot/kimi-k2-...).",
+                param="web_search_options" if "web_search_options" in request.requested else "tools",
+            )
         unsupported = sorted(request.requested - spec.params)
         if unsupported:
             raise UnsupportedParameter(

@@ -28,6 +28,7 @@ __all__ = [
     "TokenLogprob",
     "ToolCallDelta",
     "TopLogprob",
+    "UrlCitation",
     "Usage",
 ]
 
@@ -47,6 +48,17 @@ class TokenLogprob:
     logprob: float
     bytes: tuple[int, ...] | None
     top_logprobs: tuple[TopLogprob, ...] = ()
+
+
+@record
+class UrlCitation:
+    """A web source the answer cites (OpenAI's ``url_citation`` annotation): the text between
+    ``start_index`` and ``end_index`` (character offsets in the choice's content) rests on it."""
+
+    url: str
+    title: str
+    start_index: int
+    end_index: int
 
 
 @dataclass(slots=True)
@@ -77,6 +89,8 @@ class Choice:
     stop_sequence: str | None = None
     """The caller's stop sequence that ended the text (``finish_reason`` is ``"stop"``); ``None``
     when the model ended it by itself, or when the upstream does not say which one matched."""
+    annotations: tuple[UrlCitation, ...] = ()
+    """The web sources of a searched answer."""
 
 
 @dataclass(slots=True)
@@ -115,6 +129,8 @@ class ChoiceDelta:
     finish_reason: FinishReason | None = None
     stop_sequence: str | None = None
     """Comes with ``finish_reason``: the caller's stop sequence that ended the text, as on ``Choice``."""
+    annotations: tuple[UrlCitation, ...] = ()
+    """Web sources cited by the choice's text so far (offsets into its whole content)."""
 
 
 class Passthrough(ABC):

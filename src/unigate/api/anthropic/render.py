@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from unigate.api.anthropic.citations import citation, text_blocks
 from unigate.api.anthropic.errors import anthropic_error
 from unigate.api.meta import meta
 from unigate.api.streaming import sse_event
@@ -77,7 +78,7 @@ def message_body(result: ChatResult, charge: Charge, *, message_id: str) -> byte
     if choice.reasoning:
         content.append({"type": "thinking", "thinking": choice.reasoning, "signature": ""})
     if choice.content or not (choice.tool_calls or choice.reasoning):
-        content.append({"type": "text", "text": choice.content or ""})
+        content.extend(text_blocks(choice.content or "", choice.annotations))
     for call in choice.tool_calls:
         content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _tool_input(call.arguments)})
     return orjson.dumps(
@@ -110,6 +111,8 @@ class MessageStream:
         """Kind of the open content block: ``text``, ``thinking`` or ``tool:<call index>``."""
         self._finish: FinishReason | None = None
         self._stop_sequence: str | None = None
+        self._texts: list[str] = []
+        """The text so far, which a searched answer's citations quote (``citations_delta``)."""
 
     def start(self) -> bytes:
         message: dict[str, Any] = {
@@ -149,6 +152,12 @@ class MessageStream:
         if d.content:
             out += self._switch("text", {"type": "text", "text": ""})
             out += self._delta({"type": "text_delta", "text": d.content})
+            self._texts.append(d.content)
+        if d.annotations:
+            out += self._switch("text", {"type": "text", "text": ""})
+            text = "".join(self._texts)
+            for c in d.annotations:
+                out += self._delta({"type": "citations_delta", "citation": citation(c, text)})
         for call in d.tool_calls:
             kind = f"tool:{call.index}"
             if self._open != kind:

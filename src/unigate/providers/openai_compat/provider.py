@@ -8,7 +8,7 @@ reported, else the input's UTF-8 bytes (a bound for every byte-level tokenizer).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -16,12 +16,19 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 from unigate.core.results import ChatResult, StreamEvent, Usage
-from unigate.errors import GatewayError
+from unigate.errors import GatewayError, UnsupportedParameter
 from unigate.providers.config import ProviderConfig
 from unigate.providers.estimate import estimated_usage, generated_bytes, prompt_tokens_upper_bound
 from unigate.providers.http import Upstream
+from unigate.providers.openai_compat.kimi_search import (
+    MAX_SEARCHES,
+    SEARCH_TOKENS,
+    complete_searching,
+    stream_searching,
+    summed,
+)
 from unigate.providers.openai_compat.request import Dialect, request_body
-from unigate.providers.openai_compat.response import parse_completion, parse_embeddings, parse_error
+from unigate.providers.openai_compat.response import parse_completion, parse_embeddings, parse_error, parse_usage
 from unigate.providers.openai_compat.stream import stream_events
 from unigate.providers.transport import Transport, build_transport
 
@@ -44,10 +51,23 @@ class OpenAICompatProvider:
         await self.upstream.close()
 
     def check(self, request: ChatRequest, model: ModelSpec) -> None:
-        return None  # the upstream is the judge of what an OpenAI-wire request may contain
+        # Otherwise the upstream is the judge of what an OpenAI-wire request may contain.
+        if request.web_search is not None and self.dialect.web_search is None:
+            raise UnsupportedParameter(
+                f"The {self.name} provider has no web search: {model.id!r} cannot take the '$web_search' tool "
+                "nor web_search_options.",
+                param="web_search_options",
+            )
 
     def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
-        return prompt_tokens_upper_bound(request)
+        prompt = prompt_tokens_upper_bound(request)
+        if self._searches_itself(request):  # every turn resends the prompt, with the results so far
+            return prompt * (MAX_SEARCHES + 1) + SEARCH_TOKENS * MAX_SEARCHES * (MAX_SEARCHES + 1) // 2
+        return prompt
+
+    def _searches_itself(self, request: ChatRequest) -> bool:
+        """Whether the gateway runs Kimi's search round trip for ``request`` (``kimi_search.py``)."""
+        return self.dialect.web_search == "kimi" and request.web_search is not None and request.n == 1
 
     def _url(self) -> str:
         return f"{self.config.base_url}/chat/completions"
@@ -57,17 +77,35 @@ class OpenAICompatProvider:
 
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
         body = request_body(request, model, dialect=self.dialect, stream=False)
-        data = await self.upstream.post_json(self._url(), headers=self._headers(), body=body)
-        result = parse_completion(data)
+        if not self._searches_itself(request):
+            answers = [await self._post(body)]
+        else:
+            answers = await complete_searching(self._post, body)
+        result = parse_completion(answers[-1])
         result.model = result.model or model.upstream_model
-        if not isinstance(data.get("usage"), dict):
-            result.usage = estimated_usage(request, generated_bytes(result))
+        if len(answers) > 1:  # the searching turns' text, if they said anything, comes first
+            said = "".join(parse_completion(a).choices[0].content or "" for a in answers[:-1])
+            result.choices[0].content = said + (result.choices[0].content or "") if said else result.choices[0].content
+        usages = [parse_usage(a.get("usage")) for a in answers]
+        if usages[-1] is None:
+            usages[-1] = estimated_usage(request, generated_bytes(result))
+        result.usage = usages[0] if len(answers) == 1 and usages[0] else summed(u for u in usages if u)
         return result
+
+    async def _post(self, body: dict[str, Any]) -> Any:
+        return await self.upstream.post_json(self._url(), headers=self._headers(), body=body)
 
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
         body = request_body(request, model, dialect=self.dialect, stream=True)
-        chunks = self.upstream.chunks(self._url(), headers=self._headers(), body=body)
-        events = stream_events(chunks, request, model, provider=self.name, error_event=self._error_event)
+
+        def events_of(body: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
+            chunks = self.upstream.chunks(self._url(), headers=self._headers(), body=body)
+            citations = self.dialect.web_search == "perplexity"
+            return stream_events(
+                chunks, request, model, provider=self.name, error_event=self._error_event, citations=citations
+            )
+
+        events = stream_searching(events_of, body) if self._searches_itself(request) else events_of(body)
         async with aclosing(events):
             async for event in events:
                 yield event

@@ -22,7 +22,9 @@ from unigate.core.chat import (
     Message,
     NamedToolChoice,
     TextPart,
+    ToolCall,
 )
+from unigate.providers.openai_compat.web_search import SearchStyle, search_body
 
 __all__ = ["Dialect", "request_body"]
 
@@ -35,11 +37,17 @@ class Dialect:
     """Most compatibles know only ``system``; OpenAI's reasoning models want ``developer``."""
     max_tokens_field: str = "max_tokens"
     """OpenAI deprecated ``max_tokens`` (its o-series reject it); most compatibles know only it."""
+    web_search: SearchStyle | None = None
+    """How the upstream is asked to search the web (``web_search.py``); ``None``: it cannot."""
 
     @staticmethod
     def of(provider: str) -> Dialect:
         if provider == "openai":
-            return Dialect(developer_role=True, max_tokens_field="max_completion_tokens")
+            return Dialect(developer_role=True, max_tokens_field="max_completion_tokens", web_search="openai")
+        if provider == "perplexity":
+            return Dialect(web_search="perplexity")
+        if provider == "moonshot":
+            return Dialect(web_search="kimi")
         return Dialect()
 
 
@@ -74,7 +82,7 @@ def _message(m: Message, dialect: Dialect) -> dict[str, Any]:
         out["content"] = text if text or not m.tool_calls else None
         if m.tool_calls:
             out["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                {"id": c.id, "type": _call_type(c, dialect), "function": {"name": c.name, "arguments": c.arguments}}
                 for c in m.tool_calls
             ]
     else:
@@ -84,6 +92,11 @@ def _message(m: Message, dialect: Dialect) -> dict[str, Any]:
     if m.name is not None:
         out["name"] = m.name
     return out
+
+
+def _call_type(call: ToolCall, dialect: Dialect) -> str:
+    # A client running Kimi's search loop itself sends its $web_search calls back as Kimi wrote them.
+    return "builtin_function" if dialect.web_search == "kimi" and call.name == "$web_search" else "function"
 
 
 def request_body(request: ChatRequest, model: ModelSpec, *, dialect: Dialect, stream: bool) -> dict[str, Any]:
@@ -132,6 +145,7 @@ def request_body(request: ChatRequest, model: ModelSpec, *, dialect: Dialect, st
         body["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
     elif choice is not None:
         body["tool_choice"] = choice
+    search_body(body, request, model, dialect.web_search)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

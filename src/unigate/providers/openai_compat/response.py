@@ -21,6 +21,7 @@ from unigate.core.results import ChatResult, Choice, FinishReason, TokenLogprob,
 from unigate.errors import UpstreamError
 from unigate.primitives.ids import hex_id
 from unigate.providers.http import UpstreamFailure
+from unigate.providers.openai_compat.web_search import perplexity_citations, sources, url_citations
 
 __all__ = [
     "FINISH_REASONS",
@@ -120,17 +121,21 @@ def parse_completion(data: Any) -> ChatResult:
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
         raise UpstreamError("The upstream answered without choices.")
     choices = []
+    found = sources(data)  # Perplexity's, for the whole answer
     for position, raw in enumerate(data["choices"]):
         message = raw.get("message") or {}
+        content = message.get("content") if isinstance(message.get("content"), str) else None
         choices.append(
             Choice(
                 index=int_or_zero(raw.get("index")) if "index" in raw else position,
-                content=message.get("content") if isinstance(message.get("content"), str) else None,
+                content=content,
                 finish_reason=finish_reason(raw.get("finish_reason")) or "unknown",
                 tool_calls=tuple(_tool_call(c) for c in message.get("tool_calls") or ()),
                 reasoning=text_or_none(message.get("reasoning_content")) or text_or_none(message.get("reasoning")),
                 refusal=text_or_none(message.get("refusal")),
                 logprobs=parse_logprobs(raw.get("logprobs")),
+                annotations=url_citations(message.get("annotations"))
+                or (perplexity_citations(content or "", found) if found else ()),
             )
         )
     return ChatResult(

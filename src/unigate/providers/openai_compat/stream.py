@@ -33,6 +33,7 @@ from unigate.providers.openai_compat.response import (
     parse_usage,
     text_or_none,
 )
+from unigate.providers.openai_compat.web_search import perplexity_citations, sources, url_citations
 from unigate.providers.sse import SseDecoder, SseEvent, marked
 
 __all__ = ["ChunkDecoder", "ChunkReader", "stream_events"]
@@ -44,8 +45,12 @@ ErrorEvent = Callable[[bytes], GatewayError]
 class ChunkDecoder:
     """``chat.completion.chunk`` payloads to canonical stream events, one chunk at a time."""
 
-    def __init__(self, *, fallback_model: str) -> None:
+    def __init__(self, *, fallback_model: str, citations: bool = False) -> None:
         self.fallback_model = fallback_model
+        self.texts: dict[int, list[str]] | None = {} if citations else None
+        """Each choice's text so far, kept when the stream's sources come apart from it (Perplexity's
+        ``search_results``): its ``[n]`` markers become annotations when the choice finishes."""
+        self.sources: list[tuple[str, str]] = []
         self.started = False
         self.seen: set[int] = set()
         self.finished: set[int] = set()
@@ -55,6 +60,8 @@ class ChunkDecoder:
 
     def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         events: list[StreamEvent] = []
+        if self.texts is not None:
+            self.sources = sources(chunk) or self.sources
         if not self.started:
             self.started = True
             events.append(StreamStart(str(chunk.get("model") or self.fallback_model)))
@@ -89,8 +96,14 @@ class ChunkDecoder:
                 self.generated += len(reasoning.encode())
             for call in calls:
                 self.generated += len(call.arguments.encode())
-            if content or reasoning or calls or logprobs or reason:
-                events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason))
+            cited = url_citations(delta.get("annotations"))
+            if self.texts is not None:
+                text = self.texts.setdefault(index, [])
+                text.append(content or "")
+                if reason is not None and self.sources:
+                    cited = perplexity_citations("".join(text), self.sources)
+            if content or reasoning or calls or logprobs or reason or cited:
+                events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason, annotations=cited))
             if reason is not None:
                 self.finished.add(index)
         raw_usage = chunk.get("usage")
@@ -164,12 +177,14 @@ async def stream_events(
     provider: str,
     error_event: ErrorEvent,
     relay: bool = True,
+    citations: bool = False,
 ) -> AsyncGenerator[StreamEvent, None]:
     """The canonical events of a streamed answer's body (``chunks``, closed when this is), up to
     ``[DONE]`` or the end of the body, then the usage (estimated if the upstream reported none).
-    ``relay``: the events that ``ChunkRelay`` can pass on come as ``RelayedChunks``."""
-    decoder = ChunkDecoder(fallback_model=model.upstream_model)
-    reader = ChunkReader(decoder, provider=provider, error_event=error_event, relay=relay)
+    ``relay``: the events that ``ChunkRelay`` can pass on come as ``RelayedChunks``; ``citations``:
+    the stream's sources come apart from its text (Perplexity), which is then decoded whole."""
+    decoder = ChunkDecoder(fallback_model=model.upstream_model, citations=citations)
+    reader = ChunkReader(decoder, provider=provider, error_event=error_event, relay=relay and not citations)
     async with aclosing(chunks) as body:
         async for chunk in body:
             for event in reader.events(chunk):

@@ -17,7 +17,7 @@ import orjson
 from unigate.api.meta import meta
 from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
-from unigate.core.results import ChatResult, Choice, ChoiceDelta, Passthrough, TokenLogprob, Usage
+from unigate.core.results import ChatResult, Choice, ChoiceDelta, Passthrough, TokenLogprob, UrlCitation, Usage
 from unigate.errors import GatewayError
 from unigate.primitives.ids import urlsafe_id
 from unigate.providers.openai_compat.relay import Envelope, RelayedChunks
@@ -71,12 +71,23 @@ def _logprobs(items: tuple[TokenLogprob, ...] | None) -> dict[str, Any] | None:
     }
 
 
+def _annotations(cited: tuple[UrlCitation, ...]) -> list[dict[str, Any]]:
+    """A searched answer's sources (OpenAI's ``url_citation`` annotations)."""
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {"end_index": c.end_index, "start_index": c.start_index, "title": c.title, "url": c.url},
+        }
+        for c in cited
+    ]
+
+
 def _choice(c: Choice) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": c.content,
         "refusal": c.refusal,
-        "annotations": None,
+        "annotations": _annotations(c.annotations) if c.annotations else None,
         "audio": None,
         "tool_calls": [
             {"id": t.id, "type": "function", "function": {"name": t.name, "arguments": t.arguments}}
@@ -159,6 +170,8 @@ class ChunkRenderer:
             body["reasoning_content"] = d.reasoning
         if d.tool_calls:
             body["tool_calls"] = [_tool_call_delta(t.index, t.id, t.name, t.arguments) for t in d.tool_calls]
+        if d.annotations:
+            body["annotations"] = _annotations(d.annotations)
         choice = {
             "index": d.index,
             "delta": body,

@@ -26,6 +26,7 @@ from unigate.api.anthropic.schema import (
     output_format,
     reasoning_effort,
 )
+from unigate.api.openai.chat.web_search import WebSearchOptions, WebSearchTool, web_search
 from unigate.api.openai.sampling import check_logit_bias, to_sampling
 from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
@@ -62,10 +63,9 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# ---- content parts and messages ----------------------------------------------------------------
-# Typed dicts, not models: a conversation's history is most of a request, and pydantic validates
-# a message into a dict faster than it builds a model instance. Unknown keys are rejected all the
-# same, and errors name the same ``param``.
+# Content parts and messages are typed dicts, not models: a conversation's history is most of a
+# request, and pydantic validates a message into a dict faster than it builds a model instance.
+# Unknown keys are rejected all the same, and errors name the same ``param``.
 
 _DICT = ConfigDict(extra="forbid")
 
@@ -149,6 +149,7 @@ class AssistantMessage(TypedDict):
     content: NotRequired[str | list[TextContent] | None]
     name: NotRequired[str | None]
     refusal: NotRequired[str | None]
+    annotations: NotRequired[list[Any] | None]  # a searched answer's, sent back as received; unread
     tool_calls: NotRequired[list[MessageToolCall] | None]
 
 
@@ -157,15 +158,13 @@ class ToolMessage(TypedDict):
     role: Literal["tool"]
     content: str | list[TextContent]
     tool_call_id: str
+    name: NotRequired[str | None]  # the seeds' $web_search loop names the tool
 
 
 WireMessage = Annotated[
     SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
     Field(discriminator="role"),
 ]
-
-
-# ---- tools and formats -----------------------------------------------------------------------
 
 
 class FunctionDefinition(_Wire):
@@ -219,9 +218,6 @@ WireResponseFormat = Annotated[
 ]
 
 
-# ---- the request -----------------------------------------------------------------------------
-
-
 class ChatCompletionRequest(_Wire):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -233,7 +229,7 @@ class ChatCompletionRequest(_Wire):
     """Older name of the same bound; ``max_completion_tokens`` wins when both are given."""
     stream: bool = False
     stream_options: StreamOptions | None = None
-    tools: list[Tool] | None = Field(default=None, max_length=128)
+    tools: list[Tool | WebSearchTool] | None = Field(default=None, max_length=128)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceWire | None = None
     parallel_tool_calls: bool | None = None
     n: int | None = Field(default=None, ge=1, le=16)
@@ -251,6 +247,7 @@ class ChatCompletionRequest(_Wire):
     seed: int | None = None
     response_format: WireResponseFormat | None = None
     reasoning_effort: Literal["low", "medium", "high"] | None = None
+    web_search_options: WebSearchOptions | None = None
     # Extensions, see EXTENSIONS.
     thinking: ThinkingParam | None = None
     """Extended thinking; becomes ``reasoning_effort`` by the budget's share of the token bound
@@ -279,6 +276,8 @@ class ChatCompletionRequest(_Wire):
         requested |= {"stop"} if self.stop_sequences else set()
         requested |= {"reasoning_effort"} if effort is not None else set()
         requested |= {"response_format"} if not isinstance(response_format, TextFormat) else set()
+        functions = [t for t in self.tools or () if isinstance(t, Tool)]
+        requested -= {"tools"} if not functions else set()  # $web_search alone asks for search, not tools
         return ChatRequest(
             model=self.model,
             messages=tuple(_message(m) for m in self.messages),
@@ -288,10 +287,11 @@ class ChatCompletionRequest(_Wire):
             logprobs=bool(self.logprobs),
             top_logprobs=self.top_logprobs,
             response_format=response_format,
-            tools=tuple(_tool(t) for t in self.tools or ()),
+            tools=tuple(_tool(t) for t in functions),
             tool_choice=_tool_choice(self.tool_choice),
             parallel_tool_calls=self.parallel_tool_calls,
             reasoning_effort=self.reasoning_effort or effort,
+            web_search=web_search(self.web_search_options, len(functions) < len(self.tools or ())),
             stream=self.stream,
             include_usage=bool(self.stream_options and self.stream_options.include_usage),
             user=self.user,

@@ -24,7 +24,7 @@ import orjson
 from unigate.api.meta import meta
 from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
-from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, Usage
+from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, UrlCitation, Usage
 from unigate.errors import GatewayError
 from unigate.primitives.ids import hex_id
 
@@ -81,8 +81,19 @@ def _reasoning_item(item_id: str, text: str, status: str) -> dict[str, Any]:
     }
 
 
-def _text_part(text: str, logprobs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs}
+def _text_part(text: str, logprobs: list[dict[str, Any]], cited: tuple[UrlCitation, ...] = ()) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [_annotation(c) for c in cited], "logprobs": logprobs}
+
+
+def _annotation(c: UrlCitation) -> dict[str, Any]:
+    """A searched answer's source, as OpenAI's web search tool cites it on this API."""
+    return {
+        "type": "url_citation",
+        "start_index": c.start_index,
+        "end_index": c.end_index,
+        "url": c.url,
+        "title": c.title,
+    }
 
 
 def _message_item(item_id: str, parts: list[dict[str, Any]], status: str) -> dict[str, Any]:
@@ -138,7 +149,7 @@ def response_body(result: ChatResult, charge: Charge, *, echo: dict[str, Any]) -
     if choice.reasoning:
         output.append(_reasoning_item(_id("rs"), choice.reasoning, "completed"))
     if choice.content or not choice.tool_calls:
-        part = _text_part(choice.content or "", _logprobs(choice.logprobs))
+        part = _text_part(choice.content or "", _logprobs(choice.logprobs), choice.annotations)
         output.append(_message_item(_id("msg"), [part], "completed"))
     for call in choice.tool_calls:
         output.append(_call_item(_id("fc"), call.id, call.name, call.arguments, "completed"))
@@ -168,6 +179,7 @@ class _Open:
         self.name = name
         self.text = ""
         self.logprobs: list[dict[str, Any]] = []
+        self.cited: tuple[UrlCitation, ...] = ()
         self.call_index = -1
 
 
@@ -234,7 +246,7 @@ class ResponseStream:
             out = self._event("response.reasoning_text.done", **ids, content_index=0, text=item.text)
             out += self._event("response.content_part.done", **ids, content_index=0, part=part)
         else:
-            part = _text_part(item.text, item.logprobs)
+            part = _text_part(item.text, item.logprobs, item.cited)
             done = _message_item(item.item_id, [part], "completed")
             out = self._event(
                 "response.output_text.done", **ids, content_index=0, text=item.text, logprobs=item.logprobs
@@ -272,6 +284,8 @@ class ResponseStream:
                 delta=d.content,
                 logprobs=logprobs,
             )
+        if d.annotations and self._open is not None and self._open.kind == "message":
+            out += self._cite(self._open, d.annotations)
         for call in d.tool_calls:
             current = self._open
             if current is None or current.kind != "function_call" or current.call_index != call.index:
@@ -289,6 +303,20 @@ class ResponseStream:
                 )
         if d.finish_reason is not None:
             self._finish = d.finish_reason
+        return out
+
+    def _cite(self, item: _Open, cited: tuple[UrlCitation, ...]) -> bytes:
+        out = b""
+        for c in cited:
+            out += self._event(
+                "response.output_text.annotation.added",
+                item_id=item.item_id,
+                output_index=item.index,
+                content_index=0,
+                annotation_index=len(item.cited),
+                annotation=_annotation(c),
+            )
+            item.cited += (c,)
         return out
 
     def end(self, usage: Usage | None, charge: Charge) -> bytes:
