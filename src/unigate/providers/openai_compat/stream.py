@@ -1,7 +1,7 @@
 """A streamed chat completion from an OpenAI-compatible upstream, read into canonical events.
 
-Usage may come in a ``choices: []`` chunk or on the finish chunk, with or without ``[DONE]``;
-Anthropic models behind an OpenAI wire repeat the finish chunk (the service's docs, sections
+Usage may come in a ``choices: []`` chunk, on the finish chunk or in its choice (Moonshot), with
+or without ``[DONE]``; Anthropic models behind an OpenAI wire repeat the finish chunk (the service's docs, sections
 "Streaming (SSE) on /v1/chat/completions" and "Streaming termination"). A stream that ends before
 every choice finished raises ``UpstreamError``: a truncated answer never passes for a finished one.
 
@@ -106,6 +106,8 @@ class ChunkDecoder:
                 events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason, annotations=cited))
             if reason is not None:
                 self.finished.add(index)
+            if isinstance(raw.get("usage"), dict):  # Moonshot reports it in the finishing choice
+                self.usage = parse_usage(raw["usage"])
         raw_usage = chunk.get("usage")
         if raw_usage is not None and (usage := parse_usage(raw_usage)) is not None:
             self.usage = usage
