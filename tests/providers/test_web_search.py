@@ -33,7 +33,10 @@ GPT_SEARCH = model_spec("openai", "gpt-4o-mini-search-preview", params=SEARCH_PA
 SONAR = model_spec("perplexity", "sonar", params=SEARCH_PARAMS)
 KIMI = model_spec("moonshot", "kimi-k2-0905-preview", params=SEARCH_PARAMS)
 KIMI_THINKING = model_spec(
-    "moonshot", "kimi-k2.5", params=SEARCH_PARAMS, features=("openai/chat-completion", "openai/chat-completion.reasoning")
+    "moonshot",
+    "kimi-k2.5",
+    params=SEARCH_PARAMS,
+    features=("openai/chat-completion", "openai/chat-completion.reasoning"),
 )
 LONDON = WebSearch("low", UserLocation(country="GB", city="London", timezone="Europe/London"))
 
@@ -82,7 +85,8 @@ async def test_openai_search_model_gets_web_search_options_and_no_temperature(up
         },
     }
     (choice,) = result.choices
-    assert choice.content is not None and choice.finish_reason == "stop"
+    assert choice.content is not None
+    assert choice.finish_reason == "stop"
     assert [c.url for c in choice.annotations] == [
         "https://usafacts.org/articles/adjusted-gross-income-agi-definition?utm_source=openai",
         "https://en.wikipedia.org/wiki/Artificial_general_intelligence?utm_source=openai",
@@ -109,7 +113,8 @@ async def test_openai_search_stream_carries_the_recorded_annotation(upstream: Em
 
     assert events[0] == StreamStart("gpt-4o-mini-search-preview-2025-03-11")
     cited = [d for d in deltas(events) if d.annotations]
-    assert len(cited) == 1 and cited[0].finish_reason == "stop"
+    assert len(cited) == 1
+    assert cited[0].finish_reason == "stop"
     assert cited[0].annotations == (
         UrlCitation(
             "https://zh.wikipedia.org/wiki/%E4%B8%8A%E6%B5%B7%E4%B9%90%E9%AB%98%E4%B9%90%E5%9B%AD?utm_source=openai",
@@ -144,7 +149,11 @@ async def test_perplexity_sources_become_citations_at_their_markers(upstream: Em
     ]
     assert choice.annotations[0].title == "Paris - Wikipedia"
     unmarked = choice.annotations[-1]  # a source the text never marks: at its end, over no characters
-    assert (unmarked.url, unmarked.start_index, unmarked.end_index) == ("https://parisjetaime.com/eng/", len(text), len(text))
+    assert (unmarked.url, unmarked.start_index, unmarked.end_index) == (
+        "https://parisjetaime.com/eng/",
+        len(text),
+        len(text),
+    )
     assert result.usage == Usage(9, 33, 42)
 
 
@@ -173,7 +182,8 @@ async def test_kimi_round_trip_runs_in_the_gateway(upstream: Emulator, make: Mak
 
     asked, answered = upstream.requests
     builtin = {"type": "builtin_function", "function": {"name": "$web_search"}}
-    assert asked.body["tools"] == [builtin] and "thinking" not in asked.body
+    assert asked.body["tools"] == [builtin]
+    assert "thinking" not in asked.body
     assert answered.body["tools"] == [builtin]  # declared in every request, as Kimi's docs ask
     sent_back = answered.body["messages"][2:]
     assert sent_back[0] == first["choices"][0]["message"]  # the assistant's call, as received
@@ -185,7 +195,8 @@ async def test_kimi_round_trip_runs_in_the_gateway(upstream: Emulator, make: Mak
     }
     (choice,) = result.choices
     assert (choice.finish_reason, choice.tool_calls) == ("stop", ())
-    assert choice.content is not None and choice.content.startswith("AGI stands for Artificial General Intelligence")
+    assert choice.content is not None
+    assert choice.content.startswith("AGI stands for Artificial General Intelligence")
     assert result.usage == Usage(88 + 3557, 22 + 74, 110 + 3631)
 
 
@@ -258,7 +269,12 @@ async def test_kimi_stream_round_trip_shows_one_answer(upstream: Emulator, make:
 async def test_kimi_stream_with_another_function_passes_every_call(upstream: Emulator, make: Make) -> None:
     recorded = [e for e in fixture("moonshot/stream_search_tool_call.sse").split(b"\n\n") if e.strip()]
     opening = orjson.loads(recorded[1].removeprefix(b"data: "))  # the chunk that opens the search call
-    call = {"index": 1, "id": "get_weather:1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    call = {
+        "index": 1,
+        "id": "get_weather:1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": "{}"},
+    }
     weather = opening | {"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}]}
     recorded.insert(-2, b"data: " + orjson.dumps(weather))  # before the finish chunk
     upstream.queue(sse_reply(b"\n\n".join(recorded) + b"\n\n"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, with_config
+from pydantic import BaseModel, ConfigDict, Field, field_validator, with_config
 from typing_extensions import TypedDict
 
 from unigate.api.anthropic.schema import (
@@ -26,7 +26,8 @@ from unigate.api.anthropic.schema import (
     output_format,
     reasoning_effort,
 )
-from unigate.api.openai.chat.web_search import WebSearchOptions, WebSearchTool, web_search
+from unigate.api.openai.chat.tools import Name as _Name
+from unigate.api.openai.chat.tools import Tool, ToolParam, WebSearchOptions, web_search
 from unigate.api.openai.sampling import check_logit_bias, to_sampling
 from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
@@ -56,16 +57,15 @@ unchanged. ``prediction`` is a latency hint: the output is the same with or with
 EXTENSIONS = frozenset({"thinking", "stop_sequences", "output_config"})
 """Anthropic parameters read in OpenAI-style bodies (see the module docstring)."""
 
-_Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
-
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# Content parts and messages are typed dicts, not models: a conversation's history is most of a
-# request, and pydantic validates a message into a dict faster than it builds a model instance.
-# Unknown keys are rejected all the same, and errors name the same ``param``.
+# ---- content parts and messages ----------------------------------------------------------------
+# Typed dicts, not models: a conversation's history is most of a request, and pydantic validates
+# a message into a dict faster than it builds a model instance. Unknown keys are rejected all the
+# same, and errors name the same ``param``.
 
 _DICT = ConfigDict(extra="forbid")
 
@@ -167,17 +167,7 @@ WireMessage = Annotated[
 ]
 
 
-class FunctionDefinition(_Wire):
-    name: _Name
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    """The parameters the function accepts, described as a JSON Schema object."""
-    strict: bool | None = None
-
-
-class Tool(_Wire):
-    type: Literal["function"]
-    function: FunctionDefinition
+# ---- tools and formats -----------------------------------------------------------------------
 
 
 class NamedFunction(_Wire):
@@ -218,6 +208,9 @@ WireResponseFormat = Annotated[
 ]
 
 
+# ---- the request -----------------------------------------------------------------------------
+
+
 class ChatCompletionRequest(_Wire):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -229,7 +222,7 @@ class ChatCompletionRequest(_Wire):
     """Older name of the same bound; ``max_completion_tokens`` wins when both are given."""
     stream: bool = False
     stream_options: StreamOptions | None = None
-    tools: list[Tool | WebSearchTool] | None = Field(default=None, max_length=128)
+    tools: list[ToolParam] | None = Field(default=None, max_length=128)
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceWire | None = None
     parallel_tool_calls: bool | None = None
     n: int | None = Field(default=None, ge=1, le=16)

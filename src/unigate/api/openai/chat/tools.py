@@ -1,4 +1,5 @@
-"""Web search on ``POST /v1/chat/completions``: the two ways the seeds and OpenAI ask for it.
+"""The tools of ``POST /v1/chat/completions``: functions, and web search, which the seeds and
+OpenAI ask for two ways:
 
 * ``web_search_options`` (OpenAI's search models, https://platform.openai.com/docs/guides/tools-web-search?api-mode=chat):
   ``search_context_size`` and an approximate ``user_location``;
@@ -13,19 +14,34 @@ and each provider asks its upstream its own way (``providers/openai_compat/web_s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from unigate.core.chat import UserLocation, WebSearch
 
-__all__ = ["WEB_SEARCH_TOOL", "WebSearchOptions", "WebSearchTool", "web_search"]
+__all__ = ["WEB_SEARCH_TOOL", "Name", "Tool", "ToolParam", "WebSearchOptions", "WebSearchTool", "web_search"]
 
 WEB_SEARCH_TOOL = "$web_search"
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
 
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FunctionDefinition(_Wire):
+    name: Name
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    """The parameters the function accepts, described as a JSON Schema object."""
+    strict: bool | None = None
+
+
+class Tool(_Wire):
+    type: Literal["function"]
+    function: FunctionDefinition
 
 
 class ApproximateLocation(_Wire):
@@ -51,7 +67,7 @@ class WebSearchOptions(_Wire):
 
 class WebSearchFunction(_Wire):
     name: Literal["$web_search"]
-    """The only builtin function: any other name is rejected (400 naming it)."""
+    """The only builtin function: any other name is rejected (400: it must be ``$web_search``)."""
     description: str | None = None
     parameters: dict[str, Any] | None = None
 
@@ -61,6 +77,20 @@ class WebSearchTool(_Wire):
 
     type: Literal["builtin_function", "function"]
     function: WebSearchFunction
+
+
+def _kind(tool: Any) -> str:
+    """Which schema reads ``tool``: a builtin (``$web_search``, any name with a ``$``) or a function;
+    so that a wrong tool is told what its own kind expects."""
+    if isinstance(tool, dict):
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        builtin = tool.get("type") == "builtin_function" or (isinstance(name, str) and name.startswith("$"))
+        return "builtin" if builtin else "function"
+    return "builtin" if isinstance(tool, WebSearchTool) else "function"
+
+
+ToolParam = Annotated[Annotated[Tool, Tag("function")] | Annotated[WebSearchTool, Tag("builtin")], Discriminator(_kind)]
 
 
 def web_search(options: WebSearchOptions | None, tool: bool) -> WebSearch | None:
