@@ -183,16 +183,19 @@ def test_a_streamed_search_sends_its_annotations(upstream: Emulator, client: ope
 def test_responses_carry_the_citations(upstream: Emulator, client: openai.OpenAI) -> None:
     upstream.queue(json_reply(SEARCH))
     r = client.responses.create(model="gpt-4o-mini-search-preview", input="Please search for AGI.")
-    (part,) = r.output[0].content  # type: ignore[union-attr]
-    assert part.type == "output_text"
-    assert [(a.url, a.start_index) for a in part.annotations] == [(c["url"], c["start_index"]) for c in CITED]  # type: ignore[union-attr]
+    (part,) = r.model_dump()["output"][0]["content"]
+    assert part["type"] == "output_text"
+    assert [(a["type"], a["url"], a["start_index"]) for a in part["annotations"]] == [
+        ("url_citation", c["url"], c["start_index"]) for c in CITED
+    ]
 
     upstream.queue(sse_reply(fixture("openai/stream_search_preview.sse")))
     with client.responses.stream(model="gpt-4o-mini-search-preview", input="上海乐高乐园") as stream:
-        added = [e for e in stream if e.type == "response.output_text.annotation.added"]
-        final = stream.get_final_response()
-    assert [e.annotation.title for e in added] == ["上海乐高乐园"]  # type: ignore[attr-defined]
-    assert final.output[0].content[0].annotations[0].url.startswith("https://zh.wikipedia.org/")  # type: ignore[union-attr]
+        added = [e.model_dump() for e in stream if e.type == "response.output_text.annotation.added"]
+        final = stream.get_final_response().model_dump()
+    assert [e["annotation"]["title"] for e in added] == ["上海乐高乐园"]
+    (annotation,) = final["output"][0]["content"][0]["annotations"]
+    assert (annotation["start_index"], annotation["end_index"]) == (75, 199)
 
 
 def test_messages_carry_web_search_citations(upstream: Emulator, server: Server, key: str) -> None:
@@ -203,8 +206,9 @@ def test_messages_carry_web_search_citations(upstream: Emulator, server: Server,
     )
     cited = [b for b in m.content if b.type == "text" and b.citations]
     assert "".join(b.text for b in m.content if b.type == "text") == SEARCH["choices"][0]["message"]["content"]
-    assert [c.url for b in cited for c in b.citations or ()] == [c["url"] for c in CITED]  # type: ignore[union-attr]
-    assert all(c.cited_text == b.text for b in cited for c in b.citations or ())  # type: ignore[union-attr]
+    citations = [(b.text, c.model_dump()) for b in cited for c in b.citations or ()]
+    assert [c["url"] for _, c in citations] == [c["url"] for c in CITED]
+    assert all(c["cited_text"] == text for text, c in citations)
 
     upstream.queue(sse_reply(fixture("openai/stream_search_preview.sse")))
     with client.messages.stream(
