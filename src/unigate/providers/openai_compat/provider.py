@@ -23,19 +23,23 @@ from unigate.providers.http import Upstream
 from unigate.providers.openai_compat.request import Dialect, request_body
 from unigate.providers.openai_compat.response import parse_completion, parse_embeddings, parse_error
 from unigate.providers.openai_compat.stream import stream_events
+from unigate.providers.openai_responses import ResponsesApi
 from unigate.providers.transport import Transport, build_transport
 
 __all__ = ["OpenAICompatProvider"]
 
 
 class OpenAICompatProvider:
-    """One OpenAI-compatible upstream (``POST {base_url}/chat/completions``)."""
+    """One OpenAI-compatible upstream (``POST {base_url}/chat/completions``); the models whose
+    catalog entry says ``upstream_api = "responses"`` go to ``POST {base_url}/responses`` instead
+    (``openai_responses``), on the same deployment."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport | None = None) -> None:
         self.name = config.name
         self.config = config
         self.dialect = Dialect.of(config.name)
         self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
+        self.responses = ResponsesApi(self.upstream, url=f"{config.base_url}/responses", headers=self._headers)
 
     async def start(self) -> None:
         await self.upstream.start()
@@ -44,7 +48,9 @@ class OpenAICompatProvider:
         await self.upstream.close()
 
     def check(self, request: ChatRequest, model: ModelSpec) -> None:
-        return None  # the upstream is the judge of what an OpenAI-wire request may contain
+        if model.upstream_api == "responses":
+            self.responses.check(request)
+        # Otherwise the upstream is the judge of what an OpenAI-wire request may contain.
 
     def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
         return prompt_tokens_upper_bound(request)
@@ -56,6 +62,8 @@ class OpenAICompatProvider:
         return {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
 
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
+        if model.upstream_api == "responses":
+            return await self.responses.complete(request, model)
         body = request_body(request, model, dialect=self.dialect, stream=False)
         data = await self.upstream.post_json(self._url(), headers=self._headers(), body=body)
         result = parse_completion(data)
@@ -65,9 +73,12 @@ class OpenAICompatProvider:
         return result
 
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
-        body = request_body(request, model, dialect=self.dialect, stream=True)
-        chunks = self.upstream.chunks(self._url(), headers=self._headers(), body=body)
-        events = stream_events(chunks, request, model, provider=self.name, error_event=self._error_event)
+        if model.upstream_api == "responses":
+            events = self.responses.stream(request, model)
+        else:
+            body = request_body(request, model, dialect=self.dialect, stream=True)
+            chunks = self.upstream.chunks(self._url(), headers=self._headers(), body=body)
+            events = stream_events(chunks, request, model, provider=self.name, error_event=self._error_event)
         async with aclosing(events):
             async for event in events:
                 yield event
