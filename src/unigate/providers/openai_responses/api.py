@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
+from typing import Any
 
 import orjson
 
@@ -26,6 +27,19 @@ from unigate.providers.replay import ReplayCache
 from unigate.providers.sse import marked
 
 __all__ = ["ResponsesApi"]
+
+STREAM_ERROR_STATUS = {"rate_limit_exceeded": 429}
+"""The HTTP status that an error ``code`` in a 200 stream stands for; any other code is 502."""
+
+
+def _stream_failure(data: dict[str, Any], raw: str) -> tuple[int, bytes]:
+    """The status and error body of an ``error`` event (its ``error`` object, or the event itself
+    in the API reference's older shape) or of ``response.failed`` (its response's ``error``)."""
+    response = data.get("response")
+    body = failure_body(response) if isinstance(response, dict) else raw.encode()
+    error = response.get("error") if isinstance(response, dict) else data.get("error", data)
+    code = error.get("code") if isinstance(error, dict) else None
+    return STREAM_ERROR_STATUS.get(str(code), 502), body
 
 
 class ResponsesApi:
@@ -78,9 +92,7 @@ class ResponsesApi:
                     continue
                 kind = str(data.get("type") or event.event)
                 if kind in FAILURES:
-                    response = data.get("response")
-                    failed = failure_body(response) if isinstance(response, dict) else event.data.encode()
-                    raise self.upstream.error(502, failed)
+                    raise self.upstream.error(*_stream_failure(data, event.data))
                 for out in marked(decoder.feed(kind, data), more=event.more):
                     yield out
                 if kind in ENDS:
