@@ -125,7 +125,8 @@ async def test_the_request_goes_to_responses_field_by_field() -> None:
         "text": {"format": {"type": "json_schema", "name": "weather", "schema": schema, "strict": True}},
     }
     (choice,) = result.choices
-    assert choice.content is not None and choice.content.startswith("I can't provide real-time updates")
+    assert choice.content is not None
+    assert choice.content.startswith("I can't provide real-time updates")
     assert (choice.finish_reason, choice.tool_calls, choice.reasoning) == ("stop", (), None)
     assert result.model == "gpt-4o-mini-2024-07-18"
     assert result.usage == Usage(14, 50, 64, 0, 0)
@@ -157,9 +158,12 @@ async def test_a_tool_loop_keeps_the_encrypted_reasoning_and_puts_it_back_before
     assert body["tool_choice"] == {"type": "function", "name": "weather"}
     (choice,) = result.choices
     (call,) = choice.tool_calls
-    assert call == ToolCall("call_nNlsgLEC5L6HTPLYNLGxYOrZ", "search", '{"query": "Detroit Tigers game time June 23 2025"}')
+    assert call == ToolCall(
+        "call_nNlsgLEC5L6HTPLYNLGxYOrZ", "search", '{"query": "Detroit Tigers game time June 23 2025"}'
+    )
     assert choice.finish_reason == "tool_calls"
-    assert choice.reasoning is not None and choice.reasoning.startswith("**Providing game details**")
+    assert choice.reasoning is not None
+    assert choice.reasoning.startswith("**Providing game details**")
     assert (result.usage.reasoning_tokens, result.usage.total()) == (192, 299)
 
     second = chat(
@@ -204,7 +208,11 @@ async def test_an_incomplete_response_says_why(reason: str, finish: str) -> None
 
 
 async def test_failures_are_typed() -> None:
-    failed = {**fixture_json("openai/responses_text.json"), "status": "failed", "error": {"code": "server_error", "message": "boom"}}
+    failed = {
+        **fixture_json("openai/responses_text.json"),
+        "status": "failed",
+        "error": {"code": "server_error", "message": "boom"},
+    }
     limited = MockResponse.json(fixture("openai/error_rate_limit.json"), status=429)
     provider, _ = await make(MockResponse.json(failed), limited)
     with pytest.raises(UpstreamError, match="boom"):
@@ -257,7 +265,8 @@ async def test_a_function_call_stream() -> None:
     assert "".join(c.arguments for c in calls) == item["arguments"]
     assert events[-2] == ChoiceDelta(0, finish_reason="tool_calls")
     reasoning_tokens = done["usage"]["output_tokens_details"]["reasoning_tokens"]
-    assert isinstance(events[-1], Usage) and events[-1].reasoning_tokens == reasoning_tokens > 0
+    assert isinstance(events[-1], Usage)
+    assert events[-1].reasoning_tokens == reasoning_tokens > 0
 
 
 async def test_a_reasoning_summary_stream() -> None:
