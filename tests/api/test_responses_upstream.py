@@ -22,10 +22,10 @@ from unigate.core.provider import Provider
 from unigate.providers.openai_compat import OpenAICompatProvider
 
 CODEX = next(s for s in load_catalog() if s.id == "openai/gpt-5-1-codex")
-TEXT = fixture_json("openai/responses_text.json")["output"][0]["content"][0]["text"]
+TEXT = fixture_json("openai_responses/text.json")["output"][0]["content"][0]["text"]
 STREAMED = next(
     orjson.loads(line[6:])["text"]
-    for line in fixture("openai/responses_stream_text.sse").decode().splitlines()
+    for line in fixture("openai_responses/stream_text.sse").decode().splitlines()
     if line.startswith("data: ") and '"response.output_text.done"' in line
 )
 TOOL: Any = {"type": "function", "function": {"name": "search", "parameters": {"type": "object", "properties": {}}}}
@@ -76,7 +76,7 @@ USER: Any = [{"role": "user", "content": "What's the weather like in SF?"}]
 
 
 def test_chat_completions(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(reply(fixture_json("openai/responses_text.json")))
+    upstream.queue(reply(fixture_json("openai_responses/text.json")))
     r = oai.chat.completions.create(model=CODEX.id, messages=USER, max_completion_tokens=500)
     body = _answered(upstream, stream=False)
     assert (body["input"], body["max_output_tokens"]) == (USER, 500)
@@ -86,7 +86,7 @@ def test_chat_completions(upstream: Emulator, oai: openai.OpenAI) -> None:
 
 
 def test_chat_completions_streamed(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(sse_reply(fixture("openai/responses_stream_text.sse")))
+    upstream.queue(sse_reply(fixture("openai_responses/stream_text.sse")))
     stream = oai.chat.completions.create(model=CODEX.id, messages=USER, stream=True)
     chunks = list(stream)
     _answered(upstream, stream=True)
@@ -95,7 +95,7 @@ def test_chat_completions_streamed(upstream: Emulator, oai: openai.OpenAI) -> No
 
 
 def test_chat_completions_tool_call_streamed(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(sse_reply(fixture("openai/responses_stream_reasoning_summary.sse")))
+    upstream.queue(sse_reply(fixture("openai_responses/stream_reasoning_summary.sse")))
     stream = oai.chat.completions.create(model=CODEX.id, messages=USER, tools=[TOOL], stream=True)
     chunks = list(stream)
     assert _answered(upstream, stream=True)["tools"][0]["name"] == "search"
@@ -108,7 +108,7 @@ def test_chat_completions_tool_call_streamed(upstream: Emulator, oai: openai.Ope
 
 
 def test_messages(upstream: Emulator, claude: anthropic.Anthropic) -> None:
-    upstream.queue(reply(fixture_json("openai/responses_text.json")))
+    upstream.queue(reply(fixture_json("openai_responses/text.json")))
     message = claude.messages.create(model=CODEX.id, max_tokens=400, system="Be brief.", messages=USER)
     body = _answered(upstream, stream=False)
     assert body["input"][0]["content"] == "Be brief."
@@ -117,7 +117,7 @@ def test_messages(upstream: Emulator, claude: anthropic.Anthropic) -> None:
 
 
 def test_messages_streamed_with_thinking_and_a_tool(upstream: Emulator, claude: anthropic.Anthropic) -> None:
-    upstream.queue(sse_reply(fixture("openai/responses_stream_reasoning_summary.sse")))
+    upstream.queue(sse_reply(fixture("openai_responses/stream_reasoning_summary.sse")))
     tools: Any = [{"name": "search", "input_schema": {"type": "object", "properties": {}}}]
     with claude.messages.stream(model=CODEX.id, max_tokens=400, messages=USER, tools=tools) as stream:
         message = stream.get_final_message()
@@ -130,7 +130,7 @@ def test_messages_streamed_with_thinking_and_a_tool(upstream: Emulator, claude: 
 
 
 def test_responses(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(reply(fixture_json("openai/responses_text.json")))
+    upstream.queue(reply(fixture_json("openai_responses/text.json")))
     r = oai.responses.create(model=CODEX.id, input="What's the weather like in SF?", max_output_tokens=64)
     body = _answered(upstream, stream=False)
     assert (body["input"], body["max_output_tokens"]) == (USER, 64)
@@ -138,7 +138,7 @@ def test_responses(upstream: Emulator, oai: openai.OpenAI) -> None:
 
 
 def test_responses_streamed(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(sse_reply(fixture("openai/responses_stream_text.sse")))
+    upstream.queue(sse_reply(fixture("openai_responses/stream_text.sse")))
     with oai.responses.stream(model=CODEX.id, input="Who are you?") as stream:
         final = stream.get_final_response()
     _answered(upstream, stream=True)
@@ -146,21 +146,21 @@ def test_responses_streamed(upstream: Emulator, oai: openai.OpenAI) -> None:
 
 
 def test_completions(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(reply(fixture_json("openai/responses_text.json")))
+    upstream.queue(reply(fixture_json("openai_responses/text.json")))
     r = oai.completions.create(model=CODEX.id, prompt="What's the weather like in SF?", max_tokens=64)
     assert _answered(upstream, stream=False)["input"] == USER
     assert (r.choices[0].text, r.choices[0].finish_reason) == (TEXT, "stop")
 
 
 def test_completions_streamed(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(sse_reply(fixture("openai/responses_stream_text.sse")))
+    upstream.queue(sse_reply(fixture("openai_responses/stream_text.sse")))
     chunks = list(oai.completions.create(model=CODEX.id, prompt="Who are you?", max_tokens=64, stream=True))
     _answered(upstream, stream=True)
     assert "".join(c.choices[0].text for c in chunks if c.choices) == STREAMED
 
 
 def test_an_upstream_rate_limit_in_the_stream_reaches_the_client(upstream: Emulator, oai: openai.OpenAI) -> None:
-    upstream.queue(sse_reply(fixture("openai/responses_stream_rate_limited.sse")))
+    upstream.queue(sse_reply(fixture("openai_responses/stream_rate_limited.sse")))
     with pytest.raises(openai.APIError, match="rate limiting"):
         list(oai.chat.completions.create(model=CODEX.id, messages=USER, stream=True))
 

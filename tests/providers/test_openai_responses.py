@@ -2,7 +2,7 @@
 OpenAI-compatible provider and ``MockTransport``: the catalog declares them, the request goes to
 ``/responses`` field by field, and recorded answers and streams (text, function calls, reasoning
 summaries, incomplete, failed, rate limited) come back as canonical results and events.
-Recorded payloads: ``fixtures/openai/responses_*`` (``fixtures/openai/README.md``)."""
+Recorded payloads: ``fixtures/openai_responses/`` (its ``README.md`` gives their sources)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def sent(transport: MockTransport, i: int = -1) -> Any:
 
 
 def sse(name: str) -> MockResponse:
-    return MockResponse.sse(fixture(f"openai/{name}"))
+    return MockResponse.sse(fixture(f"openai_responses/{name}"))
 
 
 async def streamed(provider: OpenAICompatProvider, request: Any, spec: ModelSpec = CODEX) -> list[StreamEvent]:
@@ -66,7 +66,7 @@ async def streamed(provider: OpenAICompatProvider, request: Any, spec: ModelSpec
 
 def completed(name: str) -> Any:
     """The ``response`` object of a recorded stream's ``response.completed`` event."""
-    for line in fixture(f"openai/{name}").decode().splitlines():
+    for line in fixture(f"openai_responses/{name}").decode().splitlines():
         if line.startswith("data: ") and '"response.completed"' in line:
             return orjson.loads(line[6:])["response"]
     raise AssertionError(name)
@@ -91,7 +91,7 @@ def test_the_catalog_sends_the_pro_and_codex_openai_models_and_no_other_to_the_r
 
 
 async def test_the_request_goes_to_responses_field_by_field() -> None:
-    provider, transport = await make(MockResponse.json(fixture("openai/responses_text.json")))
+    provider, transport = await make(MockResponse.json(fixture("openai_responses/text.json")))
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     request = chat(
         Message("system", (TextPart("Be brief."),)),
@@ -139,7 +139,7 @@ async def test_a_chat_completions_model_of_the_same_provider_stays_on_chat_compl
 
 
 async def test_a_tool_loop_keeps_the_encrypted_reasoning_and_puts_it_back_before_the_calls() -> None:
-    answer = fixture_json("openai/responses_function_call.json")
+    answer = fixture_json("openai_responses/function_call.json")
     reasoning = answer["output"][0]
     reasoning["encrypted_content"] = "gAAAAABoWaTK-encrypted"
     provider, transport = await make(MockResponse.json(answer), MockResponse.json(answer))
@@ -186,7 +186,7 @@ async def test_a_tool_loop_keeps_the_encrypted_reasoning_and_puts_it_back_before
 
 
 async def test_an_unknown_call_id_is_sent_without_reasoning() -> None:
-    provider, transport = await make(MockResponse.json(fixture("openai/responses_text.json")))
+    provider, transport = await make(MockResponse.json(fixture("openai_responses/text.json")))
     call = ToolCall("call_from_elsewhere", "weather", "{}")
     await provider.complete(chat("Hi", Message("assistant", (TextPart("Let me look."),), tool_calls=(call,))), CODEX)
     assert sent(transport)["input"][1:] == [
@@ -198,7 +198,7 @@ async def test_an_unknown_call_id_is_sent_without_reasoning() -> None:
 @pytest.mark.parametrize(("reason", "finish"), [("max_output_tokens", "length"), ("content_filter", "content_filter")])
 async def test_an_incomplete_response_says_why(reason: str, finish: str) -> None:
     answer = {
-        **fixture_json("openai/responses_text.json"),
+        **fixture_json("openai_responses/text.json"),
         "status": "incomplete",
         "incomplete_details": {"reason": reason},
     }
@@ -209,7 +209,7 @@ async def test_an_incomplete_response_says_why(reason: str, finish: str) -> None
 
 async def test_failures_are_typed() -> None:
     failed = {
-        **fixture_json("openai/responses_text.json"),
+        **fixture_json("openai_responses/text.json"),
         "status": "failed",
         "error": {"code": "server_error", "message": "boom"},
     }
@@ -242,10 +242,10 @@ def _content(events: list[StreamEvent]) -> str:
 
 
 async def test_a_text_stream() -> None:
-    provider, transport = await make(sse("responses_stream_text.sse"))
+    provider, transport = await make(sse("stream_text.sse"))
     events = await streamed(provider, chat("Who are you?", max_tokens=2048))
     assert sent(transport)["stream"] is True
-    done = completed("responses_stream_text.sse")
+    done = completed("stream_text.sse")
     assert events[0] == StreamStart("gpt-4-0613")
     assert _content(events) == done["output"][0]["content"][0]["text"]
     ends = [e for e in events if isinstance(e, ChoiceDelta) and e.finish_reason]
@@ -255,9 +255,9 @@ async def test_a_text_stream() -> None:
 
 
 async def test_a_function_call_stream() -> None:
-    provider, _ = await make(sse("responses_stream_function_call.sse"))
+    provider, _ = await make(sse("stream_function_call.sse"))
     events = await streamed(provider, chat("Weather in Detroit?", tools=TOOLS))
-    done = completed("responses_stream_function_call.sse")
+    done = completed("stream_function_call.sse")
     (item,) = [o for o in done["output"] if o["type"] == "function_call"]
     calls = [c for e in events if isinstance(e, ChoiceDelta) for c in e.tool_calls]
     assert (calls[0].index, calls[0].id, calls[0].name) == (0, item["call_id"], item["name"])
@@ -270,10 +270,10 @@ async def test_a_function_call_stream() -> None:
 
 
 async def test_a_reasoning_summary_stream() -> None:
-    provider, _ = await make(sse("responses_stream_reasoning_summary.sse"))
+    provider, _ = await make(sse("stream_reasoning_summary.sse"))
     events = await streamed(provider, chat("When do the Tigers play?", tools=TOOLS))
     reasoning = "".join(e.reasoning or "" for e in events if isinstance(e, ChoiceDelta))
-    summary = completed("responses_stream_reasoning_summary.sse")["output"][0]["summary"][0]["text"]
+    summary = completed("stream_reasoning_summary.sse")["output"][0]["summary"][0]["text"]
     assert reasoning == summary
     calls = [c for e in events if isinstance(e, ChoiceDelta) for c in e.tool_calls]
     assert calls[0].name == "search"
@@ -291,19 +291,19 @@ def test_each_summary_part_is_a_paragraph() -> None:
 
 
 async def test_a_rate_limit_in_the_stream_is_a_rate_limit() -> None:
-    provider, _ = await make(sse("responses_stream_rate_limited.sse"))
+    provider, _ = await make(sse("stream_rate_limited.sse"))
     with pytest.raises(RateLimited, match="tokens per min"):
         await streamed(provider, chat("Hi"))
 
 
 async def test_an_error_event_ends_the_stream_with_its_message() -> None:
-    provider, _ = await make(sse("responses_stream_error.sse"))
+    provider, _ = await make(sse("stream_error.sse"))
     with pytest.raises(UpstreamError, match="Foobar"):
         await streamed(provider, chat("Hi"))
 
 
 async def test_a_stream_cut_before_it_completed_is_an_error() -> None:
-    text = fixture("openai/responses_stream_text.sse")
+    text = fixture("openai_responses/stream_text.sse")
     cut = text[: text.index(b"event: response.completed")]
     provider, _ = await make(MockResponse.sse(cut))
     with pytest.raises(UpstreamError, match="before the response completed"):
@@ -312,7 +312,7 @@ async def test_a_stream_cut_before_it_completed_is_an_error() -> None:
 
 async def test_a_configured_model_can_name_the_responses_api() -> None:
     """An operator's ``[models]`` table may send a model of an OpenAI-compatible server there."""
-    provider, transport = await make(sse("responses_stream_text.sse"))
+    provider, transport = await make(sse("stream_text.sse"))
     spec = replace(GPT4O, upstream_api="responses")
     await streamed(provider, chat("Hi"), spec)
     assert transport.requests[0].url == f"{BASE}/responses"

@@ -66,7 +66,7 @@ class OpenAICompatProvider:
             return await self.responses.complete(request, model)
         body = request_body(request, model, dialect=self.dialect, stream=False)
         data = await self.upstream.post_json(self._url(), headers=self._headers(), body=body)
-        result = parse_completion(data)
+        result = parse_completion(data, stops=request.sampling.stop)
         result.model = result.model or model.upstream_model
         if not isinstance(data.get("usage"), dict):
             result.usage = estimated_usage(request, generated_bytes(result))

@@ -29,6 +29,7 @@ from unigate.providers.openai_compat.response import (
     arguments_json,
     finish_reason,
     int_or_zero,
+    matched_stop,
     parse_logprobs,
     parse_usage,
     text_or_none,
@@ -44,8 +45,10 @@ ErrorEvent = Callable[[bytes], GatewayError]
 class ChunkDecoder:
     """``chat.completion.chunk`` payloads to canonical stream events, one chunk at a time."""
 
-    def __init__(self, *, fallback_model: str) -> None:
+    def __init__(self, *, fallback_model: str, stops: tuple[str, ...] = ()) -> None:
         self.fallback_model = fallback_model
+        self.stops = stops
+        """The caller's stop sequences, to name the one a finish chunk says matched."""
         self.started = False
         self.seen: set[int] = set()
         self.finished: set[int] = set()
@@ -90,7 +93,8 @@ class ChunkDecoder:
             for call in calls:
                 self.generated += len(call.arguments.encode())
             if content or reasoning or calls or logprobs or reason:
-                events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason))
+                stop = matched_stop(raw, self.stops) if reason == "stop" else None
+                events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason, stop))
             if reason is not None:
                 self.finished.add(index)
         raw_usage = chunk.get("usage")
@@ -168,7 +172,7 @@ async def stream_events(
     """The canonical events of a streamed answer's body (``chunks``, closed when this is), up to
     ``[DONE]`` or the end of the body, then the usage (estimated if the upstream reported none).
     ``relay``: the events that ``ChunkRelay`` can pass on come as ``RelayedChunks``."""
-    decoder = ChunkDecoder(fallback_model=model.upstream_model)
+    decoder = ChunkDecoder(fallback_model=model.upstream_model, stops=request.sampling.stop)
     reader = ChunkReader(decoder, provider=provider, error_event=error_event, relay=relay)
     async with aclosing(chunks) as body:
         async for chunk in body:
