@@ -4,6 +4,7 @@ latencies; and the credit entries that add, adjust and start balances."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,7 +221,7 @@ def test_day_bounds_cover_the_window_in_the_zone(tz: str) -> None:
     days = day_bounds(start, end, tz)
     assert days[0][1] <= start < days[0][2]
     assert days[-1][1] < end <= days[-1][2]
-    assert all(a[2] == b[1] for a, b in zip(days, days[1:], strict=False))
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(days))
 
 
 async def test_credit_entries_count_in_scalar_sql(store: Store) -> None:
@@ -228,7 +229,7 @@ async def test_credit_entries_count_in_scalar_sql(store: Store) -> None:
     assert await scalar(store, f"SELECT COUNT(*) FROM credit_entries WHERE account_id = {account}") == 0
     await store.add_credits(account, 5)
     assert await scalar(store, f"SELECT COUNT(*) FROM credit_entries WHERE account_id = {account}") == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="below zero"):
         await store.add_credits(account, -6)
     assert await scalar(store, f"SELECT COUNT(*) FROM credit_entries WHERE account_id = {account}") == 1
 
@@ -245,7 +246,8 @@ async def test_accounts_from_before_the_entries_get_one_init_entry(tmp_path: Pat
         db.execute("INSERT INTO accounts (id, name, balance, created_at) VALUES (1, 'old', 500, ?)", (OLD,))
         db.execute("INSERT INTO accounts (id, name, balance, created_at) VALUES (2, 'empty', 0, ?)", (OLD,))
         db.execute(
-            "INSERT INTO api_keys (id, prefix, digest, account_id, created_at, updated_at) VALUES (1, 'p', 'd', 1, ?, ?)",
+            "INSERT INTO api_keys (id, prefix, digest, account_id, created_at, updated_at)"
+            " VALUES (1, 'p', 'd', 1, ?, ?)",
             (OLD, OLD),
         )
         db.execute(
