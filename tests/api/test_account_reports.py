@@ -19,7 +19,14 @@ from unigate.accounts.reports import LatencySample
 from unigate.api.catalog.metrics import _entry
 from unigate.catalog.spec import ModelSpec, Price
 
-_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list, "object": dict}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
 
 
 def reference_schema(method: str, path: str) -> dict[str, Any]:
@@ -259,7 +266,7 @@ def test_model_metrics_from_the_ledger(server: Server) -> None:
     assert set(entry["metrics"]) <= {"duration_ms", "tps"}  # tps when a request took a millisecond or more
     p = entry["metrics"]["duration_ms"]
     assert p["p50"] <= p["p75"] <= p["p90"] <= p["p99"]
-    asked = [("aliases", FAKE), ("aliases", "something/else")]
+    asked: list[tuple[str, str | int | float | bool | None]] = [("aliases", FAKE), ("aliases", "something/else")]
     assert httpx2.get(f"{server.url}/models/metrics", params=asked).json()["models"] == [entry]
     comma = httpx2.get(f"{server.url}/models/metrics", params={"aliases": f"{FAKE},x"}).json()
     assert comma["models"] == []
