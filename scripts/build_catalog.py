@@ -156,6 +156,13 @@ class ModelOverride:
     type: str | None = None
     url: str | None = None
     docs_url: str | None = None
+    upstream_api: str | None = None
+    """``responses``: the provider serves the model only through that API of its own (OpenAI's
+    ``-pro`` and ``-codex`` models); unset for the provider's default API."""
+
+
+UPSTREAM_APIS = {"responses": "openai"}
+"""The upstream APIs a model may name, each with the one provider that has it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +356,10 @@ def _record(m: _Model, ctx: _Context) -> dict[str, Any]:
     }
     if route is not None and route.unavailable:
         record["unavailable"] = route.unavailable
+    if mo.upstream_api is not None:
+        if UPSTREAM_APIS.get(mo.upstream_api) != provider:
+            raise ValueError(f"{m.id}: upstream_api {mo.upstream_api!r} is not an API of provider {provider!r}")
+        record["upstream_api"] = mo.upstream_api
     return record
 
 

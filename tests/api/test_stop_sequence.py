@@ -1,7 +1,8 @@
 """``/v1/messages`` says which stop sequence ended the text (``stop_reason: "stop_sequence"`` and
 ``stop_sequence``), streamed and not, as the providers that know it report it: the fake model and
-the local model apply stops themselves, Anthropic says which matched; an OpenAI-compatible
-upstream does not, so the answer stays ``end_turn`` with ``stop_sequence`` null."""
+the local model apply stops themselves, Anthropic says which matched, and so do vLLM
+(``stop_reason``) and SGLang (``matched_stop``) behind the OpenAI wire; OpenAI itself does not, so
+its answer stays ``end_turn`` with ``stop_sequence`` null."""
 
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ def test_anthropic_upstream_streamed(upstream: Emulator, client: anthropic.Anthr
     assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "END")
 
 
-# ---- an OpenAI-compatible upstream does not say -------------------------------------------------
+# ---- OpenAI's wire does not say; vLLM and SGLang add it ---------------------------------------
 
 
 def test_openai_compatible_upstream_keeps_end_turn(upstream: Emulator, client: anthropic.Anthropic) -> None:
@@ -148,6 +149,36 @@ def test_openai_compatible_upstream_keeps_end_turn(upstream: Emulator, client: a
     upstream.queue(json_reply(fixture_json("openai/gpt4o_vision.json")))
     message = _ask(client, VLLM.id, "Describe", ["END"])
     assert upstream.last.body["stop"] == ["END"]
+    assert (message.stop_reason, message.stop_sequence) == ("end_turn", None)
+
+
+def test_vllm_names_the_stop_that_matched(upstream: Emulator, client: anthropic.Anthropic) -> None:
+    upstream.queue(json_reply(fixture_json("openai/vllm_stop_reason.json")))
+    message = _ask(client, VLLM.id, "What should I do for a 4 day vacation in Spain?", ["\n", "END"])
+    assert message.content[0].text.startswith("Spain!")  # type: ignore[union-attr]
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "\n")
+
+
+@pytest.mark.parametrize(("field", "value"), [("stop_reason", "END"), ("matched_stop", "END"), ("stop_reason", 128009)])
+def test_a_stream_names_the_stop_its_finish_chunk_names(
+    upstream: Emulator, client: anthropic.Anthropic, field: str, value: object
+) -> None:
+    """vLLM's ``stop_reason`` and SGLang's ``matched_stop`` on the finish chunk; a stop token id (an
+    integer) or a word the caller did not ask to stop at names nothing."""
+    finish = b'"finish_reason":"stop"}'
+    sse = fixture("openai/stream_gpt4o.sse")
+    assert sse.count(finish) == 1
+    upstream.queue(sse_reply(sse.replace(finish, b'"finish_reason":"stop",' + orjson.dumps({field: value})[1:])))
+    message = _streamed(client, VLLM.id, "Describe", ["END"])
+    expected = ("stop_sequence", "END") if value == "END" else ("end_turn", None)
+    assert (message.stop_reason, message.stop_sequence) == expected
+
+
+def test_a_named_stop_the_caller_did_not_ask_for_is_not_reported(
+    upstream: Emulator, client: anthropic.Anthropic
+) -> None:
+    upstream.queue(json_reply(fixture_json("openai/vllm_stop_reason.json")))
+    message = _ask(client, VLLM.id, "Plan a trip", ["END"])
     assert (message.stop_reason, message.stop_sequence) == ("end_turn", None)
 
 

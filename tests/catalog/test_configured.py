@@ -50,3 +50,18 @@ def test_new_model_needs_a_provider() -> None:
 def test_prices_must_be_whole_credits() -> None:
     with pytest.raises(ValueError, match="whole number"):
         apply_model_tables([], {"m": {"provider": "vllm", "input_price_per_mtok": 0.5}})
+
+
+def test_the_responses_api_is_named_per_model_and_dropped_with_its_provider() -> None:
+    base = load_catalog()
+    tables = {
+        "openai/gpt-5-2-pro": {"provider": "openrouter", "upstream_model": "openai/gpt-5.2-pro"},
+        "openai/gpt-5-1-codex": {"upstream_model": "gpt-5.1-codex-2025"},
+        "my-vllm": {"provider": "vllm", "upstream_api": "responses"},
+    }
+    catalog = Catalog(apply_model_tables(base, tables))
+    assert catalog.resolve("openai/gpt-5-2-pro").upstream_api == ""  # OpenRouter's default API
+    assert catalog.resolve("openai/gpt-5-1-codex").upstream_api == "responses"  # same provider: kept
+    assert catalog.resolve("my-vllm").upstream_api == "responses"
+    with pytest.raises(ValueError, match="upstream_api must be one of"):
+        apply_model_tables([], {"m": {"provider": "vllm", "upstream_api": "assistants"}})

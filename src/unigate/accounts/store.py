@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Protocol
 
 from unigate.accounts.console_views import ConsoleViews
+from unigate.accounts.reports import CreditKind, Reports
 from unigate.accounts.spending import SpendingLimit
 from unigate.accounts.usage import UsageQuery, UsageRow
 from unigate.primitives.records import record
@@ -146,6 +147,10 @@ class Store(Protocol):
     def console(self) -> ConsoleViews:
         """The web console's sessions and ledger reports, in this store's database."""
 
+    @property
+    def reports(self) -> Reports:
+        """The ledger as the service's account endpoints read it (``accounts/reports.py``)."""
+
     async def authenticate(self, key: str) -> ApiKey | None:
         """The enabled, undeleted key whose hash matches, else ``None``. Never cached."""
 
@@ -181,9 +186,12 @@ class Store(Protocol):
     async def balance(self, account_id: int) -> int:
         """``LookupError`` if there is no such account."""
 
-    async def add_credits(self, account_id: int, credits: int) -> int:
+    async def add_credits(
+        self, account_id: int, credits: int, *, kind: CreditKind = "ADJUSTMENT", reference: str | None = None
+    ) -> int:
         """Add (or, negative, remove) credits; returns the new balance. ``LookupError`` if there
-        is no such account, ``ValueError`` if the balance would fall below zero."""
+        is no such account, ``ValueError`` if the balance would fall below zero. The change is
+        recorded in the account's ledger as a credit entry of ``kind`` with ``reference``."""
 
     async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
         """Take ``amount`` from the balance if the account and the key's limit cover it."""

@@ -13,7 +13,10 @@
     upstream_model = "openai/gpt-4o"
 
 A new model defaults to a text chat model that accepts every chat parameter; for an existing one
-the catalog's values stay unless overridden.
+the catalog's values stay unless overridden. ``upstream_api = "responses"`` calls a model through
+its OpenAI-compatible provider's ``/responses`` (as the catalog does for OpenAI's ``-pro`` and
+``-codex`` models); a table that moves a model to another provider drops the catalog's value
+unless it sets one, since that provider's default API is the one known to serve it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ _FIELDS = {
     "aliases",
     "params",
     "input_modalities",
+    "upstream_api",
 }
+
+UPSTREAM_APIS = frozenset({"", "responses"})
+"""``upstream_api`` values: the provider's default API, or the Responses API (``ModelSpec``)."""
 
 
 def _check(model_id: str, table: dict[str, Any]) -> None:
@@ -49,6 +56,8 @@ def _check(model_id: str, table: dict[str, Any]) -> None:
     for key in ("input_price_per_mtok", "output_price_per_mtok", "context_length", "max_output"):
         if key in table and (not isinstance(table[key], int) or table[key] < 0):
             raise ValueError(f"[models.{model_id!r}] {key} must be a whole number >= 0")
+    if table.get("upstream_api", "") not in UPSTREAM_APIS:
+        raise ValueError(f"[models.{model_id!r}] upstream_api must be one of {sorted(UPSTREAM_APIS)}")
 
 
 def _changes(table: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
@@ -62,6 +71,10 @@ def _changes(table: dict[str, Any], base: ModelSpec | None) -> dict[str, Any]:
         out["params"] = frozenset(str(p) for p in table["params"])
     if "input_modalities" in table:
         out["input_modalities"] = frozenset(str(m) for m in table["input_modalities"])
+    if "upstream_api" in table:
+        out["upstream_api"] = table["upstream_api"]
+    elif base is not None and out.get("provider", base.provider) != base.provider:
+        out["upstream_api"] = ""  # another provider: its default API, unless the table names one
     if "input_price_per_mtok" in table or "output_price_per_mtok" in table:
         old = base.price if base else Price(0, 0)
         out["price"] = Price(

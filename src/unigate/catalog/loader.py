@@ -76,4 +76,5 @@ def _spec(r: dict[str, Any], shared: _Shared) -> ModelSpec:
         unit_price=unit_price,
         price_source=price["source"],
         unavailable=r.get("unavailable", ""),
+        upstream_api=r.get("upstream_api", ""),
     )

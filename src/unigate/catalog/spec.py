@@ -86,6 +86,10 @@ class ModelSpec:
     """Listed for reference only: the upstream no longer serves it (seeds, "Deprecated" table)."""
     unavailable: str = ""
     """Why no upstream serves this model here (it has no public API); such models answer 503."""
+    upstream_api: str = ""
+    """Which of its provider's APIs the model is called through, when the provider has more than
+    one: ``"responses"`` for the OpenAI models served only by OpenAI's Responses API (``*-pro``,
+    ``*-codex``); empty for the provider's default (Chat Completions for OpenAI)."""
     unit_price: UnitPrice | None = None
     """For media models: the price per unit (``price`` stays zero); ``None`` for token-priced ones."""
     price_source: str = "configured"

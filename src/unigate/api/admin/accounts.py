@@ -1,8 +1,11 @@
 """Account credits over HTTP, with the management key (unigate endpoints, like ``unigate credits``):
 ``GET /v1/accounts/{account_id}`` and ``POST /v1/accounts/{account_id}/credits``
-(``{"credits": N}``, negative to take credits back)."""
+(``{"credits": N}``, negative to take credits back; ``type`` and ``reference_id`` say what it was,
+for the account's ledger: ``ADJUSTMENT`` by default)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import orjson
 from aiohttp import web
@@ -22,6 +25,10 @@ class AddCredits(BaseModel):
 
     credits: int = Field(ge=-MAX_CREDITS, le=MAX_CREDITS)
     """Credits to add (1 USD = 2,000,000); negative to remove."""
+    type: Literal["PAYMENT", "BONUS", "REFUND", "ADJUSTMENT"] = "ADJUSTMENT"
+    """What the change is, as the account's ledger (``GET /v2/billing/transactions``) shows it."""
+    reference_id: str | None = Field(default=None, min_length=1, max_length=200)
+    """The operator's handle for it (a payment's id, say), shown as the entry's ``reference_id``."""
 
 
 def _account_id(request: web.Request) -> int:
@@ -52,7 +59,7 @@ async def add_credits(request: web.Request) -> web.Response:
     account_id = _account_id(request)
     body = validate(AddCredits, await read_json(request))
     try:
-        balance = await store.add_credits(account_id, body.credits)
+        balance = await store.add_credits(account_id, body.credits, kind=body.type, reference=body.reference_id)
     except LookupError:
         raise NotFound(f"There is no account {account_id}.", code="account_not_found") from None
     except ValueError:

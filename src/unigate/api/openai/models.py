@@ -24,6 +24,7 @@ from aiohttp import web
 
 from unigate.accounts import scopes
 from unigate.api.auth import require_key
+from unigate.api.catalog.filters import asks_catalogue, catalogue_response, service_entry
 from unigate.api.context import GATEWAY, STORE
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
@@ -134,6 +135,11 @@ async def _caller_scopes(request: web.Request) -> tuple[str, ...]:
 
 async def list_models(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
+    if asks_catalogue(request.query):  # the service catalogue's filters and sections: api/catalog/filters.py
+        serving = servable(gateway.services)
+        return catalogue_response(
+            request.query, gateway.catalog, lambda s: model_item(s, available=available(s, serving)), listed=False
+        )
     body = _render(gateway.catalog, "models", servable(gateway.services))
     return web.Response(body=body, content_type="application/json")
 
@@ -142,6 +148,10 @@ async def list_models_openai(request: web.Request) -> web.Response:
     """``GET /v1/models``."""
     allowed = await _caller_scopes(request)
     gateway = request.app[GATEWAY]
+    if asks_catalogue(request.query):  # the service documents its filters here too: api/catalog/filters.py
+        serving = servable(gateway.services, allowed)
+        usable = [s for s in gateway.catalog if available(s, serving)]
+        return catalogue_response(request.query, usable, lambda s: {**_openai_item(s), **service_entry(s)}, listed=True)
     body = _render(gateway.catalog, "openai", servable(gateway.services, allowed))
     return web.Response(body=body, content_type="application/json")
 

@@ -30,19 +30,23 @@ from unigate.providers.openai_compat.kimi_search import (
 from unigate.providers.openai_compat.request import Dialect, request_body
 from unigate.providers.openai_compat.response import parse_completion, parse_embeddings, parse_error, parse_usage
 from unigate.providers.openai_compat.stream import stream_events
+from unigate.providers.openai_responses import ResponsesApi
 from unigate.providers.transport import Transport, build_transport
 
 __all__ = ["OpenAICompatProvider"]
 
 
 class OpenAICompatProvider:
-    """One OpenAI-compatible upstream (``POST {base_url}/chat/completions``)."""
+    """One OpenAI-compatible upstream (``POST {base_url}/chat/completions``); the models whose
+    catalog entry says ``upstream_api = "responses"`` go to ``POST {base_url}/responses`` instead
+    (``openai_responses``), on the same deployment."""
 
     def __init__(self, config: ProviderConfig, *, transport: Transport | None = None) -> None:
         self.name = config.name
         self.config = config
         self.dialect = Dialect.of(config.name)
         self.upstream = Upstream(config, parse_error=parse_error, transport=transport or build_transport())
+        self.responses = ResponsesApi(self.upstream, url=f"{config.base_url}/responses", headers=self._headers)
 
     async def start(self) -> None:
         await self.upstream.start()
@@ -51,6 +55,8 @@ class OpenAICompatProvider:
         await self.upstream.close()
 
     def check(self, request: ChatRequest, model: ModelSpec) -> None:
+        if model.upstream_api == "responses":
+            self.responses.check(request)
         # Otherwise the upstream is the judge of what an OpenAI-wire request may contain.
         if request.web_search is not None and self.dialect.web_search is None:
             raise UnsupportedParameter(
@@ -76,12 +82,14 @@ class OpenAICompatProvider:
         return {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
 
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
+        if model.upstream_api == "responses":
+            return await self.responses.complete(request, model)
         body = request_body(request, model, dialect=self.dialect, stream=False)
         if not self._searches_itself(request):
             answers = [await self._post(body)]
         else:
             answers = await complete_searching(self._post, body)
-        result = parse_completion(answers[-1])
+        result = parse_completion(answers[-1], stops=request.sampling.stop)
         result.model = result.model or model.upstream_model
         if len(answers) > 1:  # the searching turns' text, if they said anything, comes first
             said = "".join(parse_completion(a).choices[0].content or "" for a in answers[:-1])
@@ -96,8 +104,6 @@ class OpenAICompatProvider:
         return await self.upstream.post_json(self._url(), headers=self._headers(), body=body)
 
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
-        body = request_body(request, model, dialect=self.dialect, stream=True)
-
         def events_of(body: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
             chunks = self.upstream.chunks(self._url(), headers=self._headers(), body=body)
             citations = self.dialect.web_search == "perplexity"
@@ -105,7 +111,11 @@ class OpenAICompatProvider:
                 chunks, request, model, provider=self.name, error_event=self._error_event, citations=citations
             )
 
-        events = stream_searching(events_of, body) if self._searches_itself(request) else events_of(body)
+        if model.upstream_api == "responses":
+            events = self.responses.stream(request, model)
+        else:
+            body = request_body(request, model, dialect=self.dialect, stream=True)
+            events = stream_searching(events_of, body) if self._searches_itself(request) else events_of(body)
         async with aclosing(events):
             async for event in events:
                 yield event

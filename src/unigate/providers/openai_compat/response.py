@@ -6,6 +6,12 @@ Responses vary by upstream (the service's docs, sections "POST /v1/chat/completi
 and "Streaming (SSE) on /v1/chat/completions"): ``reasoning_content`` (DeepSeek, Qwen) or
 ``reasoning`` (OpenRouter) become ``Choice.reasoning``; Anthropic models behind an OpenAI wire
 say ``end_turn``.
+
+Which of the caller's stop sequences ended the text: OpenAI's wire does not say (its ``stop``
+finish is the same for a natural end), and the matched sequence is cut from the text, so it
+cannot be found there either; but vLLM says it in the choice's ``stop_reason`` and SGLang in
+``matched_stop``. ``matched_stop`` takes it from those, only when it is one of the caller's
+sequences (vLLM also puts stop token ids there, other servers other words); else it stays unknown.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ __all__ = [
     "arguments_json",
     "finish_reason",
     "int_or_zero",
+    "matched_stop",
     "parse_completion",
     "parse_embeddings",
     "parse_error",
@@ -116,8 +123,20 @@ def _tool_call(raw: Any) -> ToolCall:
     return ToolCall(call_id, str(fn.get("name", "")), arguments_json(fn.get("arguments")))
 
 
-def parse_completion(data: Any) -> ChatResult:
-    """A ``chat.completion`` body as the canonical result (``usage`` zero when not reported)."""
+def matched_stop(choice: dict[str, Any], stops: tuple[str, ...]) -> str | None:
+    """The caller's stop sequence that a ``stop`` finish names (vLLM's ``stop_reason``, SGLang's
+    ``matched_stop``), if it names one of ``stops``."""
+    if not stops or choice.get("finish_reason") != "stop":
+        return None
+    for key in ("stop_reason", "matched_stop"):
+        if (value := choice.get(key)) in stops:
+            return str(value)
+    return None
+
+
+def parse_completion(data: Any, *, stops: tuple[str, ...] = ()) -> ChatResult:
+    """A ``chat.completion`` body as the canonical result (``usage`` zero when not reported);
+    ``stops``: the caller's stop sequences, for ``Choice.stop_sequence``."""
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
         raise UpstreamError("The upstream answered without choices.")
     choices = []
@@ -134,6 +153,7 @@ def parse_completion(data: Any) -> ChatResult:
                 reasoning=text_or_none(message.get("reasoning_content")) or text_or_none(message.get("reasoning")),
                 refusal=text_or_none(message.get("refusal")),
                 logprobs=parse_logprobs(raw.get("logprobs")),
+                stop_sequence=matched_stop(raw, stops),
                 annotations=url_citations(message.get("annotations"))
                 or (perplexity_citations(content or "", found) if found else ()),
             )

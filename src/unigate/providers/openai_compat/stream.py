@@ -29,6 +29,7 @@ from unigate.providers.openai_compat.response import (
     arguments_json,
     finish_reason,
     int_or_zero,
+    matched_stop,
     parse_logprobs,
     parse_usage,
     text_or_none,
@@ -45,8 +46,10 @@ ErrorEvent = Callable[[bytes], GatewayError]
 class ChunkDecoder:
     """``chat.completion.chunk`` payloads to canonical stream events, one chunk at a time."""
 
-    def __init__(self, *, fallback_model: str, citations: bool = False) -> None:
+    def __init__(self, *, fallback_model: str, stops: tuple[str, ...] = (), citations: bool = False) -> None:
         self.fallback_model = fallback_model
+        self.stops = stops
+        """The caller's stop sequences, to name the one a finish chunk says matched."""
         self.texts: dict[int, list[str]] | None = {} if citations else None
         """Each choice's text so far, kept when the stream's sources come apart from it (Perplexity's
         ``search_results``): its ``[n]`` markers become annotations when the choice finishes."""
@@ -103,7 +106,8 @@ class ChunkDecoder:
                 if reason is not None and self.sources:
                     cited = perplexity_citations("".join(text), self.sources)
             if content or reasoning or calls or logprobs or reason or cited:
-                events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason, annotations=cited))
+                stop = matched_stop(raw, self.stops) if reason == "stop" else None
+                events.append(ChoiceDelta(index, content, reasoning, calls, logprobs, reason, stop, cited))
             if reason is not None:
                 self.finished.add(index)
             if isinstance(raw.get("usage"), dict):  # Moonshot reports it in the finishing choice
@@ -185,7 +189,7 @@ async def stream_events(
     ``[DONE]`` or the end of the body, then the usage (estimated if the upstream reported none).
     ``relay``: the events that ``ChunkRelay`` can pass on come as ``RelayedChunks``; ``citations``:
     the stream's sources come apart from its text (Perplexity), which is then decoded whole."""
-    decoder = ChunkDecoder(fallback_model=model.upstream_model, citations=citations)
+    decoder = ChunkDecoder(fallback_model=model.upstream_model, stops=request.sampling.stop, citations=citations)
     reader = ChunkReader(decoder, provider=provider, error_event=error_event, relay=relay and not citations)
     async with aclosing(chunks) as body:
         async for chunk in body:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from unigate.accounts import keys
+from unigate.accounts.reports import CreditKind
 from unigate.accounts.spending import SpendingLimit, as_retention, period_start
 from unigate.accounts.store import UNSET, ApiKey, KeyChanges, KeySettings
 
@@ -64,7 +65,13 @@ async def ensure_management_key(pool: asyncpg.Pool, key: str | None) -> str | No
 async def create_account(pool: asyncpg.Pool, *, name: str | None, credits: int) -> int:
     if credits < 0:
         raise ValueError("an account cannot start with a negative balance")
-    account_id = await pool.fetchval("INSERT INTO accounts (name, balance) VALUES ($1, $2) RETURNING id", name, credits)
+    account_id = await pool.fetchval(
+        "WITH a AS (INSERT INTO accounts (name, balance) VALUES ($1, $2) RETURNING id),"
+        " e AS (INSERT INTO credit_entries (account_id, kind, credits) SELECT id, 'INIT', $2 FROM a WHERE $2 > 0)"
+        " SELECT id FROM a",
+        name,
+        credits,
+    )
     return int(account_id)
 
 
@@ -191,10 +198,20 @@ async def balance(pool: asyncpg.Pool, account_id: int) -> int:
     return int(found)
 
 
-async def add_credits(pool: asyncpg.Pool, account_id: int, credits: int) -> int:
+async def add_credits(
+    pool: asyncpg.Pool, account_id: int, credits: int, *, kind: CreditKind, reference: str | None
+) -> int:
+    """The balance after the change; its credit entry is written in the same statement."""
     try:
         found = await pool.fetchval(
-            "UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance", account_id, credits
+            "WITH a AS (UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING id, balance),"
+            " e AS (INSERT INTO credit_entries (account_id, kind, credits, reference)"
+            " SELECT id, $3, $2, $4 FROM a WHERE $2 <> 0)"
+            " SELECT balance FROM a",
+            account_id,
+            credits,
+            kind,
+            reference,
         )
     except asyncpg.CheckViolationError:
         raise ValueError("the balance cannot fall below zero") from None

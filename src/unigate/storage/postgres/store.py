@@ -12,8 +12,8 @@ and the reset would cost a round trip per request.
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
 ``batch.py`` and ``ledger.py`` (reservations, settlements, the usage ledger), ``console.py``
-(the console's sessions and reports) and ``jobs.py`` (generation jobs, ``jobs``); this class holds
-the connections.
+(the console's sessions and reports), ``reports.py`` (the service's account reports) and
+``jobs.py`` (generation jobs, ``jobs``); this class holds the connections.
 
 The database URL is asyncpg's (``postgresql://user@host:5432/db``); query parameters that
 asyncpg does not know become server settings, so ``?search_path=tenant_a`` selects a schema
@@ -27,6 +27,7 @@ from datetime import datetime
 
 import asyncpg
 
+from unigate.accounts.reports import CreditKind
 from unigate.accounts.store import (
     ApiKey,
     KeyChanges,
@@ -41,6 +42,7 @@ from unigate.storage.postgres import accounts, ledger
 from unigate.storage.postgres.batch import GroupCommit
 from unigate.storage.postgres.console import PostgresConsole
 from unigate.storage.postgres.jobs import PostgresJobs
+from unigate.storage.postgres.reports import PostgresReports
 from unigate.storage.postgres.schema import migrate
 from unigate.storage.postgres.vacuum import VACUUM_EVERY, Vacuum
 
@@ -68,6 +70,8 @@ class PostgresStore:
         self._vacuum = Vacuum(lambda: self.pool, every=vacuum_every)
         self._batch = GroupCommit(url, command_timeout=COMMAND_TIMEOUT_S, settled=self._vacuum.settled)
         self.console = PostgresConsole(lambda: self.pool)
+        self.reports = PostgresReports(lambda: self.pool)
+        """The ledger as the service's account endpoints read it (``accounts/reports.py``)."""
         self.jobs = PostgresJobs(lambda: self.pool)
         """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
 
@@ -136,8 +140,10 @@ class PostgresStore:
     async def balance(self, account_id: int) -> int:
         return await accounts.balance(self.pool, account_id)
 
-    async def add_credits(self, account_id: int, credits: int) -> int:
-        return await accounts.add_credits(self.pool, account_id, credits)
+    async def add_credits(
+        self, account_id: int, credits: int, *, kind: CreditKind = "ADJUSTMENT", reference: str | None = None
+    ) -> int:
+        return await accounts.add_credits(self.pool, account_id, credits, kind=kind, reference=reference)
 
     async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
         return await self._batch.reserve(key=key, amount=amount, ttl_s=ttl_s, model=model)

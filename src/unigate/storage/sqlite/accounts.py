@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from unigate.accounts import keys
+from unigate.accounts.reports import CreditKind
 from unigate.accounts.spending import SpendingLimit, as_retention, period_start
 from unigate.accounts.store import UNSET, ApiKey, KeyChanges, KeySettings
 from unigate.storage.sqlite.connection import write
@@ -63,12 +64,21 @@ def ensure_management_key(db: sqlite3.Connection, key: str | None) -> str | None
 def create_account(db: sqlite3.Connection, *, name: str | None, credits: int) -> int:
     if credits < 0:
         raise ValueError("an account cannot start with a negative balance")
+    created = iso(now())
     with write(db):
-        cur = db.execute(
-            "INSERT INTO accounts (name, balance, created_at) VALUES (?, ?, ?)", (name, credits, iso(now()))
-        )
-    assert cur.lastrowid is not None
+        cur = db.execute("INSERT INTO accounts (name, balance, created_at) VALUES (?, ?, ?)", (name, credits, created))
+        assert cur.lastrowid is not None
+        if credits:
+            _entry(db, cur.lastrowid, "INIT", credits, None, created)
     return cur.lastrowid
+
+
+def _entry(db: sqlite3.Connection, account_id: int, kind: str, credits: int, reference: str | None, at: str) -> None:
+    """The credit entry of a change of balance that is not a request (``accounts/reports.py``)."""
+    db.execute(
+        "INSERT INTO credit_entries (account_id, kind, credits, reference, created_at) VALUES (?, ?, ?, ?, ?)",
+        (account_id, kind, credits, reference, at),
+    )
 
 
 def create_key(
@@ -201,12 +211,16 @@ def balance(db: sqlite3.Connection, account_id: int) -> int:
     return int(row[0])
 
 
-def add_credits(db: sqlite3.Connection, account_id: int, credits: int) -> int:
+def add_credits(
+    db: sqlite3.Connection, account_id: int, credits: int, *, kind: CreditKind, reference: str | None
+) -> int:
     try:
         with write(db):
             cur = db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (credits, account_id))
             if cur.rowcount != 1:
                 raise LookupError(f"no account {account_id}")
+            if credits:
+                _entry(db, account_id, kind, credits, reference, iso(now()))
     except sqlite3.IntegrityError:
         raise ValueError("the balance cannot fall below zero") from None
     return balance(db, account_id)

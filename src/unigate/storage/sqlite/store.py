@@ -10,8 +10,8 @@ WAL checkpoints (and their ``fsync``) run in a thread, not in a commit on the lo
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
 ``ledger.py`` (reservations, settlements, the usage ledger), ``console.py`` (the console's
-sessions and reports) and ``jobs.py`` (generation jobs, ``jobs``); this class holds the connection
-and its group commit.
+sessions and reports), ``reports.py`` (the service's account reports) and ``jobs.py`` (generation
+jobs, ``jobs``); this class holds the connection and its group commit.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from unigate.accounts.reports import CreditKind
 from unigate.accounts.store import (
     ApiKey,
     KeyChanges,
@@ -38,6 +39,7 @@ from unigate.storage.sqlite.checkpoint import Checkpointer
 from unigate.storage.sqlite.connection import connect
 from unigate.storage.sqlite.console import SqliteConsole
 from unigate.storage.sqlite.jobs import SqliteJobs
+from unigate.storage.sqlite.reports import SqliteReports
 from unigate.storage.sqlite.schema import migrate
 
 __all__ = ["SqliteStore"]
@@ -52,6 +54,8 @@ class SqliteStore:
         self._batch = GroupCommit(lambda: self.db)
         self._checkpointer: Checkpointer | None = None
         self.console = SqliteConsole(lambda: self.db)
+        self.reports = SqliteReports(lambda: self.db)
+        """The ledger as the service's account endpoints read it (``accounts/reports.py``)."""
         self.jobs = SqliteJobs(lambda: self.db)
         """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
 
@@ -123,8 +127,10 @@ class SqliteStore:
     async def balance(self, account_id: int) -> int:
         return accounts.balance(self.db, account_id)
 
-    async def add_credits(self, account_id: int, credits: int) -> int:
-        return accounts.add_credits(self.db, account_id, credits)
+    async def add_credits(
+        self, account_id: int, credits: int, *, kind: CreditKind = "ADJUSTMENT", reference: str | None = None
+    ) -> int:
+        return accounts.add_credits(self.db, account_id, credits, kind=kind, reference=reference)
 
     async def reserve(self, *, key: ApiKey, amount: int, ttl_s: float, model: str = "") -> Reservation | Refusal:
         def run(db: sqlite3.Connection) -> Reservation | Refusal:
