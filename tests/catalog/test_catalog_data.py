@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -159,10 +158,9 @@ def test_prices_are_integer_credits(catalog: Catalog) -> None:
     assert catalog.resolve("veo2").price_source == "unpriced"
 
 
-def test_loading_is_cheap() -> None:
-    started = time.perf_counter()
+def test_loading_shares_its_collections() -> None:
+    # How long loading takes is the benchmark's (bench/speed.py times start-up), not a test's.
     specs = loader._load.__wrapped__()
-    assert time.perf_counter() - started < 0.5
     chat = [s for s in specs if s.type == "chat-completion" and not s.deprecated]
     # Specs share their collections: a handful of distinct feature tuples, not one per model.
     assert len({id(s.features) for s in chat}) < len(chat) // 4
