@@ -12,7 +12,8 @@ and the reset would cost a round trip per request.
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
 ``batch.py`` and ``ledger.py`` (reservations, settlements, the usage ledger), ``console.py``
-(the console's sessions and reports) and ``jobs.py`` (generation jobs, ``jobs``); this class holds
+(the console's sessions and reports) ``jobs.py`` (generation jobs, ``jobs``) and
+``responses.py`` (stored responses, ``responses``); this class holds
 the connections.
 
 The database URL is asyncpg's (``postgresql://user@host:5432/db``); query parameters that
@@ -41,6 +42,7 @@ from unigate.storage.postgres import accounts, ledger
 from unigate.storage.postgres.batch import GroupCommit
 from unigate.storage.postgres.console import PostgresConsole
 from unigate.storage.postgres.jobs import PostgresJobs
+from unigate.storage.postgres.responses import PostgresResponses
 from unigate.storage.postgres.schema import migrate
 from unigate.storage.postgres.vacuum import VACUUM_EVERY, Vacuum
 
@@ -70,6 +72,8 @@ class PostgresStore:
         self.console = PostgresConsole(lambda: self.pool)
         self.jobs = PostgresJobs(lambda: self.pool)
         """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
+        self.responses = PostgresResponses(lambda: self.pool)
+        """Stored responses (``core/responses.py``'s ``ResponseStore``; ``storage.factory.response_store``)."""
 
     @property
     def pool(self) -> asyncpg.Pool:

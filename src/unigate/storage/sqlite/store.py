@@ -10,7 +10,8 @@ WAL checkpoints (and their ``fsync``) run in a thread, not in a commit on the lo
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
 ``ledger.py`` (reservations, settlements, the usage ledger), ``console.py`` (the console's
-sessions and reports) and ``jobs.py`` (generation jobs, ``jobs``); this class holds the connection
+sessions and reports) ``jobs.py`` (generation jobs, ``jobs``) and
+``responses.py`` (stored responses, ``responses``); this class holds the connection
 and its group commit.
 """
 
@@ -38,6 +39,7 @@ from unigate.storage.sqlite.checkpoint import Checkpointer
 from unigate.storage.sqlite.connection import connect
 from unigate.storage.sqlite.console import SqliteConsole
 from unigate.storage.sqlite.jobs import SqliteJobs
+from unigate.storage.sqlite.responses import SqliteResponses
 from unigate.storage.sqlite.schema import migrate
 
 __all__ = ["SqliteStore"]
@@ -54,6 +56,8 @@ class SqliteStore:
         self.console = SqliteConsole(lambda: self.db)
         self.jobs = SqliteJobs(lambda: self.db)
         """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
+        self.responses = SqliteResponses(lambda: self.db)
+        """Stored responses (``core/responses.py``'s ``ResponseStore``; ``storage.factory.response_store``)."""
 
     @property
     def db(self) -> sqlite3.Connection:
