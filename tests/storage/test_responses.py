@@ -25,7 +25,9 @@ def new_row(account_id: int, **fields: Any) -> StoredResponse:
         key_id=account_id * 10,
         model="fake/echo",
         status="completed",
-        input_items=[{"id": f"msg_{n}", "type": "message", "role": "user", "content": [{"type": "input_text", "text": str(n)}]}],
+        input_items=[
+            {"id": f"msg_{n}", "type": "message", "role": "user", "content": [{"type": "input_text", "text": str(n)}]}
+        ],
         body={"id": f"resp_{n:06d}", "object": "response", "output": [{"type": "message", "id": f"out_{n}"}]},
         created=T,
         expires=T + 3600,
@@ -148,8 +150,8 @@ async def test_abandoned_rows_are_ended_once_whoever_sweeps(store: Store) -> Non
     alive = new_row(mine, status="in_progress", background=True, lease_owner="live", lease_until=T + 30)
     for row in (*lost, alive):
         await responses.create_response(row)
-    await responses.renew_responses("live", until=T + 90)
-    await responses.renew_responses("dead", until=T - 1)  # renews nothing that was not already so
+    await responses.renew_responses("live", [alive.id, lost[0].id], until=T + 90)  # not another's
+    await responses.renew_responses("dead", [], until=T + 90)
     error = {"code": "server_error", "message": "gone"}
     swept = await asyncio.gather(*(responses.fail_abandoned(now=T, error=error, limit=7) for _ in range(4)))
     ended = [row for batch in swept for row in batch]

@@ -110,8 +110,8 @@ class ResponseStore(Protocol):
         """``cancelled`` if it is a running background response of the account; whether it was."""
         ...
 
-    async def renew_responses(self, owner: str, *, until: float) -> None:
-        """Extend the lease of every running row ``owner`` holds."""
+    async def renew_responses(self, owner: str, ids: Sequence[str], *, until: float) -> None:
+        """Extend the lease of the running rows of ``ids`` that ``owner`` holds."""
         ...
 
     async def response_statuses(self, ids: Sequence[str]) -> dict[str, ResponseStatus]:

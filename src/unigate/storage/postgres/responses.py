@@ -120,10 +120,15 @@ class PostgresResponses:
         )
         return _count(result) == 1
 
-    async def renew_responses(self, owner: str, *, until: float) -> None:
-        await self._pool().execute(
-            f"UPDATE responses SET lease_until = $2 WHERE lease_owner = $1 AND {RUNNING_SQL}", owner, float(until)
-        )
+    async def renew_responses(self, owner: str, ids: Sequence[str], *, until: float) -> None:
+        if ids:
+            await self._pool().execute(
+                f"UPDATE responses SET lease_until = $2 WHERE lease_owner = $1 AND {RUNNING_SQL}"
+                " AND id = ANY($3::text[])",
+                owner,
+                float(until),
+                list(ids),
+            )
 
     async def response_statuses(self, ids: Sequence[str]) -> dict[str, ResponseStatus]:
         if not ids:

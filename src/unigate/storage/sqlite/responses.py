@@ -16,6 +16,7 @@ __all__ = ["SqliteResponses"]
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM responses"
 _RETURNING = f"RETURNING {', '.join(COLUMNS)}"
+_INSERT = f"INSERT INTO responses ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _CHAIN = f"""
 WITH RECURSIVE chain(id, previous_id, depth) AS (
     SELECT id, previous_id, 0 FROM responses WHERE id = :id AND account_id = :account
@@ -38,7 +39,9 @@ class SqliteResponses:
     async def create_response(self, row: StoredResponse) -> None:
         db = self._db()
         with write(db):
-            db.execute(f"INSERT INTO responses ({', '.join(COLUMNS)}) VALUES ({_marks(len(COLUMNS))})", response_values(row))
+            db.execute(
+                f"INSERT INTO responses ({', '.join(COLUMNS)}) VALUES ({_marks(len(COLUMNS))})", response_values(row)
+            )
 
     async def get_response(self, response_id: str, account_id: int) -> StoredResponse | None:
         row = self._db().execute(f"{_SELECT} WHERE id = ? AND account_id = ?", (response_id, account_id)).fetchone()
@@ -94,8 +97,10 @@ class SqliteResponses:
             (response_id, account_id),
         )
 
-    async def renew_responses(self, owner: str, *, until: float) -> None:
-        self._update("lease_until = ?", (until,), f"lease_owner = ? AND {RUNNING_SQL}", (owner,))
+    async def renew_responses(self, owner: str, ids: Sequence[str], *, until: float) -> None:
+        if ids:
+            where = f"lease_owner = ? AND {RUNNING_SQL} AND id IN ({_marks(len(ids))})"
+            self._update("lease_until = ?", (until,), where, (owner, *ids))
 
     async def response_statuses(self, ids: Sequence[str]) -> dict[str, ResponseStatus]:
         if not ids:
@@ -108,7 +113,8 @@ class SqliteResponses:
         due = f"{RUNNING_SQL} AND lease_until < :now"
         with write(db):
             rows = db.execute(
-                "UPDATE responses SET status = 'failed', error = :error, ended = :now, lease_owner = NULL, lease_until = 0"
+                "UPDATE responses SET status = 'failed', error = :error, ended = :now,"
+                " lease_owner = NULL, lease_until = 0"
                 f" WHERE {due} AND id IN (SELECT id FROM responses WHERE {due} ORDER BY lease_until LIMIT :limit)"
                 f" {_RETURNING}",
                 {"now": now, "error": dump(error), "limit": limit},
