@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from unigate.accounts.store import Store
 from unigate.core.responses import ResponseStore, StoredResponse
+from unigate.settings import load_settings
 from unigate.storage.factory import response_store
 
 T = 1_700_000_000.0
@@ -161,3 +165,16 @@ async def test_abandoned_rows_are_ended_once_whoever_sweeps(store: Store) -> Non
     assert {r.reservation_id for r in ended} == {f"r{i}" for i in range(20)}
     assert await responses.fail_abandoned(now=T + 60, error=error) == []  # the live lease was renewed
     assert (await responses.response_statuses([alive.id]))[alive.id] == "in_progress"
+
+
+def test_the_responses_settings_are_read_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "unigate.toml"
+    config.write_text("[responses]\nretention_s = 3600\nlease_s = 30\n")
+    settings = load_settings(config, env={"UNIGATE_RESPONSES_LEASE_S": "12"})
+    assert (settings.responses.retention_s, settings.responses.lease_s) == (3600, 12)
+    assert load_settings(None, env={}).responses.retention_s == 30 * 86400
+    config.write_text("[responses]\nttl = 1\n")
+    with pytest.raises(ValueError, match="unknown \\[responses\\] settings: ttl"):
+        load_settings(config, env={})
+    with pytest.raises(ValueError, match="must be positive"):
+        load_settings(None, env={"UNIGATE_RESPONSES_RETENTION_S": "0"})
