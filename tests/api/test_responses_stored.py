@@ -50,7 +50,7 @@ def credits_of(response: Any) -> int:
     return used
 
 
-def test_a_chain_is_read_by_the_model_and_billed_as_its_prompt(client: openai.OpenAI) -> None:
+def test_a_chain_is_read_by_the_model_and_billed_as_its_prompt(client: openai.OpenAI, server: Server) -> None:
     first = client.responses.create(model=FAKE, input="one two three", instructions="be terse")
     assert first.model_dump()["store"] is True
     second = client.responses.create(model=FAKE, input="four five", previous_response_id=first.id)
@@ -67,15 +67,18 @@ def test_a_chain_is_read_by_the_model_and_billed_as_its_prompt(client: openai.Op
     again = client.responses.retrieve(second.id)
     assert again.model_dump() == second.model_dump()
     items = client.responses.input_items.list(third.id)  # newest first, as OpenAI's default
-    texts = [item.content[0].text for item in items.data]  # type: ignore[union-attr]
+    texts = [item.content[0].text for item in items.data]  # type: ignore[union-attr,index]
     assert texts == ["six", "four five", "four five", "one two three", "one two three"]
     assert [item.role for item in items.data] == ["user", "assistant", "user", "assistant", "user"]  # type: ignore[union-attr]
     assert items.data[3].id == first.output[0].id
     assert all(item.id for item in items.data)
     paged = list(client.responses.input_items.list(third.id, limit=2, order="asc"))  # follows has_more, after
-    assert [item.id for item in paged] == [item.id for item in reversed(items.data)]
-    page = client.responses.input_items.list(third.id, limit=2, order="asc")
-    assert (page.has_more, page.first_id, page.last_id) == (True, paged[0].id, paged[1].id)
+    ids = [item.id for item in reversed(items.data)]
+    assert [item.id for item in paged] == ids
+    page = raw(server, client.api_key, "GET", f"/v1/responses/{third.id}/input_items?limit=2&order=asc").json()
+    assert (page["object"], page["has_more"], page["first_id"], page["last_id"]) == ("list", True, *ids[:2])
+    last = raw(server, client.api_key, "GET", f"/v1/responses/{third.id}/input_items?order=asc&after={ids[2]}").json()
+    assert ([item["id"] for item in last["data"]], last["has_more"]) == (ids[3:], False)
 
 
 def test_a_stream_is_stored_when_it_ends(client: openai.OpenAI) -> None:
@@ -239,7 +242,7 @@ def test_a_background_response_that_fails_is_not_charged(
     assert failed.error is not None
     assert failed.error.code == "upstream_error"
     assert server.usage_rows(account[1]) == [("fake/echo", 0, 0, 0, "error")]
-    with pytest.raises(openai.BadRequestError, match="has failed"):
+    with pytest.raises(openai.BadRequestError, match="status is 'failed'"):
         client.responses.cancel(started.id)
 
 

@@ -237,7 +237,8 @@ class ResponseGateway:
             self.interrupt([row.id])
         row = await self.find(response_id, key)
         if row.status != "cancelled":
-            raise InvalidRequest(f"Cannot cancel a response that has {row.status}.", code="response_already_ended")
+            message = f"Cannot cancel a response whose status is {row.status!r}."
+            raise InvalidRequest(message, code="response_already_ended")
         return row
 
     async def delete(self, response_id: str, key: ApiKey) -> None:
