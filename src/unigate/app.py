@@ -19,7 +19,7 @@ from unigate.accounts.services import AccountServices
 from unigate.accounts.store import Store
 from unigate.api.account_routes import add_account_routes
 from unigate.api.anthropic.messages import messages
-from unigate.api.context import GATEWAY, JOBS, KEYS, MEDIA, SETTINGS, STORE
+from unigate.api.context import GATEWAY, JOBS, KEYS, MEDIA, RESPONSES, SETTINGS, STORE
 from unigate.api.errors import error_middleware
 from unigate.api.jobs.render import job_body
 from unigate.api.jobs.routes import add_job_routes
@@ -30,6 +30,7 @@ from unigate.api.openai.completions.handler import completions
 from unigate.api.openai.embeddings.handler import embeddings
 from unigate.api.openai.models import get_model_openai, list_models, list_models_openai
 from unigate.api.openai.responses.handler import responses
+from unigate.api.openai.responses.stored import add_stored_routes
 from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
@@ -41,13 +42,15 @@ from unigate.core.job_poller import JobPoller
 from unigate.core.jobs import Job, JobStore, Webhooks
 from unigate.core.media_flow import MediaGateway
 from unigate.core.provider import Provider
+from unigate.core.response_flow import ResponseGateway
+from unigate.core.response_keeper import ResponseKeeper
 from unigate.core.services import Capabilities, Running
 from unigate.observability.http import metrics_endpoint, observability_middleware, send_request_id
 from unigate.providers.download import downloader_for
 from unigate.providers.registry import build_providers
 from unigate.providers.webhooks import webhooks_for
 from unigate.settings import Settings
-from unigate.storage.factory import job_store, store_for
+from unigate.storage.factory import job_store, response_store, store_for
 from unigate.storage.files.factory import media_store_for
 from unigate.storage.files.sweeper import sweep_forever
 
@@ -107,13 +110,21 @@ def create_app(
         max_download_bytes=settings.media.max_download_bytes,
     )
     app[MEDIA] = media
+    replica = f"{socket.gethostname()}:{os.getpid()}:{id(media):x}"
     app[JOBS] = JobGateway(
         media,
         jobs if jobs is not None else job_store(store),
-        replica=f"{socket.gethostname()}:{os.getpid()}:{id(media):x}",
+        replica=replica,
         lease_s=settings.jobs.lease_s,
         retention_s=settings.jobs.retention_s,
         webhooks=webhooks if webhooks is not None else webhooks_for(settings),
+    )
+    app[RESPONSES] = ResponseGateway(
+        gateway,
+        response_store(store),
+        replica=replica,
+        lease_s=settings.responses.lease_s,
+        retention_s=settings.responses.retention_s,
     )
     app.on_response_prepare.append(add_rate_limit_headers)
     app.on_response_prepare.append(send_request_id)
@@ -124,6 +135,7 @@ def create_app(
     app.router.add_post("/messages", messages)
     app.router.add_post("/v1/responses", responses)
     app.router.add_post("/responses", responses)
+    add_stored_routes(app.router)
     app.router.add_post("/v1/completions", completions)
     app.router.add_post("/completions", completions)
     add_media_routes(app.router)
@@ -164,6 +176,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     sweeper: asyncio.Task[None] | None = None
     poller: JobPoller | None = None
     polling: asyncio.Task[None] | None = None
+    keeping: asyncio.Task[None] | None = None
     try:
         hooks = app[JOBS].webhooks
         for service in [media.files, media.downloader, *([hooks] if hooks else []), *gateway.services.running()]:
@@ -173,11 +186,17 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         if settings.jobs.poller:
             poller = _poller(app)
             polling = asyncio.create_task(poller.run())
+        keeping = asyncio.create_task(ResponseKeeper(app[RESPONSES]).run())  # stored responses
         async with app[ACCOUNTS].running(
             store, gateway.held, reservation_ttl_s=gateway.reservation_ttl_s, retry_unsettled=gateway.retry_unsettled
         ):
             yield
     finally:
+        if keeping is not None:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
+        await app[RESPONSES].stop()  # the background responses it runs end failed, not charged
         if polling is not None and poller is not None:
             polling.cancel()
             with contextlib.suppress(asyncio.CancelledError):

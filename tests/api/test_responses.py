@@ -68,7 +68,7 @@ def test_create(client: openai.OpenAI) -> None:
     (item,) = r.output
     assert item.type == "message"
     assert (item.role, item.status) == ("assistant", "completed")
-    assert (r.instructions, r.max_output_tokens, r.model_dump()["store"]) == ("be terse", 50, False)
+    assert (r.instructions, r.max_output_tokens, r.model_dump()["store"]) == ("be terse", 50, True)
     assert r.usage is not None
     assert (r.usage.input_tokens, r.usage.output_tokens, r.usage.total_tokens) == (5, 3, 8)
     assert r.model_dump()["meta"]["usage"]["credits_used"] == 8
@@ -163,7 +163,10 @@ def test_failure_mid_stream_is_an_error_then_failed(server: Server, key: str) ->
     [
         ({"input": "x"}, 400, "model"),
         ({"model": FAKE}, 400, "input"),
-        ({"model": FAKE, "input": "x", "previous_response_id": "resp_1"}, 400, "previous_response_id"),
+        ({"model": FAKE, "input": "x", "previous_response_id": "resp_1"}, 404, "previous_response_id"),
+        ({"model": FAKE, "input": "x", "background": True, "store": False}, 400, "store"),
+        ({"model": FAKE, "input": "x", "background": True, "stream": True}, 400, "stream"),
+        ({"model": FAKE, "input": "x", "conversation": "conv_1"}, 400, "conversation"),
         ({"model": FAKE, "input": [{"type": "item_reference", "id": "msg_1"}]}, 400, "input[0]"),
         ({"model": FAKE, "input": "x", "tools": [{"type": "web_search"}]}, 400, "tools[0].type"),
         ({"model": FAKE, "input": "x", "temperature": 3}, 400, "temperature"),

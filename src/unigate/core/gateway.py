@@ -169,9 +169,12 @@ class Gateway:
         provider.check(request, spec)
         return spec, provider
 
-    async def _begin(
+    async def begin(
         self, request: ChatRequest, key: ApiKey, scope: str, admission: Admission | None
     ) -> tuple[Call, Provider]:
+        """Every check and the worst-case reservation of ``request``, before its provider is
+        called: the call to settle and the provider to call (``complete`` and ``stream`` go on
+        from here; a background response calls and settles on its own, ``response_flow.py``)."""
         authorize(key, scope)
         events.chat_request(request.model, request.messages)
         spec, provider = self.resolve(request)
@@ -301,7 +304,7 @@ class Gateway:
     ) -> tuple[ChatResult, Charge]:
         """Run ``request`` for ``key`` on an endpoint that needs ``scope``; the rate limiter's
         decision goes into ``admission``."""
-        call, provider = await self._begin(request, key, scope, admission)
+        call, provider = await self.begin(request, key, scope, admission)
         return await self._settled(call, lambda: provider.complete(request, call.spec))
 
     async def stream(
@@ -309,7 +312,7 @@ class Gateway:
     ) -> AsyncGenerator[StreamEvent | Charge, None]:
         """The provider's events, then one ``Charge``. Closing the iterator early settles what was
         generated so far: the prompt estimate plus one token per delta received."""
-        call, provider = await self._begin(request, key, scope, admission)
+        call, provider = await self.begin(request, key, scope, admission)
         usage: Usage | None = None
         deltas = 0
         status = "cancelled"  # unless the loop ends or the provider fails: the consumer closed us

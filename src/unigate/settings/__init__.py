@@ -53,6 +53,10 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     tts_price_per_mchar = 1000000       # credits per 1M characters spoken (0.50 USD)
     stt_price_per_msecond = 4000000     # credits per 1M seconds transcribed (2 USD)
 
+    [responses]                         # stored responses of /v1/responses: ResponsesSettings
+    retention_s = 2592000               # UNIGATE_RESPONSES_RETENTION_S (30 days)
+    lease_s = 60.0                      # UNIGATE_RESPONSES_LEASE_S: a dead process's background ones end after it
+
     [providers.anthropic]               # one table per provider, all optional: see providers/config.py
     base_url = "https://api.anthropic.com"  # ANTHROPIC_BASE_URL; the key: ANTHROPIC_API_KEY
     first_byte_timeout_s = 300.0
@@ -94,9 +98,11 @@ from unigate.settings.sections import (
     LocalModelSettings,
     LocalSpeechSettings,
     MediaSettings,
+    ResponsesSettings,
     flag,
     jobs_settings,
     media_settings,
+    responses_settings,
     speech_settings,
 )
 
@@ -106,6 +112,7 @@ __all__ = [
     "LocalModelSettings",
     "LocalSpeechSettings",
     "MediaSettings",
+    "ResponsesSettings",
     "Settings",
     "UpstreamTransport",
     "load_settings",
@@ -150,6 +157,7 @@ class Settings:
     embeddings: EmbeddingModelSettings = field(default_factory=EmbeddingModelSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
+    responses: ResponsesSettings = field(default_factory=ResponsesSettings)
     speech: LocalSpeechSettings = field(default_factory=LocalSpeechSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
@@ -269,6 +277,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     settings = replace(settings, media=media_settings(raw.get("media", {}), env))
     settings = replace(settings, speech=speech_settings(raw.get("speech", {}), env))
     settings = replace(settings, jobs=jobs_settings(raw.get("jobs", {}), env))
+    settings = replace(settings, responses=responses_settings(raw.get("responses", {}), env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 

@@ -14,8 +14,10 @@ __all__ = [
     "LocalModelSettings",
     "LocalSpeechSettings",
     "MediaSettings",
+    "ResponsesSettings",
     "flag",
     "media_settings",
+    "responses_settings",
     "speech_settings",
 ]
 
@@ -192,3 +194,32 @@ def speech_settings(table: dict[str, Any], env: Mapping[str, str]) -> LocalSpeec
     variables = {name: f"UNIGATE_SPEECH_{name.upper()}" for name in read}
     found = {name: read[name](env[var]) for name, var in variables.items() if var in env}
     return replace(LocalSpeechSettings(**table), **found)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsesSettings:
+    """Stored responses of ``/v1/responses`` (``core/response_flow.py``). Variables:
+    ``UNIGATE_RESPONSES_<FIELD>``."""
+
+    retention_s: float = 30 * 86400.0
+    """How long a stored response is kept (OpenAI keeps them 30 days); a chain in use is kept as
+    long as its newest response."""
+    lease_s: float = 60.0
+    """How long a running background response is its process's without a renewal (renewed every
+    third of it); past it, any replica ends it ``failed``, not charged."""
+
+
+def responses_settings(table: Mapping[str, Any], env: Mapping[str, str]) -> ResponsesSettings:
+    """The ``[responses]`` table, then ``UNIGATE_RESPONSES_<FIELD>``."""
+    unknown = set(table) - {f.name for f in fields(ResponsesSettings)}
+    if unknown:
+        raise ValueError(f"unknown [responses] settings: {', '.join(sorted(unknown))}")
+    found = {
+        name: float(env[var])
+        for name in ("retention_s", "lease_s")
+        if (var := f"UNIGATE_RESPONSES_{name.upper()}") in env
+    }
+    settings = replace(ResponsesSettings(**table), **found)
+    if settings.retention_s <= 0 or settings.lease_s <= 0:
+        raise ValueError("[responses] retention_s and lease_s must be positive")
+    return settings

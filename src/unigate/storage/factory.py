@@ -1,5 +1,5 @@
 """The store the settings ask for: PostgreSQL when the database URL says so, else SQLite; and the
-job rows in its database."""
+job rows and stored responses in its database."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Protocol, runtime_checkable
 
 from unigate.accounts.store import Store
 from unigate.core.jobs import JobStore
+from unigate.core.responses import ResponseStore
 from unigate.settings import Settings
 
-__all__ = ["KeepsJobs", "job_store", "store_for"]
+__all__ = ["KeepsJobs", "KeepsResponses", "job_store", "response_store", "store_for"]
 
 
 def store_for(settings: Settings) -> Store:
@@ -39,3 +40,18 @@ def job_store(store: Store) -> JobStore:
     if not isinstance(store, KeepsJobs):
         raise TypeError(f"{type(store).__name__} keeps no generation jobs")
     return store.jobs
+
+
+@runtime_checkable
+class KeepsResponses(Protocol):
+    """A store whose database also holds the Responses API's stored responses (both of ours)."""
+
+    @property
+    def responses(self) -> ResponseStore: ...
+
+
+def response_store(store: Store) -> ResponseStore:
+    """The stored responses kept in ``store``'s database (as ``job_store``)."""
+    if not isinstance(store, KeepsResponses):
+        raise TypeError(f"{type(store).__name__} keeps no stored responses")
+    return store.responses

@@ -12,8 +12,9 @@ and the reset would cost a round trip per request.
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
 ``batch.py`` and ``ledger.py`` (reservations, settlements, the usage ledger), ``console.py``
-(the console's sessions and reports), ``reports.py`` (the service's account reports) and
-``jobs.py`` (generation jobs, ``jobs``); this class holds the connections.
+(the console's sessions and reports), ``reports.py`` (the service's account reports),
+``jobs.py`` (generation jobs, ``jobs``) and ``responses.py`` (stored responses, ``responses``);
+this class holds the connections.
 
 The database URL is asyncpg's (``postgresql://user@host:5432/db``); query parameters that
 asyncpg does not know become server settings, so ``?search_path=tenant_a`` selects a schema
@@ -43,6 +44,7 @@ from unigate.storage.postgres.batch import GroupCommit
 from unigate.storage.postgres.console import PostgresConsole
 from unigate.storage.postgres.jobs import PostgresJobs
 from unigate.storage.postgres.reports import PostgresReports
+from unigate.storage.postgres.responses import PostgresResponses
 from unigate.storage.postgres.schema import migrate
 from unigate.storage.postgres.vacuum import VACUUM_EVERY, Vacuum
 
@@ -74,6 +76,8 @@ class PostgresStore:
         """The ledger as the service's account endpoints read it (``accounts/reports.py``)."""
         self.jobs = PostgresJobs(lambda: self.pool)
         """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
+        self.responses = PostgresResponses(lambda: self.pool)
+        """Stored responses (``core/responses.py``'s ``ResponseStore``; ``storage.factory.response_store``)."""
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -10,8 +10,9 @@ WAL checkpoints (and their ``fsync``) run in a thread, not in a commit on the lo
 
 The statements themselves are in ``accounts.py`` (accounts, keys, the management key),
 ``ledger.py`` (reservations, settlements, the usage ledger), ``console.py`` (the console's
-sessions and reports), ``reports.py`` (the service's account reports) and ``jobs.py`` (generation
-jobs, ``jobs``); this class holds the connection and its group commit.
+sessions and reports), ``reports.py`` (the service's account reports), ``jobs.py`` (generation
+jobs, ``jobs``) and ``responses.py`` (stored responses, ``responses``); this class holds the
+connection and its group commit.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from unigate.storage.sqlite.connection import connect
 from unigate.storage.sqlite.console import SqliteConsole
 from unigate.storage.sqlite.jobs import SqliteJobs
 from unigate.storage.sqlite.reports import SqliteReports
+from unigate.storage.sqlite.responses import SqliteResponses
 from unigate.storage.sqlite.schema import migrate
 
 __all__ = ["SqliteStore"]
@@ -58,6 +60,8 @@ class SqliteStore:
         """The ledger as the service's account endpoints read it (``accounts/reports.py``)."""
         self.jobs = SqliteJobs(lambda: self.db)
         """The generation jobs (``core/jobs.py``'s ``JobStore``; ``storage.factory.job_store``)."""
+        self.responses = SqliteResponses(lambda: self.db)
+        """Stored responses (``core/responses.py``'s ``ResponseStore``; ``storage.factory.response_store``)."""
 
     @property
     def db(self) -> sqlite3.Connection:

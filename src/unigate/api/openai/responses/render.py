@@ -28,7 +28,7 @@ from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLog
 from unigate.errors import GatewayError
 from unigate.primitives.ids import hex_id
 
-__all__ = ["ResponseStream", "new_response_id", "response_body"]
+__all__ = ["ResponseStream", "new_response_id", "pending_response", "response_body", "response_object"]
 
 
 def new_response_id() -> str:
@@ -143,7 +143,24 @@ def _response(
     return body
 
 
+def pending_response(response_id: str, created_at: int, model: str, echo: dict[str, Any]) -> dict[str, Any]:
+    """A background response as it is answered at once: ``queued``, no output yet."""
+    return _response(response_id, created_at, model, echo, status="queued", output=[])
+
+
 def response_body(result: ChatResult, charge: Charge, *, echo: dict[str, Any]) -> bytes:
+    return orjson.dumps(response_object(result, charge, echo=echo))
+
+
+def response_object(
+    result: ChatResult,
+    charge: Charge,
+    *,
+    echo: dict[str, Any],
+    response_id: str | None = None,
+    created_at: int | None = None,
+) -> dict[str, Any]:
+    """The ``response`` object of ``result`` (a new id, and now, unless given)."""
     choice = result.choices[0]
     output: list[dict[str, Any]] = []
     if choice.reasoning:
@@ -154,9 +171,9 @@ def response_body(result: ChatResult, charge: Charge, *, echo: dict[str, Any]) -
     for call in choice.tool_calls:
         output.append(_call_item(_id("fc"), call.id, call.name, call.arguments, "completed"))
     status, incomplete = _status(choice.finish_reason)
-    body = _response(
-        new_response_id(),
-        int(time.time()),
+    return _response(
+        response_id or new_response_id(),
+        int(time.time()) if created_at is None else created_at,
         result.model,
         echo,
         status=status,
@@ -165,7 +182,6 @@ def response_body(result: ChatResult, charge: Charge, *, echo: dict[str, Any]) -
         usage=result.usage,
         charge=charge,
     )
-    return orjson.dumps(body)
 
 
 class _Open:
@@ -186,8 +202,8 @@ class _Open:
 class ResponseStream:
     """Renders one stream's events (choice 0 only: the Responses API has no ``n``)."""
 
-    def __init__(self, *, model: str, echo: dict[str, Any]) -> None:
-        self.id = new_response_id()
+    def __init__(self, *, model: str, echo: dict[str, Any], response_id: str | None = None) -> None:
+        self.id = response_id or new_response_id()
         self.created_at = int(time.time())
         self.model = model
         self.echo = echo
@@ -195,6 +211,8 @@ class ResponseStream:
         self._output: list[dict[str, Any]] = []
         self._open: _Open | None = None
         self._finish: FinishReason | None = None
+        self.final: dict[str, Any] | None = None
+        """The whole response once the stream ended (completed, incomplete or failed)."""
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         data = {"type": kind, "sequence_number": self._seq, **fields}
@@ -323,10 +341,11 @@ class ResponseStream:
         out = b"" if self._output or self._open else self._begin("message")
         out += self._close()
         status, incomplete = _status(self._finish)
-        final = self._snapshot(status, incomplete=incomplete, usage=usage or Usage(), charge=charge)
-        return out + self._event(f"response.{status}", response=final)
+        self.final = self._snapshot(status, incomplete=incomplete, usage=usage or Usage(), charge=charge)
+        return out + self._event(f"response.{status}", response=self.final)
 
     def error(self, err: GatewayError) -> bytes:
         error = {"code": err.code, "message": err.message}
         out = self._event("error", code=err.code, message=err.message, param=err.param)
-        return out + self._event("response.failed", response=self._snapshot("failed", error=error))
+        self.final = self._snapshot("failed", error=error)
+        return out + self._event("response.failed", response=self.final)

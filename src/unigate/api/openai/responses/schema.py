@@ -1,34 +1,29 @@
 """Wire schema of ``POST /v1/responses`` (OpenAI Responses API) and its translation to the
 canonical chat request (https://platform.openai.com/docs/api-reference/responses/create).
 
-``input`` is a string (one user message) or a list of items: messages (``role`` + ``content`` as
-a string or ``input_text`` / ``input_image`` / ``input_file`` parts; assistant messages as sent
-back with ``output_text`` parts), ``function_call`` items (merged into the assistant turn they
-belong to) and ``function_call_output`` items (tool messages). ``reasoning`` items that clients
-send back are skipped. ``instructions`` becomes the first, system, message.
+``input`` is a string or a list of items (``items.py``). ``instructions`` becomes the first,
+system, message; then come the items of the chain that ``previous_response_id`` continues (its
+responses' input and output items, oldest first: ``context``), then ``input``. Instructions are
+not carried over from the previous response, as OpenAI's are not.
 
-Stateless: nothing is stored (``store`` is accepted and the response says ``store: false``), so
-``previous_response_id``, ``item_reference`` items, ``conversation`` and ``background`` are
-refused with a 400 naming them: send the whole conversation in ``input``. Only function tools
-exist here; the hosted tools (web search, file search, code interpreter, ...) are refused.
-
-The top level rejects unknown fields; input items ignore fields they do not need (clients send
-back output items with every field the SDK models, e.g. ``annotations``, ``logprobs``).
+``store`` (default true), ``previous_response_id`` and ``background`` are the stored responses'
+(``core/response_flow.py``); ``conversation`` and ``prompt`` objects are refused with a 400 naming
+them. Only function tools exist here; the hosted tools (web search, file search, code
+interpreter, ...) are refused. The top level rejects unknown fields.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field
 
+from unigate.api.openai.responses.items import InputItem, ItemReference, add_messages, parse_items, stored_item
 from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
-    ContentPart,
-    FilePart,
     FunctionTool,
-    ImagePart,
     JsonObjectFormat,
     JsonSchemaFormat,
     Message,
@@ -37,7 +32,6 @@ from unigate.core.chat import (
     Sampling,
     TextFormat,
     TextPart,
-    ToolCall,
     ToolChoice,
 )
 from unigate.errors import InvalidRequest, UnsupportedParameter
@@ -45,89 +39,9 @@ from unigate.errors import InvalidRequest, UnsupportedParameter
 __all__ = ["IGNORED_FIELDS", "ResponsesRequest"]
 
 IGNORED_FIELDS = frozenset(
-    {"store", "metadata", "user", "safety_identifier", "prompt_cache_key", "service_tier", "truncation", "include"}
+    {"metadata", "user", "safety_identifier", "prompt_cache_key", "service_tier", "truncation", "include"}
 )
-"""Accepted without effect on the answer: storage (never), identification, caching hints."""
-
-
-class _Item(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class InputText(_Item):
-    type: Literal["input_text"]
-    text: str
-
-
-class InputImage(_Item):
-    type: Literal["input_image"]
-    image_url: str | None = None
-    file_id: str | None = None
-    detail: Literal["auto", "low", "high"] | None = None
-
-
-class InputFile(_Item):
-    type: Literal["input_file"]
-    file_data: str | None = None
-    file_id: str | None = None
-    filename: str | None = None
-    file_url: str | None = None
-
-
-class OutputText(_Item):
-    type: Literal["output_text"]
-    text: str
-
-
-class Refusal(_Item):
-    type: Literal["refusal"]
-    refusal: str
-
-
-Part = Annotated[InputText | InputImage | InputFile | OutputText | Refusal, Field(discriminator="type")]
-
-
-class MessageItem(_Item):
-    type: Literal["message"] | None = None
-    role: Literal["user", "assistant", "system", "developer"]
-    content: str | list[Part]
-
-
-class FunctionCallItem(_Item):
-    type: Literal["function_call"]
-    call_id: str
-    name: str
-    arguments: str
-
-
-class FunctionCallOutputItem(_Item):
-    type: Literal["function_call_output"]
-    call_id: str
-    output: str | list[Part]
-
-
-class ReasoningItem(_Item):
-    type: Literal["reasoning"]
-
-
-class ItemReference(_Item):
-    type: Literal["item_reference"]
-    id: str
-
-
-def _item_kind(value: Any) -> str:
-    kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", None) or "message"
-    return str(kind)
-
-
-InputItem = Annotated[
-    Annotated[MessageItem, Tag("message")]
-    | Annotated[FunctionCallItem, Tag("function_call")]
-    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
-    | Annotated[ReasoningItem, Tag("reasoning")]
-    | Annotated[ItemReference, Tag("item_reference")],
-    Discriminator(_item_kind),
-]
+"""Accepted without effect on the answer: identification, caching hints."""
 
 
 class _Wire(BaseModel):
@@ -195,14 +109,17 @@ class ResponsesRequest(_Wire):
     reasoning: ReasoningParam | None = None
     stream: bool = False
     stream_options: StreamOptionsParam | None = None
-    # Refused with a 400 (stateless server), see the module docstring.
+    store: bool | None = None
+    """Keep the response (default true): ``GET /v1/responses/{id}``, a later ``previous_response_id``."""
     previous_response_id: str | None = None
-    conversation: str | dict[str, Any] | None = None
+    """Continue a stored response: its chain's items come before ``input``."""
     background: bool | None = None
+    """Answer at once (``queued``) and run the response on its own; ``GET`` polls it."""
+    # Refused with a 400, see the module docstring.
+    conversation: str | dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
     max_tool_calls: int | None = Field(default=None, ge=1)
     # Accepted, see IGNORED_FIELDS.
-    store: bool | None = None
     metadata: dict[str, str] | None = None
     user: str | None = None
     safety_identifier: str | None = None
@@ -221,13 +138,13 @@ class ResponsesRequest(_Wire):
             "max_tool_calls": None,
             "metadata": self.metadata or {},
             "parallel_tool_calls": True if self.parallel_tool_calls is None else self.parallel_tool_calls,
-            "previous_response_id": None,
+            "previous_response_id": self.previous_response_id,
             "reasoning": {
                 "effort": self.reasoning.effort if self.reasoning else None,
                 "summary": self.reasoning.summary if self.reasoning else None,
             },
             "service_tier": "default",
-            "store": False,
+            "store": self.stores,
             "temperature": 1.0 if self.temperature is None else self.temperature,
             "text": {"format": fmt.model_dump(by_alias=True, exclude_none=True)},
             "tool_choice": choice.model_dump() if isinstance(choice, FunctionChoice) else choice or "auto",
@@ -236,8 +153,27 @@ class ResponsesRequest(_Wire):
             "top_p": 1.0 if self.top_p is None else self.top_p,
             "truncation": self.truncation or "disabled",
             "user": self.user,
-            "background": False,
+            "background": bool(self.background),
         }
+
+    @property
+    def stores(self) -> bool:
+        return self.store is not False
+
+    def resolved_input(self, context: Sequence[Mapping[str, Any]] = ()) -> list[InputItem]:
+        """``input`` as items, its ``item_reference`` items replaced by the items of ``context``
+        they name (those left unresolved are refused when translated)."""
+        if isinstance(self.input, str):
+            return parse_items([{"type": "message", "role": "user", "content": self.input}])
+        known = {str(item["id"]): item for item in context if "id" in item}
+        return [
+            parse_items([known[item.id]])[0] if isinstance(item, ItemReference) and item.id in known else item
+            for item in self.input
+        ]
+
+    def stored_input(self, context: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        """``input`` as a stored response keeps it (``items.stored_item``)."""
+        return [stored_item(item) for item in self.resolved_input(context)]
 
     def function_tools(self) -> list[FunctionToolParam]:
         out = []
@@ -252,7 +188,8 @@ class ResponsesRequest(_Wire):
                 raise InvalidRequest(f"Invalid function tool: {exc}", param=f"tools[{i}]") from None
         return out
 
-    def to_canonical(self) -> ChatRequest:
+    def to_canonical(self, context: Sequence[Mapping[str, Any]] = ()) -> ChatRequest:
+        """The canonical request; ``context``: the stored items of the chain it continues."""
         self._refuse_stateful()
         tools = self.function_tools()
         requested = {
@@ -276,7 +213,7 @@ class ResponsesRequest(_Wire):
             requested.add("reasoning_effort")
         return ChatRequest(
             model=self.model,
-            messages=self._messages(),
+            messages=self._messages(context),
             max_tokens=self.max_output_tokens,
             sampling=Sampling(temperature=self.temperature, top_p=self.top_p),
             logprobs=bool(self.top_logprobs),
@@ -292,19 +229,19 @@ class ResponsesRequest(_Wire):
         )
 
     def _refuse_stateful(self) -> None:
-        stateful = {
-            "previous_response_id": self.previous_response_id,
-            "conversation": self.conversation,
-            "background": self.background or None,
-            "prompt": self.prompt,
-        }
-        for name, value in stateful.items():
+        for name, value in {"conversation": self.conversation, "prompt": self.prompt}.items():
             if value is not None:
                 raise UnsupportedParameter(
-                    f"{name} is not supported: this server stores no responses or prompts; "
-                    "send the whole conversation in input.",
+                    f"{name} is not supported: this server keeps no conversation or prompt objects; "
+                    "chain responses with previous_response_id, or send the whole conversation in input.",
                     param=name,
                 )
+        if self.background and not self.stores:
+            raise InvalidRequest("background=true needs store=true: a background response is polled.", param="store")
+        if self.background and self.stream:
+            raise UnsupportedParameter(
+                "stream is not supported with background=true here: poll GET /v1/responses/{id}.", param="stream"
+            )
         if self.max_tool_calls is not None:
             raise UnsupportedParameter(
                 "max_tool_calls is not supported (no hosted tools here).", param="max_tool_calls"
@@ -334,55 +271,12 @@ class ResponsesRequest(_Wire):
             raise InvalidRequest("tool_choice 'required' requires tools.", param="tool_choice")
         return choice
 
-    def _messages(self) -> tuple[Message, ...]:
+    def _messages(self, context: Sequence[Mapping[str, Any]]) -> tuple[Message, ...]:
         out: list[Message] = []
         if self.instructions:
             out.append(Message("system", (TextPart(self.instructions),)))
-        if isinstance(self.input, str):
-            out.append(Message("user", (TextPart(self.input),)))
-            return tuple(out)
-        for i, item in enumerate(self.input):
-            param = f"input[{i}]"
-            if isinstance(item, MessageItem):
-                out.append(Message(item.role, _parts(item.content, f"{param}.content")))
-            elif isinstance(item, FunctionCallItem):
-                call = ToolCall(item.call_id, item.name, item.arguments)
-                last = out[-1] if out else None
-                if last is not None and last.role == "assistant":
-                    out[-1] = Message("assistant", last.content, tool_calls=(*last.tool_calls, call))
-                else:
-                    out.append(Message("assistant", (), tool_calls=(call,)))
-            elif isinstance(item, FunctionCallOutputItem):
-                output = _parts(item.output, f"{param}.output")
-                out.append(Message("tool", output, tool_call_id=item.call_id))
-            elif isinstance(item, ItemReference):
-                raise UnsupportedParameter(
-                    "item_reference is not supported: this server stores no items; send the item itself.", param=param
-                )
+        add_messages(out, parse_items(context), param="previous_response_id")
+        add_messages(out, self.resolved_input(context))
         if not out:
             raise InvalidRequest("input has no message.", param="input")
         return tuple(out)
-
-
-def _parts(content: str | list[Part], param: str) -> tuple[ContentPart, ...]:
-    if isinstance(content, str):
-        return (TextPart(content),)
-    out: list[ContentPart] = []
-    for j, part in enumerate(content):
-        if isinstance(part, InputText | OutputText):
-            out.append(TextPart(part.text))
-        elif isinstance(part, Refusal):
-            out.append(TextPart(part.refusal))
-        elif isinstance(part, InputImage):
-            if part.image_url is None:
-                raise UnsupportedParameter(
-                    "Images by file_id are not supported; send image_url.", param=f"{param}[{j}]"
-                )
-            out.append(ImagePart(part.image_url, part.detail))
-        else:
-            if part.file_url is not None and part.file_data is None:
-                raise UnsupportedParameter(
-                    "Files by file_url are not supported; send file_data.", param=f"{param}[{j}]"
-                )
-            out.append(FilePart(part.file_data, part.filename, part.file_id))
-    return tuple(out)
