@@ -81,10 +81,6 @@ def _fields(body: dict[str, Any], *names: str) -> None:
     assert not missing, f"missing {missing} in {body}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 item 6 (account endpoints): GET /v2/usage, /v2/logs and /v2/billing/transactions",
-)
 def test_spend_log_and_ledger_reports(server: Server) -> None:
     key, _ = server.new_key(1_000_000)
     spent = _spend(server, key)
