@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.job_emulator import VIDEO, SeedanceEmulator
-from tests.sdk.test_aimlapi_sdk import sdk
+from tests.sdk.runner import sdk
 from tests.serving import Server
 
 MODEL = "bytedance/seedance-1-0-lite-t2v"

@@ -1,6 +1,8 @@
-"""Run by tests/sdk/test_aimlapi_sdk.py in a subprocess whose path starts with .sdk/aimlapi (the
-AI/ML API SDK and its own fork of ``openai``): each call named on the command line, against the
-gateway at ``AIML_API_BASE`` with ``AIML_API_KEY``, printing one JSON line of what came back."""
+"""Run by tests/sdk/runner.py in a subprocess whose path starts with .sdk/aimlapi (the AI/ML API
+SDK and its own fork of ``openai``): the call named on the command line, against the gateway at
+``AIML_API_BASE`` with ``AIML_API_KEY``, printing one JSON line of what came back. The media calls
+are here; the chat, embeddings and models calls in ``aimlapi_chat_calls.py``, the account calls
+in ``aimlapi_account_calls.py``."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from aimlapi import AIMLAPI  # type: ignore[import-not-found]
+
+from tests.sdk.aimlapi_account_calls import ACCOUNT_CALLS
+from tests.sdk.aimlapi_chat_calls import CHAT_CALLS
 
 
 def images(client: Any, model: str, size: str = "16x16") -> dict[str, Any]:
@@ -59,9 +64,11 @@ def video_bytes(client: Any, model: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    call, model, *rest = sys.argv[1:]
+    call, *rest = sys.argv[1:]
     client = AIMLAPI(max_retries=0)
     calls: dict[str, Callable[..., dict[str, Any]]] = {
+        **CHAT_CALLS,
+        **ACCOUNT_CALLS,
         "images": images,
         "images_b64": images_b64,
         "speech": speech,
@@ -70,7 +77,7 @@ def main() -> None:
         "video": video,
         "video_bytes": video_bytes,
     }
-    out = calls[call](client, model, *rest)
+    out = calls[call](client, *rest)
     print(json.dumps(out))
 
 

@@ -1,44 +1,20 @@
 """The AI/ML API's own Python SDK (``aimlapi-sdk-python``), unchanged, against the gateway: its
-images, speech and transcription resources on the fake models (and, in
-tests/providers/test_speech_local.py's round trip, on the embedded speech models).
-
-The SDK is installed apart (``.sdk/aimlapi``, scripts/install.sh) because it ships its own
-``openai`` package; each call runs in a subprocess with that folder first on the path.
+images, speech, transcription and video resources on the fake models (and, in
+tests/providers/test_speech_local.py's round trip, on the embedded speech models). Its chat,
+embeddings, models and account calls are in the other modules of this folder; how the SDK is run
+(apart, in a subprocess) is in ``runner.py``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import httpx2
-import pytest
 
 from tests.media_emulator import Emulator
+from tests.sdk.runner import sdk
 from tests.serving import Server
 from unigate.providers.fake_media import wav_header
-
-ROOT = Path(__file__).resolve().parents[2]
-SDK = ROOT / ".sdk" / "aimlapi"
-CLIENT = Path(__file__).with_name("aimlapi_client.py")
-
-
-def sdk(server: Server, key: str, *args: str) -> dict[str, Any]:
-    if not (SDK / "aimlapi").is_dir():
-        if os.environ.get("UNIGATE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"the AI/ML API SDK is not installed in {SDK}: run scripts/install.sh dev")
-        pytest.skip(f"the AI/ML API SDK is not installed in {SDK} (scripts/install.sh dev installs it)")
-    env = {**os.environ, "PYTHONPATH": str(SDK), "AIML_API_KEY": key, "AIML_API_BASE": f"{server.url}/v1"}
-    done = subprocess.run(
-        [sys.executable, str(CLIENT), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 def test_images_generate(server: Server) -> None:
