@@ -134,10 +134,6 @@ def test_responses_create_and_stream(server: Server) -> None:
     assert server.balance(account) == 1_000_000 - (4 + 3 + 3) - (3 + 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 item 4 (stateful Responses API): previous_response_id and GET /v1/responses/{id}",
-)
 def test_responses_chained_with_previous_response_id(server: Server) -> None:
     key, _ = server.new_key(1_000_000)
     done = sdk(server, key, "responses_chained", FAKE_MODEL_ID)
