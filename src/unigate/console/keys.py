@@ -15,11 +15,12 @@ from multidict import MultiDictProxy
 
 from unigate.accounts.console_views import Session
 from unigate.accounts.scopes import SCOPES
-from unigate.accounts.spending import CREDITS_PER_USD, RETENTIONS, SpendingLimit, as_retention, credits_of_usd
+from unigate.accounts.spending import RETENTIONS, SpendingLimit, as_retention, credits_of_usd
 from unigate.accounts.store import UNSET, ApiKey, KeyChanges, KeySettings
 from unigate.api.context import KEYS, STORE
 from unigate.api.requests import MAX_COUNT, MAX_CREDITS, MAX_ID
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
+from unigate.catalog.spec import CREDITS_PER_USD
 from unigate.console.models import catalog_rows
 from unigate.console.render import page, posted_form, see_other, signed_in
 

@@ -42,7 +42,7 @@ _MODALITY_OF_TYPE: dict[str, Modality] = {"chat-completion": Modality.CHAT, "emb
 """The catalog types that have an endpoint here, and the modality a provider declares to serve
 them: the media ones as the media flow checks them (``core/media_flow.py``)."""
 
-_SCOPES_OF_MODALITY: dict[Modality, tuple[str, ...]] = {
+_SCOPES_OF_MODALITY: dict[Modality, tuple[scopes.Scope, ...]] = {
     Modality.CHAT: (scopes.CHAT, scopes.RESPONSES),
     Modality.EMBEDDINGS: (scopes.EMBEDDINGS,),
     Modality.IMAGES: (scopes.IMAGE,),
