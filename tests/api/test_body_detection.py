@@ -6,19 +6,25 @@ either way. Then the two bodies found from outside, over HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2
+import openai
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.serving import Server
+from tests.providers.emulators import Emulator, EmulatorThread, fixture_json, json_reply, model_spec, provider_config
+from tests.serving import Server, fake_settings
 from unigate.api.anthropic.schema import DEFAULT_MAX_TOKENS, MessagesRequest, is_anthropic_style
 from unigate.api.openai.chat.schema import ChatCompletionRequest
 from unigate.api.requests import validate
 from unigate.core.chat import ChatRequest
+from unigate.core.provider import Provider
 from unigate.errors import InvalidRequest
+from unigate.providers.anthropic import AnthropicProvider
 
 FAKE = "fake/echo"
 PROPERTY = settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -243,3 +249,48 @@ def test_a_content_block_whose_type_is_a_list_is_a_400(server: Server) -> None:
     r = post(server, key, {"model": FAKE, "messages": [{"role": "user", "content": [{"type": ["x"]}]}]})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "messages[0].content[0]"
+
+
+# ---- the openai SDK's extra_body, for a Claude model on an emulated Anthropic upstream ----------
+
+CLAUDE = model_spec("anthropic", "claude-sonnet-4-5", id="anthropic/claude-sonnet-4.5")
+
+
+@pytest.fixture(scope="module")
+def claude(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Emulator]]:
+    with EmulatorThread() as upstream:
+        providers: dict[str, Provider] = {"anthropic": AnthropicProvider(provider_config("anthropic", upstream.url))}
+        data_dir = tmp_path_factory.mktemp("claude")
+        running = Server(fake_settings(data_dir), models=[CLAUDE], providers=providers).start()
+        yield running, upstream
+        running.stop()
+
+
+def test_openai_sdk_thinking_in_extra_body_reaches_claude(claude: tuple[Server, Emulator]) -> None:
+    """The body the issue found failing with 400 ``tools[0].input_schema``: OpenAI's tools and
+    system message with ``thinking`` beside them. Read as OpenAI's, it reaches Claude as Claude's
+    own request: the system prompt, the tool's ``input_schema``, and extended thinking."""
+    server, upstream = claude
+    upstream.queue(json_reply(fixture_json("anthropic/message_thinking_tool_use.json")))
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=server.new_key(credits=10**9)[0], max_retries=0)
+    weather = {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
+    answer = client.chat.completions.create(
+        model=CLAUDE.id,
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": weather}}],
+        max_tokens=4096,
+        extra_body={"thinking": {"type": "enabled", "budget_tokens": 1024}},
+    )
+    sent = upstream.last.body
+    assert sent["system"] == "Be brief."
+    assert sent["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]}]
+    assert sent["tools"][0]["name"] == "get_weather"
+    assert sent["tools"][0]["input_schema"] == weather
+    # 1024 of 4096 is a low effort, which Claude is asked for with its smallest budget, 1024.
+    assert (sent["thinking"], sent["max_tokens"]) == ({"type": "enabled", "budget_tokens": 1024}, 4096)
+    message = answer.choices[0].message
+    assert answer.choices[0].finish_reason == "tool_calls"
+    assert message.tool_calls is not None
+    assert message.tool_calls[0].function.name == "get_weather"
+    assert orjson.loads(message.tool_calls[0].function.arguments) == {"location": "Paris"}
+    assert (message.model_extra or {}).get("reasoning_content", "").startswith("The user wants")

@@ -19,19 +19,22 @@ def test_the_catalog_and_its_filters(admin: Console) -> None:
     html = admin.http.get("/console/models").text
     everything = _visible(html)
     assert len(everything) > 500
-    assert everything[0] == "fake/echo"  # available models first
     available = _visible(admin.http.get("/console/models?availability=available").text)
-    # the fake models and the embedded ones: each serves its own endpoint, so each is available
+    # the fake models (the job ones too) and the embedded ones: each serves its own endpoint
     assert available == [
+        "fake/3d",
         "fake/echo",
         "fake/image",
+        "fake/music",
         "fake/ocr",
         "fake/speech",
         "fake/transcribe",
+        "fake/video",
         "rhasspy/piper-en_US-joe-medium",
         "sentence-transformers/all-MiniLM-L6-v2",
         "Systran/faster-whisper-tiny.en",
     ]
+    assert everything[: len(available)] == available  # available models first
     anthropic = _visible(admin.http.get("/console/models?developer=Anthropic").text)
     assert anthropic
     assert any("claude" in m for m in anthropic)

@@ -18,7 +18,9 @@ from unigate.accounts.scopes import SCOPES
 from unigate.accounts.spending import RETENTIONS, SpendingLimit, as_retention, credits_of_usd
 from unigate.accounts.store import UNSET, ApiKey, KeyChanges, KeySettings
 from unigate.api.context import KEYS, STORE
+from unigate.api.requests import MAX_COUNT, MAX_CREDITS, MAX_ID
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
+from unigate.catalog.spec import CREDITS_PER_USD
 from unigate.console.models import catalog_rows
 from unigate.console.render import page, posted_form, see_other, signed_in
 
@@ -29,7 +31,13 @@ class FormError(ValueError):
     """A field of a form that cannot be used as it is; the message says why."""
 
 
-def _number(form: MultiDictProxy[str], name: str, label: str, *, integer: bool = False) -> float | None:
+MAX_USD = MAX_CREDITS / CREDITS_PER_USD
+"""The largest amount in USD a form may give, as the key endpoints bound credit amounts."""
+
+
+def _number(form: MultiDictProxy[str], name: str, label: str, *, most: float, integer: bool = False) -> float | None:
+    """The field as a number from 0 to ``most``: the bounds keep it inside the ledger's 64-bit
+    integers (an infinite or huge amount must be a form error, not an overflow in the store)."""
     raw = form.get(name, "").strip().replace(",", "")
     if not raw:
         return None
@@ -39,11 +47,13 @@ def _number(form: MultiDictProxy[str], name: str, label: str, *, integer: bool =
         raise FormError(f"{label} must be a{'' if integer else ' decimal'} number.") from None
     if value < 0 or value != value:
         raise FormError(f"{label} cannot be negative.")
+    if value > most:
+        raise FormError(f"{label} can be at most {most:,.0f}.")
     return value
 
 
 def _rate(form: MultiDictProxy[str], name: str, label: str) -> int | None:
-    value = _number(form, name, label, integer=True)
+    value = _number(form, name, label, integer=True, most=MAX_COUNT)
     if value == 0:
         raise FormError(f"{label} must be at least 1, or empty for the gateway's default.")
     return None if value is None else int(value)
@@ -59,7 +69,7 @@ def _scopes(form: MultiDictProxy[str]) -> tuple[str, ...]:
 
 
 def _limit(form: MultiDictProxy[str]) -> SpendingLimit | None:
-    threshold = _number(form, "limit_usd", "The spending limit")
+    threshold = _number(form, "limit_usd", "The spending limit", most=MAX_USD)
     if threshold is None:
         return None
     retention = form.get("limit_period", "no_reset")
@@ -110,8 +120,8 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     store = request.config_dict[STORE]
     try:
         name = form.get("name", "").strip()[:256] or None
-        credits_usd = _number(form, "credits_usd", "Credits") or 0.0
-        account = _number(form, "account_id", "The account", integer=True)
+        credits_usd = _number(form, "credits_usd", "Credits", most=MAX_USD) or 0.0
+        account = _number(form, "account_id", "The account", integer=True, most=MAX_ID)
         settings = KeySettings(
             scopes=_scopes(form),
             limit=_limit(form),
@@ -204,9 +214,11 @@ async def add_credits(request: web.Request) -> web.StreamResponse:
     store = request.config_dict[STORE]
     raw = request.match_info["account_id"]
     try:
-        usd = _number(form, "credits_usd", "Credits")
+        usd = _number(form, "credits_usd", "Credits", most=MAX_USD)
         if not usd:
             raise FormError("Give the amount of credits to add, in USD.")
+        if int(raw) > MAX_ID:  # no row has such an id (the store's are 64-bit)
+            raise LookupError(raw)
         credits = credits_of_usd(usd) * (-1 if form.get("remove") == "1" else 1)
         await store.add_credits(int(raw), credits)
     except LookupError:

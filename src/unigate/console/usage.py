@@ -44,7 +44,11 @@ class _Query:
 
 def _query(request: web.Request) -> _Query:
     q = request.query
-    days = int(q["days"]) if q.get("days", "").isdigit() and int(q["days"]) in PERIODS else 7
+    days = (
+        int(q["days"])
+        if q.get("days", "").isascii() and q.get("days", "").isdigit() and int(q["days"]) in PERIODS
+        else 7
+    )
     status = q.get("status") if q.get("status") in STATUSES else None
     after = int(q["after"]) if q.get("after", "").isdigit() else None
     return _Query(days, q.get("model") or None, status, q.get("key") or None, after)

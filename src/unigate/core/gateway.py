@@ -61,9 +61,13 @@ from unigate.limits.window import Admission, RateLimiter, headers
 from unigate.observability import events
 from unigate.primitives.records import record
 
-__all__ = ["Call", "Charge", "Gateway", "authorize"]
+__all__ = ["MAX_BALANCE", "Call", "Charge", "Gateway", "authorize"]
 
 log = logging.getLogger("unigate.gateway")
+
+MAX_BALANCE = 2**63 - 1
+"""The most credits a reservation can be: the ledger's integers are 64-bit, so no balance holds
+more, and a larger worst case (a huge length at a unit price) is refused before the store."""
 
 
 @record
@@ -193,6 +197,11 @@ class Gateway:
     async def reserve(self, key: ApiKey, spec: ModelSpec, worst: int, prompt_estimate: int = 0) -> Call:
         """Reserve ``worst`` credits for a request to ``spec`` (admitted already), refusing it when
         the balance or the key's spending limit cannot cover them."""
+        if worst > MAX_BALANCE:  # a length or count no balance can pay for; the store cannot hold it
+            raise InsufficientCredits(
+                f"This request may cost up to {worst} credits, more than any balance can hold. "
+                "Ask for less (fewer tokens, a shorter length).",
+            )
         outcome = await self.store.reserve(key=key, amount=worst, ttl_s=self.reservation_ttl_s, model=spec.id)
         if outcome is Refusal.BALANCE:
             raise InsufficientCredits(

@@ -34,8 +34,10 @@ _WAIT = re.compile(r"WAIT:(\d+(?:\.\d+)?)")
 
 
 def fake_video(seconds: float) -> bytes:
-    """An MP4 ``ftyp`` box and filler: enough for a type sniffer, not a playable film."""
-    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * int(64 * max(seconds, 1))
+    """An MP4 ``ftyp`` box and filler: enough for a type sniffer, not a playable film. The filler
+    grows with the length up to ten minutes' worth, so that no duration a balance can pay for
+    (a fake second costs little) makes a file larger than memory."""
+    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * int(64 * min(max(seconds, 1), 600))
 
 
 FAKE_JOB_MODELS = (

@@ -57,7 +57,9 @@ def dimensions(size: str | None) -> tuple[int, int] | None:
     width, x, height = size.lower().partition("x")
     if not x:
         return None
-    if not (width.isdigit() and height.isdigit()) or int(width) == 0 or int(height) == 0:
+    # ASCII digits: "²" is a digit to isdigit, and int() refuses it.
+    digits = f"{width}{height}"
+    if not (digits.isascii() and width.isdigit() and height.isdigit()) or int(width) == 0 or int(height) == 0:
         raise InvalidRequest(f"size must be WIDTHxHEIGHT in pixels, not {size!r}.", param="size")
     return int(width), int(height)
 

@@ -106,7 +106,7 @@ class StabilityAudio(UpstreamAdapter):
         seed = resp.headers.get("seed")
         served = resp.headers.get("content-type", "").split(";")[0].strip()
         audio = await self.upstream.read_body(resp)
-        details: dict[str, Any] = {"seed": int(seed)} if seed and seed.isdigit() else {}
+        details: dict[str, Any] = {"seed": int(seed)} if seed and seed.isascii() and seed.isdigit() else {}
         if finish == "CONTENT_FILTERED":
             message = f"The {self.name} provider's content filter withheld the audio."
             return Submitted(reference, outcome=Progress(JobStatus.ERROR, message=message, details=details))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from unigate.accounts.spending import usd_of_credits
 from unigate.api.auth import require_management_key
 from unigate.api.context import STORE
-from unigate.api.requests import MAX_CREDITS, read_json, validate
+from unigate.api.requests import MAX_CREDITS, MAX_ID, read_json, validate
 from unigate.errors import InvalidRequest, NotFound
 
 __all__ = ["AddCredits", "add_credits", "get_account"]
@@ -33,7 +33,8 @@ class AddCredits(BaseModel):
 
 def _account_id(request: web.Request) -> int:
     raw = request.match_info["account_id"]
-    if not raw.isdigit():
+    # ASCII digits only ("²" is a digit to isdigit, not to int) and within the store's 64-bit ids.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         raise NotFound(f"There is no account {raw!r}.", code="account_not_found")
     return int(raw)
 

@@ -62,7 +62,7 @@ def _service_fields(fields: dict[str, Any], image: str | None) -> dict[str, Any]
         out["duration"] = out.pop("seconds")
     size = out.pop("size", None)
     if size is not None:
-        if size not in _SIZES:
+        if not isinstance(size, str) or size not in _SIZES:
             raise InvalidRequest(f"'size' must be one of {', '.join(_SIZES)}.", param="size")
         out["resolution"], out["aspect_ratio"] = _SIZES[size]
     if image:
@@ -97,7 +97,7 @@ def _typed_duration(body: dict[str, Any], model: str) -> dict[str, Any]:
     if schema is None or value is None:
         return body
     allowed = schema.enum("duration") or ((schema.default("duration"),) if schema.default("duration") else ())
-    if any(isinstance(v, int) for v in allowed) and isinstance(value, str) and value.isdigit():
+    if any(isinstance(v, int) for v in allowed) and isinstance(value, str) and value.isascii() and value.isdigit():
         return {**body, "duration": int(value)}
     if any(isinstance(v, str) for v in allowed) and isinstance(value, int):
         return {**body, "duration": str(value)}

@@ -40,7 +40,7 @@ def _document(value: Any) -> tuple[Literal["document", "image"], Any]:
             param="document",
         )
     kind = value.get("type") or next((k for k in _KINDS if k in value), None)
-    if kind not in _KINDS or kind not in value:
+    if not isinstance(kind, str) or kind not in _KINDS or kind not in value:  # a list is unhashable
         raise InvalidRequest(
             "'document.type' must be 'document_url' or 'image_url', with that field set.", param="document.type"
         )

@@ -53,7 +53,7 @@ def text_to_speak(value: Any, param: str) -> str:
 def _format(value: Any) -> str:
     if value is None:
         return "mp3"
-    if value not in SPEECH_FORMATS:
+    if not isinstance(value, str) or value not in SPEECH_FORMATS:  # a list is unhashable
         raise InvalidRequest(f"'response_format' must be one of {', '.join(SPEECH_FORMATS)}.", param="response_format")
     return str(value)
 

@@ -3,11 +3,11 @@ List'; no key needed), ``GET /v1/models`` (OpenAI's list shape, what the SDKs' `
 reads: the models the caller can use) and ``GET /v1/models/{id}`` (one of them).
 
 A model is *available* when this server can serve it now: it is not retired, it has an endpoint
-here (chat and embedding models; media types join as their endpoints arrive), and its provider
-is configured and declares that modality. ``/v1/models`` needs no key, as the service's
-``/models``; a key that is sent is checked (401 if wrong: clients list models to check a key,
-``unigate doctor`` among them) and, if it has scopes, only the models those scopes can call are
-listed.
+here (chat, embeddings, and every media type: images, speech, transcription, OCR, and the video,
+music and 3D jobs), and its provider is configured (or embedded) and declares that modality.
+``/v1/models`` needs no key, as the service's ``/models``; a key that is sent is checked (401 if
+wrong: clients list models to check a key, ``unigate doctor`` among them) and, if it has scopes,
+only the models those scopes can call are listed.
 
 The list bodies depend only on the catalog and on what can be served, so each is rendered once
 per (catalog, servable set) and the bytes are reused: the catalog has ~640 models and
@@ -28,6 +28,8 @@ from unigate.api.catalog.filters import asks_catalogue, catalogue_response, serv
 from unigate.api.context import GATEWAY, STORE
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
+from unigate.core import job_flow, media_flow
+from unigate.core.jobs import JobKind
 from unigate.core.services import Modality, Services
 from unigate.errors import ModelNotFound
 
@@ -35,26 +37,22 @@ __all__ = ["Servable", "available", "get_model_openai", "list_models", "list_mod
 
 _CREATED = 1_735_689_600  # 2025-01-01: the catalog has no per-model release dates
 
-_MODALITY_OF_TYPE: dict[str, Modality] = {
-    "chat-completion": Modality.CHAT,
-    "embedding": Modality.EMBEDDINGS,
-    "image": Modality.IMAGES,
-    "tts": Modality.SPEECH,
-    "voice-chat": Modality.SPEECH,
-    "stt": Modality.TRANSCRIPTION,
-    "ocr": Modality.OCR,
+_MODALITY_OF_TYPE: dict[str, Modality] = {"chat-completion": Modality.CHAT, "embedding": Modality.EMBEDDINGS} | {
+    kind: modality for modality, (kinds, _) in media_flow.TYPES.items() for kind in kinds
 }
-"""The catalog types that have an endpoint here, and the modality a provider declares to serve them."""
+"""The catalog types that have an endpoint here, and the modality a provider declares to serve
+them: the media ones as the media flow checks them (``core/media_flow.py``)."""
 
-_SCOPES_OF_MODALITY: dict[Modality, tuple[str, ...]] = {
+_SCOPES_OF_MODALITY: dict[Modality, tuple[scopes.Scope, ...]] = {
     Modality.CHAT: (scopes.CHAT, scopes.RESPONSES),
     Modality.EMBEDDINGS: (scopes.EMBEDDINGS,),
     Modality.IMAGES: (scopes.IMAGE,),
     Modality.SPEECH: (scopes.SPEECH,),
     Modality.TRANSCRIPTION: (scopes.AUDIO,),
     Modality.OCR: (scopes.OCR,),
-}
-"""The scopes, any of which lets a key call a model of that modality."""
+} | {job_flow.MODALITY[kind]: (job_flow.SCOPE[kind],) for kind in JobKind}
+"""The scopes, any of which lets a key call a model of that modality (the jobs' as the job flow
+authorizes them: video, and music under audio, 3D under image)."""
 
 Servable = frozenset[tuple[Modality, str]]
 """(modality, provider) pairs this server can serve now."""
@@ -104,7 +102,8 @@ def servable(services: Services, allowed: tuple[str, ...] = ()) -> Servable:
 def available(spec: ModelSpec, serving: Servable) -> bool:
     """Whether ``spec`` can be called now, given what is ``serving``."""
     modality = _MODALITY_OF_TYPE.get(spec.type)
-    return not spec.deprecated and modality is not None and (modality, spec.provider) in serving
+    callable_ = not spec.deprecated and not spec.unavailable
+    return callable_ and modality is not None and (modality, spec.provider) in serving
 
 
 def _openai_item(spec: ModelSpec) -> dict[str, Any]:
