@@ -118,12 +118,12 @@ async def opened(kind: str) -> AsyncIterator[Store]:
     schema = f"bench_jobs_{os.getpid()}"
     admin = await asyncpg.connect(PG)
     await admin.execute(f"CREATE SCHEMA {schema}")
-    store = PostgresStore(f"{PG}?search_path={schema}", pool_size=10)
+    pg = PostgresStore(f"{PG}?search_path={schema}", pool_size=10)
     try:
-        await store.open()
-        yield store
+        await pg.open()
+        yield pg
     finally:
-        await store.close()
+        await pg.close()
         await admin.execute(f"DROP SCHEMA {schema} CASCADE")
         await admin.close()
 
@@ -147,7 +147,7 @@ async def run(kind: str, jobs: int, minutes: float) -> dict[str, Any]:
         gateway = Gateway(catalog=Catalog(list(FAKE_JOB_MODELS)), services=services, store=store)
         media = MediaGateway(gateway, MemoryMediaStore(), TableDownloader({}), max_download_bytes=1 << 20)
         counted = Counted(job_store(store))
-        flow = JobGateway(media, counted, replica="bench", lease_s=120.0)  # type: ignore[arg-type]
+        flow = JobGateway(media, counted, replica="bench", lease_s=120.0)
         account = await store.create_account(name="bench", credits=jobs * 10_000)
         key: ApiKey = (await store.create_key(account_id=account, name="bench"))[0]
         request = GenerationRequest("fake/video", JobKind.VIDEO, "a wave", duration_s=5.0)

@@ -273,7 +273,11 @@ def test_openai_sdk_thinking_in_extra_body_reaches_claude(claude: tuple[Server, 
     server, upstream = claude
     upstream.queue(json_reply(fixture_json("anthropic/message_thinking_tool_use.json")))
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=server.new_key(credits=10**9)[0], max_retries=0)
-    weather = {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
+    weather: dict[str, object] = {
+        "type": "object",
+        "properties": {"location": {"type": "string"}},
+        "required": ["location"],
+    }
     answer = client.chat.completions.create(
         model=CLAUDE.id,
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}],
@@ -291,6 +295,8 @@ def test_openai_sdk_thinking_in_extra_body_reaches_claude(claude: tuple[Server, 
     message = answer.choices[0].message
     assert answer.choices[0].finish_reason == "tool_calls"
     assert message.tool_calls is not None
-    assert message.tool_calls[0].function.name == "get_weather"
-    assert orjson.loads(message.tool_calls[0].function.arguments) == {"location": "Paris"}
+    call = message.tool_calls[0]
+    assert call.type == "function"
+    assert call.function.name == "get_weather"
+    assert orjson.loads(call.function.arguments) == {"location": "Paris"}
     assert (message.model_extra or {}).get("reasoning_content", "").startswith("The user wants")

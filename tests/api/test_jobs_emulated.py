@@ -47,7 +47,13 @@ def test_the_openai_sdk_videos_resource_on_seedance(seedance: tuple[Server, Seed
     server, _ = seedance
     key, _ = server.new_key(10_000_000)
     client = openai.OpenAI(api_key=key, base_url=f"{server.url}/v1", max_retries=0)
-    video = client.videos.create_and_poll(model=MODEL, prompt="A wave", seconds="5", poll_interval_ms=50)
+    # OpenAI's SDK types seconds as Sora's 4, 8 or 12; Seedance takes 5 or 10.
+    video = client.videos.create_and_poll(
+        model=MODEL,
+        prompt="A wave",
+        seconds="5",  # type: ignore[arg-type]
+        poll_interval_ms=50,
+    )
     assert video.status == "completed"
     assert client.videos.download_content(video.id).read() == VIDEO
 

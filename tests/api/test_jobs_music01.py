@@ -70,7 +70,7 @@ def test_upload_then_generate(server: Server, upstream: Upstream) -> None:
     assert ids["instrumental_id"].startswith("instrumental-")
     assert ids["base_resp"] == {"status_code": 0, "status_msg": "success"}
     sent = upstream.transport.requests[0]
-    assert sent.headers["Authorization"] == "Bearer " + provider_config("minimax", BASE).api_key
+    assert sent.headers["Authorization"] == f"Bearer {provider_config('minimax', BASE).api_key}"
     assert b'name="purpose"\r\n\r\nsong' in sent.body
     assert RECORDING in sent.body
     assert server.usage_rows(account) == []  # an upload is not charged

@@ -184,11 +184,11 @@ def test_replicas_killed_mid_job_leave_every_job_to_end_cleanly(cluster: Cluster
             _create(first, key["key"], "/v2/video/generations", {"model": "fake/video", "prompt": f"WAIT:{2 + i}"})
         ] = "/v2/video/generations"
     for _ in range(3):  # their files being fetched through the slow proxy when the replicas die
-        body = {"model": "fake/video", "prompt": "URL WAIT:1"}
-        jobs[_create(second, key["key"], "/v2/video/generations", body)] = "/v2/video/generations"
+        fetched = {"model": "fake/video", "prompt": "URL WAIT:1"}
+        jobs[_create(second, key["key"], "/v2/video/generations", fetched)] = "/v2/video/generations"
     for _ in range(3):  # running inline on a poller when the replicas die
-        body = {"model": "fake/music", "prompt": "WAIT:6"}
-        jobs[_create(first, key["key"], "/v2/generate/audio", body)] = "/v2/generate/audio"
+        inline = {"model": "fake/music", "prompt": "WAIT:6"}
+        jobs[_create(first, key["key"], "/v2/generate/audio", inline)] = "/v2/generate/audio"
     time.sleep(2.5)
     assert proxy.served == 3  # the three files are being fetched
     first.kill()
