@@ -52,7 +52,7 @@ def cases(ask: Ask) -> list[tuple[ChatRequest, Any]]:
     tools, forced = (WEATHER, TIME), NamedToolChoice("get_weather")
     return [
         (ask(cat, response_format=JsonObjectFormat(), max_tokens=5, n=2, seed=7), {"type": "object"}),
-        (ask(cat, response_format=JsonObjectFormat(), max_tokens=20, seed=7), {"type": "object"}),
+        (ask(cat, response_format=JsonObjectFormat(), max_tokens=20, seed=7, logprobs=True), {"type": "object"}),
         (ask(person, response_format=JsonSchemaFormat("person", HOME), max_tokens=20, seed=7), HOME),
         (ask(weather, tools=tools, tool_choice=forced, max_tokens=10, seed=7), WEATHER.parameters),
         (ask(weather, tools=tools, tool_choice="required", max_tokens=20, seed=7), None),
@@ -82,6 +82,8 @@ async def completed(provider: LocalProvider, request: ChatRequest, spec: ModelSp
     assert result.usage.completion_tokens <= request.n * (request.max_tokens or 0)
     folded: list[tuple[str, str, str]] = []
     for choice in result.choices:
+        if request.logprobs:  # the closing's tokens were decoded too: their logprobs are the model's
+            assert "".join(entry.token for entry in choice.logprobs or ()) == choice.content
         (call,) = choice.tool_calls or (None,)
         text = choice.content if call is None else call.arguments
         folded.append((text or "", "" if call is None else call.name, choice.finish_reason))
