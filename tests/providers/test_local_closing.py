@@ -5,14 +5,20 @@ fed a known text token by token, with a tokenizer of one token per character."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from unigate.providers.local.closing import Closer, shortest_value
+from unigate.catalog.spec import ModelSpec
+from unigate.core.chat import JsonSchemaFormat
+from unigate.errors import UnsupportedParameter
+from unigate.providers.local import LocalProvider
+from unigate.providers.local.closing import Closer, shortest_completion, shortest_value
 from unigate.providers.local.grammar import grammar_for
-from unigate.providers.local.rules import parse
+
+from .conftest import Ask
 
 NESTED: dict[str, Any] = {
     "type": "object",
@@ -62,12 +68,9 @@ CASES: list[tuple[str, Any, str]] = [
 
 def close(grammar: str, prefix: str) -> str:
     """``prefix`` and its shortest completion."""
-    rules = parse(grammar)
-    stacks = rules.start()
-    for ch in prefix:
-        stacks = rules.advance(stacks, ch)
-        assert stacks, f"the rules reject {prefix!r}"
-    return prefix + rules.completion(min(stacks, key=rules.completion_cost))
+    completion = shortest_completion(grammar, prefix)
+    assert completion is not None, f"the rules reject {prefix!r}"
+    return prefix + completion
 
 
 def completions(grammar: str, text: str) -> list[str]:
@@ -164,3 +167,16 @@ def test_a_partial_character_is_dropped_with_the_closing() -> None:
         forced += chr(token)
     assert forced == '"}'  # after '{"a":"', the half character left out (TextStream.drop_partial)
     assert closer.complete
+
+
+def test_a_prefix_outside_the_grammar_has_no_completion() -> None:
+    assert shortest_completion(grammar_for(content=NESTED), '{"x') is None
+    assert shortest_completion(grammar_for(content=NESTED), '{"name": 1') is None
+
+
+def test_a_schema_without_finite_values_is_refused(spec: ModelSpec, ask: Ask) -> None:
+    endless = {"type": "object", "properties": {"next": {"$ref": "#"}}, "required": ["next"]}
+    provider = LocalProvider(model_path=Path("not-loaded.gguf"))  # checks run before the model loads
+    with pytest.raises(UnsupportedParameter) as caught:
+        provider.check(ask("x", response_format=JsonSchemaFormat("s", endless)), spec)
+    assert caught.value.param == "response_format.json_schema.schema"

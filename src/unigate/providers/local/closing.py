@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from unigate.providers.local.rules import Grammar, Stack, parse
 
-__all__ = ["Closer", "shortest_value"]
+__all__ = ["Closer", "shortest_completion", "shortest_value"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +35,23 @@ def shortest_value(grammar: str) -> str:
     return rules.completion(_best(rules, rules.start()))
 
 
+def shortest_completion(grammar: str, prefix: str) -> str | None:
+    """The shortest text that makes ``prefix`` a whole value of ``grammar`` (``None``: no text
+    does), as a ``Closer`` would force it."""
+    rules = parse(grammar)
+    stacks = rules.start()
+    for ch in prefix:
+        stacks = rules.advance(stacks, ch)
+    return rules.completion(_best(rules, stacks)) if stacks else None
+
+
 def _best(rules: Grammar, stacks: frozenset[Stack]) -> Stack:
-    """The stack with the shortest completion (``stacks`` is not empty)."""
-    return min(stacks, key=rules.completion_cost)
+    """The stack with the shortest completion (``stacks`` is not empty); a tie goes to the first
+    completion in code point order, not to the set's order, which varies between processes."""
+    costs = {stack: rules.completion_cost(stack) for stack in stacks}
+    least = min(costs.values())
+    tied = [stack for stack, cost in costs.items() if cost == least]
+    return tied[0] if len(tied) == 1 else min(tied, key=rules.completion)
 
 
 class Closer:
