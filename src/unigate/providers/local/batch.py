@@ -15,7 +15,8 @@ seeded outputs alone and together):
   job left in the sequence are reused whole (a shorter tail would take other kernels);
 * a decode step holds one token per sequence, and on llama.cpp's CPU kernels each row of such a
   batch comes out bit for bit as it would alone;
-* each choice has its own sampler chain and seed.
+* each choice has its own sampler chain and seed, and (with a grammar) its own ``Closer``, which
+  ends its JSON within its own budget (``closing.py``).
 
 The price is memory: ``parallel`` times ``n_ctx`` KV cells, allocated up front (about 23 KB per
 cell for SmolLM2-135M: 4 x 4096 cells is about 360 MiB).
@@ -35,6 +36,7 @@ import numpy.typing as npt
 
 from unigate.core.results import TokenLogprob
 from unigate.errors import GatewayError, InvalidRequest, UpstreamError
+from unigate.providers.local.closing import Closer
 from unigate.providers.local.jobs import ChoiceEnd, Job, TextChunk, WorkerEngine
 from unigate.providers.local.sampling import RowSampler, TextStream, sampler_chain, token_logprob
 
@@ -67,6 +69,7 @@ class _Run:
         """The prompt's last logits, kept for the first token of choices after the first."""
         self.index = 0
         self.chain: Any = None
+        self.closer: Closer | None = None
         self.text = TextStream(self.gen.stop)
         self.count = 0
         """Tokens sampled for the current choice."""
@@ -262,6 +265,8 @@ class BatchWorker:
         run.chain = sampler_chain(run.gen, vocab=engine.vocab, n_vocab=engine.n_vocab, seed=seed, history=run.limit)
         run.text = TextStream(run.gen.stop)
         run.count = 0
+        if run.gen.grammar is not None:
+            run.closer = Closer(run.gen.grammar, limit=run.limit, tokenize=self._tokenize)
         if row is not None:
             self._accept(slot, self._sample(run, row), row)
         else:
@@ -269,8 +274,14 @@ class BatchWorker:
             self._accept(slot, self._rows.sample(run.chain, run.prompt_logits), run.prompt_logits)
 
     def _next(self, slot: _Slot, row: int) -> None:
-        """The next token of ``slot``'s choice, from output ``row`` of the decode step."""
-        self._accept(slot, self._sample(_running(slot), row), row)
+        """The next token of ``slot``'s choice, from output ``row`` of the decode step (or the
+        next token of its closing, which the sampler never sees)."""
+        run = _running(slot)
+        forced = run.closer.next_forced() if run.closer is not None else None
+        self._accept(slot, self._sample(run, row) if forced is None else forced, row)
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _sample(self, run: _Run, row: int) -> int:
         return int(llama_cpp.llama_sampler_sample(run.chain, self._ctx, row))
@@ -282,6 +293,15 @@ class BatchWorker:
         if llama_cpp.llama_vocab_is_eog(engine.vocab, token):
             self._end_choice(slot, "stop")
             return
+        closer = run.closer
+        if closer is not None and not closer.keep(engine.piece(token), room=run.limit - run.count):
+            run.text.drop_partial()  # the closing follows the last whole character
+            forced = closer.next_forced()
+            if forced is None:  # the text is already a whole value
+                run.count -= 1
+                self._end_choice(slot, "length")
+                return
+            token = forced
         entry = None
         if run.gen.logprobs:
             logits = self._row(row) if isinstance(row, int) else row
@@ -289,7 +309,7 @@ class BatchWorker:
         self._emit(run, *run.text.push(engine.piece(token), entry))
         if run.text.stopped:
             self._end_choice(slot, "stop")
-        elif run.count >= run.limit:
+        elif run.count >= run.limit or (closer is not None and closer.closing and closer.complete):
             self._end_choice(slot, "length")
         else:
             run.next_token = token
@@ -303,7 +323,8 @@ class BatchWorker:
         llama_cpp.llama_sampler_free(run.chain)
         run.chain = None
         self._emit(run, *run.text.finish())
-        run.job.post(ChoiceEnd(run.index, reason, run.count, stop_sequence=run.text.stopped))
+        closed = reason == "length" and run.closer is not None and run.closer.complete
+        run.job.post(ChoiceEnd(run.index, reason, run.count, stop_sequence=run.text.stopped, closed=closed))
         run.index += 1
         if run.index < run.gen.n and not run.job.cancelled.is_set():
             llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, len(run.tokens), -1)

@@ -270,6 +270,10 @@ class LocalEngine:
             self._grammars[grammar] = bool(sampler)
         return self._grammars[grammar]
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` takes on its own (tokenizing reads only the vocabulary)."""
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def piece(self, token: int, *, special: bool = False) -> bytes:
         """The bytes of one token (control tokens are empty unless ``special``)."""
         if not special and token in self._pieces:

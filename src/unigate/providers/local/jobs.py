@@ -88,6 +88,9 @@ class ChoiceEnd:
     """Every sampled token, the end-of-turn token included."""
     stop_sequence: str | None = None
     """The caller's stop sequence the output was cut at (so it may be incomplete JSON)."""
+    closed: bool = False
+    """The budget ended the choice (``length``) but its text is a whole value of the grammar:
+    ``closing.py`` closed it in time."""
 
 
 EngineEvent = PromptReady | TextChunk | ChoiceEnd

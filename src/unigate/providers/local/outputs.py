@@ -31,8 +31,9 @@ class Output(Protocol):
 
     def feed(self, text: str, logprobs: tuple[TokenLogprob, ...]) -> list[ChoiceDelta]: ...
 
-    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
-        """``cut`` is the caller's stop sequence the text was cut at, if one was."""
+    def end(self, reason: Reason, cut: str | None, *, closed: bool = False) -> list[ChoiceDelta]:
+        """``cut`` is the caller's stop sequence the text was cut at, if one was; ``closed``: the
+        budget ended it (``length``) with the grammar's value whole (``closing.py``)."""
         ...
 
 
@@ -75,10 +76,11 @@ class _Content:
             self._text.append(text)
         return [ChoiceDelta(self._index, content=text, logprobs=logprobs if self._logprobs else None)]
 
-    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
-        # A grammar guarantees the JSON only when the model itself ended it (not length or a stop
-        # string); failing then is our grammar's bug, never invalid JSON sent as "stop".
-        if reason == "stop" and not cut and self._check is not None and not self._check("".join(self._text)):
+    def end(self, reason: Reason, cut: str | None, *, closed: bool = False) -> list[ChoiceDelta]:
+        # A grammar guarantees the JSON when the model ended it or the budget closed it (not when
+        # cut short or at a stop string); failing then is our grammar's bug, never invalid JSON.
+        whole = (reason == "stop" and not cut) or closed
+        if whole and self._check is not None and not self._check("".join(self._text)):
             raise _invalid_output()
         return [_finish(self._index, reason, cut)]
 
@@ -97,10 +99,10 @@ class _NamedCall:
         delta = ToolCallDelta(0, new_call_id(), self._tool.name, text) if first else ToolCallDelta(0, arguments=text)
         return [ChoiceDelta(self._index, tool_calls=(delta,))]
 
-    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
+    def end(self, reason: Reason, cut: str | None, *, closed: bool = False) -> list[ChoiceDelta]:
         deltas = [] if self._arguments else self.feed("", ())
         complete = reason == "stop" and not cut
-        if complete and not valid_arguments("".join(self._arguments), self._tool):
+        if (complete or closed) and not valid_arguments("".join(self._arguments), self._tool):
             raise _invalid_output()
         return [
             *deltas,
@@ -147,7 +149,7 @@ class _GrammarCall:
         self._sent += len(ready)
         return [ChoiceDelta(self._index, tool_calls=(ToolCallDelta(0, arguments=ready),))] if ready else []
 
-    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
+    def end(self, reason: Reason, cut: str | None, *, closed: bool = False) -> list[ChoiceDelta]:
         complete = reason == "stop" and not cut
         if self._state != "call":
             if self._content is None:
@@ -159,10 +161,10 @@ class _GrammarCall:
                 if self._state == "content" or not self._buffer
                 else self._content.feed(self._buffer, tuple(self._held))
             )
-            return [*deltas, *self._content.end(reason, cut)]
+            return [*deltas, *self._content.end(reason, cut, closed=closed)]
         assert self._tool is not None
         arguments = self._arguments
-        if complete:
+        if complete or closed:
             if not arguments.endswith("}") or not valid_arguments(arguments[:-1], self._tool):
                 raise _invalid_output()
             arguments = arguments[:-1]
@@ -200,7 +202,7 @@ class _AutoCall:
                 return self._flush()
         return []
 
-    def end(self, reason: Reason, cut: str | None) -> list[ChoiceDelta]:
+    def end(self, reason: Reason, cut: str | None, *, closed: bool = False) -> list[ChoiceDelta]:
         if self._state == "json" and reason == "stop":
             call = parse_call(self._buffer.strip(), self._tools)
             if call is not None:
@@ -210,7 +212,7 @@ class _AutoCall:
                     ChoiceDelta(self._index, tool_calls=(delta,)),
                     ChoiceDelta(self._index, finish_reason="tool_calls"),
                 ]
-        return [*self._flush(), *self._content.end(reason, cut)]
+        return [*self._flush(), *self._content.end(reason, cut, closed=closed)]
 
     def _flush(self) -> list[ChoiceDelta]:
         text, logprobs = self._buffer, tuple(self._held)

@@ -24,6 +24,7 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, NamedToolChoice
 from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, StreamStart, Usage
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
+from unigate.providers.local.closing import shortest_value
 from unigate.providers.local.engine import LocalEngine
 from unigate.providers.local.grammar import SchemaNotSupported, grammar_for
 from unigate.providers.local.jobs import Generation, PromptReady, SamplerSettings, TextChunk
@@ -80,7 +81,16 @@ class LocalProvider:
         n_vocab = self._engine.n_vocab
         if n_vocab and any(not 0 <= token < n_vocab for token in bias):
             raise InvalidRequest(f"logit_bias token ids must be below {n_vocab}.", param="logit_bias")
-        self._grammar(request)
+        grammar = self._grammar(request)
+        limit = _max_tokens(request, model)
+        if grammar is not None and limit is not None and self._engine.loaded:
+            # closing.py ends the value within the budget, which must hold its shortest text.
+            need = self._engine.count_tokens(shortest_value(grammar))
+            if need > limit:
+                raise InvalidRequest(
+                    f"max_tokens is {limit}, but the shortest output the requested format allows takes {need} tokens.",
+                    param="max_tokens",
+                )
 
     def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
         """UTF-8 bytes of the rendered prompt, plus room for BOS/EOS.
@@ -143,7 +153,9 @@ class LocalProvider:
                 else:
                     usage.completion_tokens += event.completion_tokens
                     ended += 1
-                    for delta in outputs[event.index].end(event.finish_reason, event.stop_sequence):
+                    for delta in outputs[event.index].end(
+                        event.finish_reason, event.stop_sequence, closed=event.closed
+                    ):
                         yield delta
         finally:
             handle.cancel()
@@ -183,6 +195,10 @@ class LocalProvider:
             raise UnsupportedParameter(f"This schema is not supported by the local model: {exc}", param=param) from None
         if self._engine.loaded and not self._engine.grammar_parses(grammar):
             raise UnsupportedParameter("This schema is not supported by the local model.", param=param)
+        try:
+            shortest_value(grammar)
+        except (ValueError, RecursionError):
+            raise UnsupportedParameter("This schema accepts no value of finite size.", param=param) from None
         return grammar
 
 

@@ -139,6 +139,10 @@ class TextStream:
         self._pending += self._decoder.decode(data)
         return self._scan(final=False)
 
+    def drop_partial(self) -> None:
+        """Forget the bytes of a character not yet whole (the output will not finish it)."""
+        self._decoder.reset()
+
     def finish(self) -> tuple[str, tuple[TokenLogprob, ...]]:
         """Flush what is held once generation ended without a stop sequence."""
         if self.stopped:
