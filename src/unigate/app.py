@@ -19,7 +19,8 @@ from unigate.accounts.services import AccountServices
 from unigate.accounts.store import Store
 from unigate.api.account_routes import add_account_routes
 from unigate.api.anthropic.messages import messages
-from unigate.api.context import GATEWAY, JOBS, KEYS, MEDIA, RESPONSES, SETTINGS, STORE
+from unigate.api.cache_ask import add_cache_headers
+from unigate.api.context import CACHE, GATEWAY, JOBS, KEYS, MEDIA, RESPONSES, SETTINGS, STORE
 from unigate.api.errors import error_middleware
 from unigate.api.jobs.render import job_body
 from unigate.api.jobs.routes import add_job_routes
@@ -34,6 +35,7 @@ from unigate.api.openai.responses.stored import add_stored_routes
 from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
+from unigate.core.cache_flow import CachedChat, cache_policy
 from unigate.core.embedder import Embedder
 from unigate.core.files import Downloader, MediaStore
 from unigate.core.gateway import Gateway
@@ -50,7 +52,7 @@ from unigate.providers.download import downloader_for
 from unigate.providers.registry import build_providers
 from unigate.providers.webhooks import webhooks_for
 from unigate.settings import Settings
-from unigate.storage.factory import job_store, response_store, store_for
+from unigate.storage.factory import job_store, response_cache, response_store, store_for
 from unigate.storage.files.factory import media_store_for
 from unigate.storage.files.sweeper import sweep_forever
 
@@ -101,6 +103,8 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store
     app[GATEWAY] = gateway
+    if settings.cache.enabled:
+        app[CACHE] = CachedChat(gateway, response_cache(settings, store, accounts.redis), cache_policy(settings.cache))
     app[ACCOUNTS] = accounts
     app[KEYS] = accounts.keys
     media = MediaGateway(
@@ -128,6 +132,7 @@ def create_app(
     )
     app.on_response_prepare.append(add_rate_limit_headers)
     app.on_response_prepare.append(send_request_id)
+    app.on_response_prepare.append(add_cache_headers)
     add_account_routes(app.router)
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/chat/completions", chat_completions)

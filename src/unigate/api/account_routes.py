@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from unigate.api.admin.accounts import add_credits, get_account
+from unigate.api.admin.cache import invalidate_cache
 from unigate.api.admin.keys import create_key, current_key, delete_key, list_keys, update_key
 from unigate.api.billing.balance import balance_legacy, billing, billing_detail
 from unigate.api.billing.key_usage import key_usage, key_usage_detail
@@ -34,3 +35,4 @@ def add_account_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/usage", list_usage)
     router.add_get("/v1/accounts/{account_id}", get_account)
     router.add_post("/v1/accounts/{account_id}/credits", add_credits)
+    router.add_post("/v1/cache/invalidate", invalidate_cache)

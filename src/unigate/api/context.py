@@ -6,15 +6,18 @@ from aiohttp import web
 
 from unigate.accounts.keycache import KeyCache
 from unigate.accounts.store import Store
+from unigate.core.cache_flow import CachedChat
 from unigate.core.gateway import Gateway
 from unigate.core.job_flow import JobGateway
 from unigate.core.media_flow import MediaGateway
 from unigate.core.response_flow import ResponseGateway
 from unigate.settings import Settings
 
-__all__ = ["GATEWAY", "JOBS", "KEYS", "MEDIA", "RESPONSES", "SETTINGS", "STORE"]
+__all__ = ["CACHE", "GATEWAY", "JOBS", "KEYS", "MEDIA", "RESPONSES", "SETTINGS", "STORE"]
 
 GATEWAY = web.AppKey("gateway", Gateway)
+CACHE = web.AppKey("cache", CachedChat)
+"""The gateway with the response cache in front (``core/cache_flow.py``); absent when it is off."""
 STORE = web.AppKey("store", Store)
 SETTINGS = web.AppKey("settings", Settings)
 MEDIA = web.AppKey("media", MediaGateway)

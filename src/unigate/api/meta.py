@@ -1,5 +1,6 @@
 """``meta``: our extension on every answer that costs credits, beside the API's own fields (the
-OpenAI and Anthropic wires have none for it): ``{"usage": {"credits_used", "usd_spent"}}``."""
+OpenAI and Anthropic wires have none for it): ``{"usage": {"credits_used", "usd_spent"}}``, and
+``"cache": {"hit": bool}`` when the request asked for the response cache."""
 
 from __future__ import annotations
 
@@ -12,4 +13,7 @@ __all__ = ["meta"]
 
 def meta(charge: Charge) -> dict[str, Any]:
     """The ``meta`` member of an answer that cost ``charge``."""
-    return {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
+    out: dict[str, Any] = {"usage": {"credits_used": charge.credits, "usd_spent": charge.usd}}
+    if charge.cache is not None:
+        out["cache"] = {"hit": charge.cache}
+    return out

@@ -62,7 +62,6 @@ from unigate.observability import events
 from unigate.primitives.records import record
 
 __all__ = ["MAX_BALANCE", "Call", "Charge", "Gateway", "authorize"]
-
 log = logging.getLogger("unigate.gateway")
 
 MAX_BALANCE = 2**63 - 1
@@ -75,6 +74,7 @@ class Charge:
     """What a request cost; reported as ``meta.usage``."""
 
     credits: int
+    cache: bool | None = None  # whether a cached answer served it (meta.cache); None: not asked
 
     @property
     def usd(self) -> float:

@@ -57,6 +57,9 @@ Sources, later ones winning: built-in defaults, the TOML file given with ``--con
     retention_s = 2592000               # UNIGATE_RESPONSES_RETENTION_S (30 days)
     lease_s = 60.0                      # UNIGATE_RESPONSES_LEASE_S: a dead process's background ones end after it
 
+    [cache]                             # the response cache of chat requests: settings/cache.py
+    ttl_s = 3600.0                      # UNIGATE_CACHE_<FIELD>; scope = "account", hit_billing = "free"
+
     [providers.anthropic]               # one table per provider, all optional: see providers/config.py
     base_url = "https://api.anthropic.com"  # ANTHROPIC_BASE_URL; the key: ANTHROPIC_API_KEY
     first_byte_timeout_s = 300.0
@@ -92,6 +95,7 @@ from typing import Any, Literal, cast, get_args
 
 import platformdirs
 
+from unigate.settings.cache import CacheSettings, cache_settings
 from unigate.settings.sections import (
     EmbeddingModelSettings,
     JobsSettings,
@@ -107,6 +111,7 @@ from unigate.settings.sections import (
 )
 
 __all__ = [
+    "CacheSettings",
     "EmbeddingModelSettings",
     "JobsSettings",
     "LocalModelSettings",
@@ -158,6 +163,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     jobs: JobsSettings = field(default_factory=JobsSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     speech: LocalSpeechSettings = field(default_factory=LocalSpeechSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
@@ -278,6 +284,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     settings = replace(settings, speech=speech_settings(raw.get("speech", {}), env))
     settings = replace(settings, jobs=jobs_settings(raw.get("jobs", {}), env))
     settings = replace(settings, responses=responses_settings(raw.get("responses", {}), env))
+    settings = replace(settings, cache=cache_settings(raw.get("cache", {}), env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+import redis.asyncio as aioredis
+
 from unigate.accounts.store import Store
 from unigate.core.jobs import JobStore
+from unigate.core.response_cache import ResponseCache
 from unigate.core.responses import ResponseStore
 from unigate.settings import Settings
 
-__all__ = ["KeepsJobs", "KeepsResponses", "job_store", "response_store", "store_for"]
+__all__ = ["KeepsJobs", "KeepsResponses", "job_store", "response_cache", "response_store", "store_for"]
 
 
 def store_for(settings: Settings) -> Store:
@@ -55,3 +58,26 @@ def response_store(store: Store) -> ResponseStore:
     if not isinstance(store, KeepsResponses):
         raise TypeError(f"{type(store).__name__} keeps no stored responses")
     return store.responses
+
+
+def response_cache(settings: Settings, store: Store, redis: aioredis.Redis | None) -> ResponseCache:
+    """Where the response cache keeps its entries: Redis when the gateway has it (``redis``, the
+    rate limiter's client), else the store's database."""
+    cache = settings.cache
+    if redis is not None:
+        from unigate.storage.redis_cache import RedisResponseCache
+
+        return RedisResponseCache(redis, prefix=settings.redis_prefix, max_ttl_s=cache.max_ttl_s)
+    if settings.uses_postgres:
+        from unigate.storage.postgres.cache import PostgresResponseCache
+        from unigate.storage.postgres.store import PostgresStore
+
+        if not isinstance(store, PostgresStore):
+            raise TypeError(f"{type(store).__name__} keeps no response cache")
+        return PostgresResponseCache(lambda: store.pool, max_entries=cache.max_entries)
+    from unigate.storage.sqlite.cache import SqliteResponseCache
+    from unigate.storage.sqlite.store import SqliteStore
+
+    if not isinstance(store, SqliteStore):
+        raise TypeError(f"{type(store).__name__} keeps no response cache")
+    return SqliteResponseCache(lambda: store.db, max_entries=cache.max_entries)
