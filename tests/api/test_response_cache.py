@@ -78,7 +78,8 @@ def test_the_header_asks_too_and_a_request_that_does_not_ask_is_not_cached(
     key, _ = server.new_key(credits=10_000)
     plain = {k: v for k, v in ASK.items() if k != "cache"}
     r = post(server, key, plain)
-    assert "x-unigate-cache" not in r.headers and "cache" not in r.json()["meta"]
+    assert "x-unigate-cache" not in r.headers
+    assert "cache" not in r.json()["meta"]
     assert post(server, key, plain).status_code == 200
     assert fake.calls == 2
     headers = {"Authorization": f"Bearer {key}", "x-unigate-cache": "true"}
@@ -147,7 +148,7 @@ def test_an_entry_expires_after_its_ttl(cached: tuple[Server, FakeProvider]) -> 
 
 
 def test_invalidation_by_account_model_and_entry(cached: tuple[Server, FakeProvider]) -> None:
-    server, fake = cached
+    server, _fake = cached
     key, account = server.new_key(credits=10_000)
     other_key, _ = server.new_key(credits=10_000)
     post(server, key, ASK)
@@ -171,11 +172,12 @@ def test_invalidation_by_account_model_and_entry(cached: tuple[Server, FakeProvi
 def test_hits_billed_in_full_when_the_operator_says_so(tmp_path: Path) -> None:
     server, fake = _serve(tmp_path, cache=CacheSettings(hit_billing="full", scope="global"))
     try:
-        one, account = server.new_key(credits=10_000)
+        one, _account = server.new_key(credits=10_000)
         other, other_account = server.new_key(credits=10_000)
         spent = post(server, one, ASK).json()["meta"]["usage"]["credits_used"]
         r = post(server, other, ASK)  # shared between accounts: scope = "global"
-        assert r.headers["x-unigate-cache"] == "hit" and fake.calls == 1
+        assert r.headers["x-unigate-cache"] == "hit"
+        assert fake.calls == 1
         assert r.json()["meta"]["usage"]["credits_used"] == spent
         assert server.usage_rows(other_account) == [(FAKE, 3, 3, spent, "cached")]
         assert server.balance(other_account) == 10_000 - spent
@@ -188,7 +190,8 @@ def test_a_bad_cache_member_is_refused_and_an_off_cache_ignores_the_ask(tmp_path
     try:
         key, _ = server.new_key(credits=10_000)
         r = post(server, key, {**ASK, "cache": {"ttl": -1}})
-        assert r.status_code == 400 and r.json()["error"]["param"] == "cache"
+        assert r.status_code == 400
+        assert r.json()["error"]["param"] == "cache"
         for _ in range(2):
             assert "x-unigate-cache" not in post(server, key, ASK).headers
         assert fake.calls == 2
