@@ -47,6 +47,7 @@ from unigate.core.provider import Provider
 from unigate.core.response_flow import ResponseGateway
 from unigate.core.response_keeper import ResponseKeeper
 from unigate.core.services import Capabilities, Running
+from unigate.observability import tracing
 from unigate.observability.http import metrics_endpoint, observability_middleware, send_request_id
 from unigate.providers.download import downloader_for
 from unigate.providers.registry import build_providers
@@ -158,6 +159,8 @@ def create_app(
         from unigate.console import console_app
 
         app.add_subapp("/console", console_app(store))
+    if settings.tracing.enabled:  # first in, last out: the spans of the shutdown are exported too
+        app.cleanup_ctx.append(tracing.lifecycle(settings.tracing))
     app.cleanup_ctx.append(_lifecycle)
     return app
 

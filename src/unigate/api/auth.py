@@ -11,6 +11,7 @@ from aiohttp import web
 from unigate.accounts.store import ApiKey, Store
 from unigate.api.context import KEYS
 from unigate.errors import AuthenticationError
+from unigate.observability import tracing
 
 __all__ = ["bearer", "require_key", "require_management_key"]
 
@@ -31,12 +32,13 @@ async def require_key(request: web.Request, store: Store, *, fresh: bool = False
     """The calling API key. Looked up through the app's key cache when it has one (the chat path),
     in ``store`` when it has none or with ``fresh`` (the key and billing endpoints, where nothing
     is reserved that would check the key again)."""
-    token = bearer(request)
-    cache = request.app.get(KEYS)
-    key = await (store.authenticate(token) if fresh or cache is None else cache.authenticate(token))
-    if key is None:
-        raise AuthenticationError("Incorrect API key provided, or the key is disabled.")
-    return key
+    with tracing.span("unigate.authenticate"):
+        token = bearer(request)
+        cache = request.app.get(KEYS)
+        key = await (store.authenticate(token) if fresh or cache is None else cache.authenticate(token))
+        if key is None:
+            raise AuthenticationError("Incorrect API key provided, or the key is disabled.")
+        return key
 
 
 async def require_management_key(request: web.Request, store: Store) -> None:

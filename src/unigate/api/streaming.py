@@ -22,6 +22,7 @@ from aiohttp import web
 from unigate.core.gateway import Charge
 from unigate.core.results import ChoiceDelta, MoreBuffered, Passthrough, StreamEvent, StreamStart, Usage
 from unigate.errors import GatewayError
+from unigate.observability import tracing
 
 __all__ = ["SSE_HEADERS", "StreamOutput", "StreamRenderer", "send_stream", "sse_event"]
 
@@ -140,6 +141,8 @@ async def send_stream(
             break  # the first delta, or the usage of a stream without any
         output = StreamOutput(renderer_for(model), relay=relay)
         response = _EventStream(headers=SSE_HEADERS)
+        # Not made current: the settlement, which runs inside the events, stays the request's child.
+        sending = tracing.span("unigate.stream")
         await response.prepare(request)
         try:
             if first is not None and output.add(first) and not more:
@@ -153,14 +156,23 @@ async def send_stream(
                     await response.write(output.take())
                 more = False
         except GatewayError as err:
+            sending.fail(err)
             output.fail(err)
-        except ConnectionResetError:
+        except ConnectionResetError as err:
+            sending.fail(err)
+            sending.end()
             return response  # the client left; closing the events settles what was generated
-        except Exception:
+        except Exception as err:
             # A bug after the headers went out: the middleware can no longer answer, so the stream
             # ends with a generic error event (never a traceback, never a normal ending).
             log.exception("unhandled error in a stream on %s", request.path)
+            sending.fail(err)
             output.fail(GatewayError("The server had an error while streaming."))
+        except BaseException as err:  # cancelled: the client left mid-write
+            sending.fail(err)
+            sending.end()
+            raise
         with suppress(ConnectionResetError):  # the client left before the end
             await response.write_eof(output.take())
+        sending.end()
         return response

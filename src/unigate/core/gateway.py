@@ -16,13 +16,10 @@ committed before its error was reported is not charged twice: the second one fin
 reservation. Only a process that dies with settlements still unsettled loses their amounts: their
 reservations expire and are released as ``abandoned``.
 
-``embed`` runs embedding requests through the same steps (scope, rate limits, reservation of the
-input's upper bound, settlement to the reported prompt tokens at the input price); ``complete`` and
-``embed`` share one settling call (``_settled``), ``stream`` settles in its own ``finally``.
-
-Which object serves a model is the built providers' answer (``Services``): the chat provider or
-the embedder of the model's provider, or ``ProviderNotConfigured`` when it lacks its key. The rate
-limiter's decision goes into the caller's ``Admission``, for the response's headers.
+``embed`` runs embedding requests through the same steps; ``complete`` and ``embed`` share one
+settling call (``_settled``), ``stream`` settles in its own ``finally``. ``Services`` says what
+serves a model; the limiter's decision goes into the caller's ``Admission`` (for the headers).
+Admission, reservation and settlement are spans of the trace (``observability/tracing.py``).
 """
 
 from __future__ import annotations
@@ -58,7 +55,7 @@ from unigate.errors import (
     UnsupportedParameter,
 )
 from unigate.limits.window import Admission, RateLimiter, headers
-from unigate.observability import events
+from unigate.observability import events, tracing
 from unigate.primitives.records import record
 
 __all__ = ["MAX_BALANCE", "Call", "Charge", "Gateway", "authorize"]
@@ -194,6 +191,7 @@ class Gateway:
         await self.admit(key, prompt_estimate + max_out, admission)
         return await self.reserve(key, spec, spec.price.cost(prompt_estimate, max_out), prompt_estimate)
 
+    @tracing.traced("unigate.reserve")
     async def reserve(self, key: ApiKey, spec: ModelSpec, worst: int, prompt_estimate: int = 0) -> Call:
         """Reserve ``worst`` credits for a request to ``spec`` (admitted already), refusing it when
         the balance or the key's spending limit cannot cover them."""
@@ -218,6 +216,7 @@ class Gateway:
         self.held.add(outcome.id)
         return Call(spec, outcome, prompt_estimate, time.monotonic())
 
+    @tracing.traced("unigate.rate_limit")
     async def admit(self, key: ApiKey, tokens: int, admission: Admission | None) -> None:
         """Count the request against the key's rate limits (its own, else the gateway's), and
         leave the decision in ``admission``."""
@@ -248,6 +247,7 @@ class Gateway:
             call, call.spec.price.cost(usage.prompt_tokens, usage.completion_tokens), status, usage
         )
 
+    @tracing.traced("unigate.settle")
     async def settle(self, call: Call, credits: int, status: str, usage: Usage | None = None) -> Charge:
         """Settle ``call`` to ``credits`` (at most what it reserved), once; see the module for what
         happens when the store cannot take it."""
@@ -392,7 +392,7 @@ class Gateway:
 
 
 def authorize(key: ApiKey, scope: str) -> None:
-    events.caller(key.prefix)
+    events.caller(key.prefix, key.account_id)
     if not scopes.allows(key.scopes, scope):
         raise PermissionDenied(
             f"This API key is not allowed to use this endpoint: it lacks the scope {scope!r}.",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from unigate.observability import metrics
+from unigate.observability import metrics, tracing
 
 __all__ = [
     "CURRENT",
@@ -42,6 +42,7 @@ class RequestRecord:
         "prompt",
         "prompt_tokens",
         "request_id",
+        "span",
     )
 
     def __init__(self, request_id: str, *, log_prompts: bool = False) -> None:
@@ -53,6 +54,8 @@ class RequestRecord:
         self.completion_tokens = 0
         self.credits = 0
         self.prompt: list[dict[str, Any]] | None = None
+        self.span: tracing.Span = tracing.NO_SPAN
+        """The request's server span, which the hooks below give the trace's attributes."""
 
     def fields(self) -> dict[str, Any]:
         """The record's fields that are set, for the log line."""
@@ -72,11 +75,13 @@ class RequestRecord:
 CURRENT: ContextVar[RequestRecord | None] = ContextVar("unigate_request", default=None)
 
 
-def caller(key_prefix: str) -> None:
-    """The request is made with the API key of this prefix."""
+def caller(key_prefix: str, account_id: int | None = None) -> None:
+    """The request is made with the API key of this prefix, of this account."""
     record = CURRENT.get()
     if record is not None:
         record.key_prefix = key_prefix
+        record.span.set("unigate.key_prefix", key_prefix)
+        record.span.set("unigate.account_id", account_id)
 
 
 class Turn(Protocol):
@@ -94,6 +99,8 @@ def chat_request(model: str, turns: Sequence[Turn]) -> None:
     if record is None:
         return
     record.model = model
+    record.span.set("gen_ai.operation.name", "chat")
+    record.span.set("gen_ai.request.model", model)
     if record.log_prompts:
         budget = PROMPT_LOG_CHARS
         messages: list[dict[str, Any]] = []
@@ -116,12 +123,18 @@ def settled(model: str, *, prompt_tokens: int, completion_tokens: int, credits: 
     metrics.observe_model_call(
         model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, credits=credits, status=status
     )
+    step = tracing.current()  # the settlement's span
+    step.set("unigate.credits", credits)
+    step.set("unigate.status", status)
     record = CURRENT.get()
     if record is not None:
         record.model = model
         record.prompt_tokens += prompt_tokens
         record.completion_tokens += completion_tokens
         record.credits += credits
+        record.span.set("gen_ai.usage.input_tokens", record.prompt_tokens)
+        record.span.set("gen_ai.usage.output_tokens", record.completion_tokens)
+        record.span.set("unigate.credits", record.credits)
 
 
 def upstream_failed(provider: str, exc: BaseException) -> None:

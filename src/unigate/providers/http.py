@@ -47,6 +47,7 @@ from unigate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from unigate.observability import tracing
 from unigate.providers.config import ProviderConfig
 from unigate.providers.sse import SseDecoder, SseEvent, read_events
 from unigate.providers.transport.base import HttpFailure, Request, Response, Transport
@@ -173,7 +174,7 @@ class Upstream:
         request = Request(
             method,
             url,
-            headers,
+            tracing.inject(headers),  # traceparent: the upstream's spans join the request's trace
             body,
             connect_s=t.connect_s,
             total_s=t.total_s,

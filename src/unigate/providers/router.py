@@ -56,6 +56,7 @@ from unigate.core.results import (
     Usage,
 )
 from unigate.errors import GatewayError, Overloaded, UpstreamError
+from unigate.observability import tracing
 from unigate.primitives.records import record
 from unigate.providers.breaker import CircuitBreaker
 from unigate.providers.retry import RetryPolicy, retry_after_s, retryable
@@ -264,51 +265,86 @@ class Router:
         while True:
             candidate = await plan.next()
             breaker = candidate.deployment.breaker
-            try:
-                result = await candidate.deployment.provider.complete(request, candidate.spec)
-            except GatewayError as exc:
-                plan.failed(candidate, exc)
-                continue
-            except BaseException:
-                breaker.release()
-                raise
-            breaker.success()
-            return result
+            with _attempt(plan, candidate) as step:
+                try:
+                    result = await candidate.deployment.provider.complete(request, candidate.spec)
+                except GatewayError as exc:
+                    step.fail(exc)
+                    plan.failed(candidate, exc)
+                    continue
+                except BaseException:
+                    breaker.release()
+                    raise
+                breaker.success()
+                step.set("gen_ai.response.model", result.model)
+                step.set("gen_ai.usage.input_tokens", result.usage.prompt_tokens)
+                step.set("gen_ai.usage.output_tokens", result.usage.completion_tokens)
+                return result
 
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
         plan = self._plan(request, model)
         while True:
             candidate = await plan.next()
             breaker = candidate.deployment.breaker
-            async with aclosing(_generator(candidate.deployment.provider.stream(request, candidate.spec))) as events:
-                held: list[StreamEvent] = []
-                try:
-                    async for event in events:
-                        held.append(event)
-                        if isinstance(event, ChoiceDelta | Passthrough | Usage):
-                            break  # the first byte for the client: committed to this deployment
-                    if not held or isinstance(held[-1], StreamStart | MoreBuffered):
-                        raise UpstreamError(f"The {candidate.spec.provider} provider's stream ended without an answer.")
-                except GatewayError as exc:
-                    plan.failed(candidate, exc)
-                    continue
-                except BaseException:
-                    breaker.release()
-                    raise
-                try:
-                    for event in held:
-                        yield event
-                    async for event in events:
-                        yield event
-                except GatewayError as exc:
-                    # After the first byte: no retry; the gateway ends the stream with this error.
-                    if retryable(exc):
-                        breaker.failure()
-                    else:
+            step = _attempt(plan, candidate)  # current only while pulling: no context crosses a yield
+            try:
+                upstream = _generator(candidate.deployment.provider.stream(request, candidate.spec))
+                async with aclosing(upstream) as events:
+                    held: list[StreamEvent] = []
+                    try:
+                        with step.active():  # the upstream request carries this attempt's traceparent
+                            async for event in events:
+                                held.append(event)
+                                if isinstance(event, ChoiceDelta | Passthrough | Usage):
+                                    break  # the first byte for the client: committed to this deployment
+                        if not held or isinstance(held[-1], StreamStart | MoreBuffered):
+                            raise UpstreamError(
+                                f"The {candidate.spec.provider} provider's stream ended without an answer."
+                            )
+                    except GatewayError as exc:
+                        step.fail(exc)
+                        plan.failed(candidate, exc)
+                        continue
+                    except BaseException as exc:
+                        step.fail(exc)
                         breaker.release()
-                    raise
-                except BaseException:
-                    breaker.release()
-                    raise
+                        raise
+                    try:
+                        for event in held:
+                            yield event
+                        async for event in events:
+                            yield event
+                    except GatewayError as exc:
+                        # After the first byte: no retry; the gateway ends the stream with this error.
+                        step.fail(exc)
+                        if retryable(exc):
+                            breaker.failure()
+                        else:
+                            breaker.release()
+                        raise
+                    except BaseException as exc:
+                        step.fail(exc)
+                        breaker.release()
+                        raise
+            finally:
+                step.end()
             breaker.success()
             return
+
+
+def _attempt(plan: _Plan, candidate: Candidate) -> tracing.Span:
+    """The span of one upstream attempt (retries and fallbacks each have their own), named and
+    described as the GenAI semantic conventions say (``{operation} {model}``, a client span)."""
+    if not tracing.enabled():
+        return tracing.NO_SPAN
+    spec = candidate.spec
+    attributes: dict[str, tracing.Value] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.system": spec.provider,
+        "gen_ai.provider.name": spec.provider,  # the conventions' newer name for gen_ai.system
+        "gen_ai.request.model": spec.id,
+        "unigate.deployment": candidate.deployment.label,
+        "unigate.attempt": plan.made,
+        "unigate.fallback": spec.id != plan.model.id,
+    }
+    return tracing.span(f"chat {spec.id}", attributes, client=True)

@@ -109,6 +109,7 @@ from unigate.settings.sections import (
     responses_settings,
     speech_settings,
 )
+from unigate.settings.tracing import TracingSettings, tracing_settings
 
 __all__ = [
     "CacheSettings",
@@ -119,6 +120,7 @@ __all__ = [
     "MediaSettings",
     "ResponsesSettings",
     "Settings",
+    "TracingSettings",
     "UpstreamTransport",
     "load_settings",
 ]
@@ -164,6 +166,8 @@ class Settings:
     jobs: JobsSettings = field(default_factory=JobsSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
+    """OpenTelemetry traces, from the ``OTEL_*`` variables (``settings/tracing.py``); off by default."""
     speech: LocalSpeechSettings = field(default_factory=LocalSpeechSettings)
     fake_models: bool = False
     """Serve the deterministic ``fake/*`` test models (``UNIGATE_FAKE_MODELS=1``)."""
@@ -285,6 +289,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     settings = replace(settings, jobs=jobs_settings(raw.get("jobs", {}), env))
     settings = replace(settings, responses=responses_settings(raw.get("responses", {}), env))
     settings = replace(settings, cache=cache_settings(raw.get("cache", {}), env))
+    settings = replace(settings, tracing=tracing_settings(env))
     return _accounts_settings(settings, storage=storage, limits=limits, billing=billing, env=env)
 
 
