@@ -152,7 +152,7 @@ def create_app(
     if settings.console:
         from unigate.console import console_app
 
-        app.add_subapp("/console", console_app(store))
+        app.add_subapp("/console", console_app(store, redis=accounts.redis, redis_prefix=settings.redis_prefix))
     app.cleanup_ctx.append(_lifecycle)
     return app
 
