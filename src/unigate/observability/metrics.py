@@ -131,6 +131,8 @@ def share_between_processes(directory: str) -> None:
     before the first request: the series counted so far in memory are dropped."""
     global _shared_dir, _exposition_registry, REGISTRY
     global REQUESTS, DURATION, MODEL_REQUESTS, TOKENS, CREDITS, UPSTREAM_ERRORS, STREAMS_IN_FLIGHT
+    # This process's live gauge, made at import in the operator's directory if one was set there.
+    process_stopped(os.getpid())
     os.environ[MULTIPROC_ENV] = directory
     values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
     _routes.clear()
