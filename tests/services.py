@@ -125,6 +125,8 @@ class Replica:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()
+    """More arguments of ``unigate serve`` (``--workers 2``)."""
 
     @property
     def url(self) -> str:
@@ -133,7 +135,7 @@ class Replica:
     def start(self) -> Replica:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "unigate", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "unigate", "serve", "--port", str(self.port), *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

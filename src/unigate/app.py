@@ -158,7 +158,7 @@ def create_app(
     if settings.console:
         from unigate.console import console_app
 
-        app.add_subapp("/console", console_app(store))
+        app.add_subapp("/console", console_app(store, redis=accounts.redis, redis_prefix=settings.redis_prefix))
     if settings.tracing.enabled:  # first in, last out: the spans of the shutdown are exported too
         app.cleanup_ctx.append(tracing.lifecycle(settings.tracing))
     app.cleanup_ctx.append(_lifecycle)

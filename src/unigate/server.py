@@ -7,7 +7,9 @@ stops them all, and a worker that dies takes the others down too, so a superviso
 failure instead of a silently smaller server. State the workers share lives in the database and,
 for rate limits and key caches, in Redis: that is why ``unigate serve`` asks for
 ``UNIGATE_REDIS_URL`` with more than one worker (a limit kept in each worker's memory would be N
-times too high).
+times too high). The workers' metrics add up in files of a directory the parent makes for this
+start and removes at the end (``observability/metrics.py``), so ``/metrics`` shows the whole
+gateway whichever worker answers it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 
 import uvloop
 from aiohttp import web
 
 from unigate.app import create_app
+from unigate.observability import metrics
 from unigate.settings import Settings
 
 __all__ = ["run"]
@@ -67,6 +72,17 @@ def run(settings: Settings, *, workers: int = 1, announce: Callable[[str], None]
         return
     sock = socket.create_server((settings.host, settings.port), reuse_port=False, backlog=1024)
     sock.setblocking(False)
+    # A fresh directory per start: the files are named by process id and add up, so a previous
+    # run's (or a reused pid's) must not count. Under the operator's PROMETHEUS_MULTIPROC_DIR if set.
+    shared = tempfile.mkdtemp(prefix="unigate-metrics-", dir=os.environ.get(metrics.MULTIPROC_ENV) or None)
+    try:
+        metrics.share_between_processes(shared)
+        _run_workers(settings, sock, workers, announce)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _run_workers(settings: Settings, sock: socket.socket, workers: int, announce: Callable[[str], None]) -> None:
     children: list[int] = []
     for i in range(workers):
         pid = os.fork()
@@ -98,6 +114,7 @@ def run(settings: Settings, *, workers: int = 1, announce: Callable[[str], None]
         except InterruptedError:
             continue
         remaining.discard(pid)
+        metrics.process_stopped(pid)
         if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM) and not failed:
             failed = True
             stop(signal.SIGTERM, None)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from unigate.accounts.store import Store
 from unigate.console import jobs, keys, models, playground, signin, speech, usage
 from unigate.console.render import console_errors
-from unigate.console.sessions import CONSOLE_VIEWS, THROTTLE, SignInThrottle
+from unigate.console.sessions import CONSOLE_VIEWS
+from unigate.console.throttle import THROTTLE, MemoryThrottle, RedisThrottle
 
 __all__ = ["console_app"]
 
@@ -27,11 +29,12 @@ async def _home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(location="/console/playground")
 
 
-def console_app(store: Store) -> web.Application:
-    """The console, to mount with ``app.add_subapp("/console", console_app(store))``."""
+def console_app(store: Store, *, redis: aioredis.Redis | None = None, redis_prefix: str = "") -> web.Application:
+    """The console, to mount with ``app.add_subapp("/console", console_app(store))``; with
+    ``redis`` (the gateway's client) its sign-in throttle is shared by every process."""
     app = web.Application(middlewares=[console_errors])
     app[CONSOLE_VIEWS] = store.console
-    app[THROTTLE] = SignInThrottle()
+    app[THROTTLE] = MemoryThrottle() if redis is None else RedisThrottle(redis, prefix=redis_prefix)
     r = app.router
     r.add_get("", _home)
     r.add_get("/", _home)

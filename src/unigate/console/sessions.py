@@ -1,4 +1,4 @@
-"""Console sessions over HTTP: the cookie, the CSRF checks, and the sign-in throttle.
+"""Console sessions over HTTP: the cookie and the CSRF checks.
 
 - The session cookie (``unigate_session``) holds a random token; the database keeps only its
   SHA-256 (``Store.console``). It is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no
@@ -9,15 +9,13 @@
   host is refused before that.
 - The sign-in form, which has no session yet, uses a double-submit token: a random value in a
   short-lived ``SameSite=Strict`` cookie and the same value in the form.
-- Failed sign-ins are counted per client address, in this process (``SignInThrottle``).
+- Failed sign-ins are counted per client address, in Redis when there is one (``throttle.py``).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import OrderedDict, deque
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -30,8 +28,6 @@ __all__ = [
     "SESSION",
     "SESSION_COOKIE",
     "SESSION_TTL_S",
-    "THROTTLE",
-    "SignInThrottle",
     "check_csrf",
     "check_origin",
     "clear_session_cookie",
@@ -97,48 +93,3 @@ def check_csrf(request: web.Request, session: Session, given: str | None) -> boo
 
 def new_login_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-class SignInThrottle:
-    """At most ``max_failures`` failed sign-ins per client address in ``window_s``; past that the
-    address waits until its oldest failure leaves the window. In memory, per process: enough to
-    make guessing keys (128 random bits) pointless, not a defence against a distributed attack.
-    Behind a reverse proxy every client has the proxy's address, and they share one budget."""
-
-    MAX_ADDRESSES = 10_000
-
-    def __init__(self, *, max_failures: int = 10, window_s: float = 600.0) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.get(address)
-        if failures is None:
-            return deque()
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, address: str) -> float | None:
-        """Seconds ``address`` must wait before trying again, or ``None`` if it may try now."""
-        now = time.monotonic()
-        failures = self._recent(address, now)
-        if len(failures) < self.max_failures:
-            return None
-        return max(1.0, failures[0] + self.window_s - now)
-
-    def failed(self, address: str) -> None:
-        now = time.monotonic()
-        failures = self._recent(address, now)
-        failures.append(now)
-        self._failures[address] = failures
-        self._failures.move_to_end(address)
-        while len(self._failures) > self.MAX_ADDRESSES:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
-
-
-THROTTLE = web.AppKey("console_throttle", SignInThrottle)

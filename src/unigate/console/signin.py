@@ -2,7 +2,7 @@
 
 The key typed in is checked like a bearer key (the management key first, then the API keys) and
 then forgotten: the session keeps only the digest of it, to end when the key does. A failed
-attempt counts against the client's address (``SignInThrottle``).
+attempt counts against the client's address (``throttle.py``), in every worker's view.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from unigate.console.sessions import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     SESSION_TTL_S,
-    THROTTLE,
     check_origin,
     clear_session_cookie,
     current_session,
     new_login_token,
     set_session_cookie,
 )
+from unigate.console.throttle import THROTTLE
 
 __all__ = ["login_form", "login_submit", "logout"]
 
@@ -71,7 +71,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _form(request, error="The sign-in form expired. Try again.", status=403, next_path=next_path)
     address = request.remote or "unknown"
     throttle = request.config_dict[THROTTLE]
-    wait = throttle.retry_after(address)
+    wait = await throttle.retry_after(address)
     if wait is not None:
         response = _form(
             request,
@@ -85,9 +85,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     key = key.strip() if isinstance(key, str) else ""
     session = await _session_for(request, key) if key else None
     if session is None:
-        throttle.failed(address)
+        await throttle.failed(address)
         return _form(request, error="That key is not valid, or it is disabled.", status=401, next_path=next_path)
-    throttle.succeeded(address)
+    await throttle.succeeded(address)
     token, _ = session
     response = see_other(next_path)
     set_session_cookie(request, response, token)

@@ -15,12 +15,18 @@ Labels are bounded: ``route`` is the route's pattern (``/v1/keys/{prefix}``, ``u
 label combination once and keeps the child (``labels()`` takes a lock and builds a tuple per
 call); a request then costs a dictionary lookup and a few locked increments.
 
-The metrics live in one registry per process. With several worker processes each one counts its
-own requests: scrape each worker, or run one process per port (a documented limitation).
+One process keeps its metrics in memory. Under ``unigate serve --workers N`` the server calls
+``share_between_processes`` before forking: every worker then counts in memory-mapped files of one
+directory (prometheus-client's multiprocess mode) and ``/metrics``, whichever worker answers it,
+sums the files of all of them, so a scrape sees the whole gateway. Counters and histograms of a
+worker that stopped stay in the sum; its in-flight gauge leaves it (``process_stopped``, called
+by the server). In that mode the ``process_*`` series are left out: they would describe only the
+worker that answered the scrape. A scrape reads one small file per worker and metric type.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -33,55 +39,115 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
+    values,
 )
 
 __all__ = [
     "CONTENT_TYPE",
+    "MULTIPROC_ENV",
     "REGISTRY",
     "STREAMS_IN_FLIGHT",
     "exposition",
     "observe_model_call",
     "observe_request",
     "observe_upstream_error",
+    "process_stopped",
+    "share_between_processes",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # The ``*_created`` series double the exposition and say nothing a restart-aware ``rate()`` needs.
 disable_created_metrics()  # type: ignore[no-untyped-call]
-REGISTRY = CollectorRegistry(auto_describe=True)
-ProcessCollector(registry=REGISTRY)
-PlatformCollector(registry=REGISTRY)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""Where prometheus-client's multiprocess mode keeps its files; set, it is that mode."""
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
-REQUESTS = Counter(
-    "unigate_requests", "HTTP requests answered, by route pattern and status.", ["route", "status"], registry=REGISTRY
-)
-DURATION = Histogram(
-    "unigate_request_duration_seconds",
-    "Time from a request's arrival to the end of its answer (the whole stream for streams).",
-    ["route"],
-    buckets=_DURATION_BUCKETS,
-    registry=REGISTRY,
-)
-MODEL_REQUESTS = Counter(
-    "unigate_model_requests",
-    "Model calls settled, by model and outcome (ok, error, cancelled).",
-    ["model", "status"],
-    registry=REGISTRY,
-)
-TOKENS = Counter(
-    "unigate_tokens", "Tokens, by model and kind (prompt, completion).", ["model", "kind"], registry=REGISTRY
-)
-CREDITS = Counter("unigate_credits", "Credits charged (1 USD = 2,000,000), by model.", ["model"], registry=REGISTRY)
-UPSTREAM_ERRORS = Counter(
-    "unigate_upstream_errors",
-    "Failed provider calls, by provider and error code.",
-    ["provider", "code"],
-    registry=REGISTRY,
-)
-STREAMS_IN_FLIGHT = Gauge("unigate_streams_in_flight", "Streamed answers in progress.", registry=REGISTRY)
+
+def _define(registry: CollectorRegistry) -> tuple[Counter, Histogram, Counter, Counter, Counter, Counter, Gauge]:
+    """The gateway's metrics, registered in ``registry``. Their values are of prometheus-client's
+    value class at the time of the call: in memory, or in the multiprocess directory."""
+    return (
+        Counter(
+            "unigate_requests",
+            "HTTP requests answered, by route pattern and status.",
+            ["route", "status"],
+            registry=registry,
+        ),
+        Histogram(
+            "unigate_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer (the whole stream for streams).",
+            ["route"],
+            buckets=_DURATION_BUCKETS,
+            registry=registry,
+        ),
+        Counter(
+            "unigate_model_requests",
+            "Model calls settled, by model and outcome (ok, error, cancelled).",
+            ["model", "status"],
+            registry=registry,
+        ),
+        Counter(
+            "unigate_tokens", "Tokens, by model and kind (prompt, completion).", ["model", "kind"], registry=registry
+        ),
+        Counter("unigate_credits", "Credits charged (1 USD = 2,000,000), by model.", ["model"], registry=registry),
+        Counter(
+            "unigate_upstream_errors",
+            "Failed provider calls, by provider and error code.",
+            ["provider", "code"],
+            registry=registry,
+        ),
+        # ``livesum``: the streams of the workers alive now (a stopped one's file is removed).
+        Gauge(
+            "unigate_streams_in_flight", "Streamed answers in progress.", registry=registry, multiprocess_mode="livesum"
+        ),
+    )
+
+
+def _exposed(shared_dir: str | None) -> CollectorRegistry:
+    """The registry ``/metrics`` renders: this process's, or the sum over the shared directory."""
+    if shared_dir is None:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=shared_dir)  # type: ignore[no-untyped-call]
+    PlatformCollector(registry=registry)
+    return registry
+
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+REQUESTS, DURATION, MODEL_REQUESTS, TOKENS, CREDITS, UPSTREAM_ERRORS, STREAMS_IN_FLIGHT = _define(REGISTRY)
+_shared_dir = os.environ.get(MULTIPROC_ENV) or None
+"""Set (by the operator, or by ``share_between_processes``): counting happens in that directory."""
+_exposition_registry = _exposed(_shared_dir)
+
+
+def share_between_processes(directory: str) -> None:
+    """Count in files of ``directory`` from now on, for every process forked after this call; one
+    fresh directory per server start (the files are named by process id, and add up). Called
+    before the first request: the series counted so far in memory are dropped."""
+    global _shared_dir, _exposition_registry, REGISTRY
+    global REQUESTS, DURATION, MODEL_REQUESTS, TOKENS, CREDITS, UPSTREAM_ERRORS, STREAMS_IN_FLIGHT
+    # This process's live gauge, made at import in the operator's directory if one was set there.
+    process_stopped(os.getpid())
+    os.environ[MULTIPROC_ENV] = directory
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    _routes.clear()
+    _models.clear()
+    _outcomes.clear()
+    REGISTRY = CollectorRegistry(auto_describe=True)
+    REQUESTS, DURATION, MODEL_REQUESTS, TOKENS, CREDITS, UPSTREAM_ERRORS, STREAMS_IN_FLIGHT = _define(REGISTRY)
+    _shared_dir = directory
+    _exposition_registry = _exposed(directory)
+
+
+def process_stopped(pid: int) -> None:
+    """A worker ended: its live gauges leave the sum (its counters stay)."""
+    if _shared_dir is not None:
+        multiprocess.mark_process_dead(pid, _shared_dir)  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,5 +201,5 @@ def observe_upstream_error(provider: str, code: str) -> None:
 
 
 def exposition() -> bytes:
-    """The registry in Prometheus' text format."""
-    return generate_latest(REGISTRY)
+    """The metrics in Prometheus' text format: this process's, or every worker's summed."""
+    return generate_latest(_exposition_registry)
