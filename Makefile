@@ -25,6 +25,7 @@ bench: ; .venv/bin/python bench/speed.py && $(MAKE) --no-print-directory bench-m
 bench-media:
 	.venv/bin/python bench/speech.py
 	.venv/bin/python bench/images.py
+	.venv/bin/python bench/tracing.py
 # 1,000 generation jobs in flight for a minute on SQLite and PostgreSQL: polls and store calls per
 # minute, and the drain (about 3 minutes).
 bench-jobs: ; .venv/bin/python bench/jobs.py
