@@ -14,7 +14,8 @@ import pytest
 import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, Phase, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckContext
+from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -27,7 +28,7 @@ from unigate.api.openapi.document import UndescribedRoute, build_document, route
 from unigate.app import create_app
 
 MK = "mk-test"
-EXAMPLES = 6
+EXAMPLES = 5
 """Generated requests per operation: ~80 operations, the whole run well under a minute."""
 
 
@@ -105,7 +106,18 @@ schema = schemathesis.openapi.from_dict(BUILT)
 def test_the_served_document_is_the_built_one(document: dict[str, Any]) -> None:
     assert document == BUILT
 
+
 _MANAGEMENT = ("/v1/keys", "/v1/accounts")
+
+
+def no_server_error(ctx: CheckContext, response: Response, case: Any) -> None:
+    """No 5xx, but for the one a model that cannot be served here answers by design: OpenAI's Videos
+    API defaults to ``sora-2``, which the catalog keeps as withdrawn (503 ``model_unavailable``)."""
+    if response.status_code < 500:
+        return
+    body = response.json() if response.headers.get("content-type", [""])[0].startswith("application/json") else {}
+    code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    assert response.status_code == 503 and code == "model_unavailable", (response.status_code, response.text[:500])
 
 
 @schema.parametrize()
@@ -121,6 +133,6 @@ def test_every_operation_answers_as_documented(case: Any, gateway: tuple[Server,
     case.call_and_validate(
         base_url=server.url,
         headers={"Authorization": f"Bearer {token}"},
-        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+        checks=[no_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
         timeout=30,
     )

@@ -87,6 +87,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/models"): Operation(
         "List the models with prices and capabilities",
         "models",
+        "ModelCatalog",
         query=(
             Param("type", "Modalities, comma separated.", True),
             Param("capability", "Capabilities, comma separated.", True),

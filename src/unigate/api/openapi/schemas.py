@@ -157,6 +157,11 @@ _ANSWERS: dict[str, dict[str, Any]] = {
         "required": ["object", "data"],
         "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _OBJECT}},
     },
+    "ModelCatalog": {
+        "type": "array",
+        "description": "The catalog's models, each with its prices and capabilities.",
+        "items": _OBJECT,
+    },
     "Object": {"type": "object", "description": "A JSON object; the operation's description says what it holds."},
     "MediaRequest": {
         "type": "object",
