@@ -143,3 +143,15 @@ def test_every_operation_answers_as_documented(case: Any, gateway: tuple[Server,
         checks=[no_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
         timeout=30,
     )
+
+
+def test_a_multipart_body_aiohttp_cannot_parse_is_a_400(gateway: tuple[Server, str]) -> None:
+    """Found by the run: a part whose header line is malformed was a 500."""
+    server, key = gateway
+    answer = httpx2.post(
+        server.url + "/v1/stt",
+        content=b"--XX\r\n[]--XX--\r\n",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "multipart/form-data; boundary=XX"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_request"
