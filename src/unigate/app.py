@@ -32,6 +32,7 @@ from unigate.api.openai.embeddings.handler import embeddings
 from unigate.api.openai.models import get_model_openai, list_models, list_models_openai
 from unigate.api.openai.responses.handler import responses
 from unigate.api.openai.responses.stored import add_stored_routes
+from unigate.api.openapi.document import add_reference_routes
 from unigate.api.ratelimit_headers import add_rate_limit_headers
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import ModelSpec
@@ -153,6 +154,7 @@ def create_app(
     app.router.add_get("/v1/models", list_models_openai)
     app.router.add_get("/v1/models/{id:.+}", get_model_openai)
     app.router.add_get("/health", _health)
+    add_reference_routes(app)
     if settings.metrics:
         app.router.add_get("/metrics", metrics_endpoint)
     if settings.console:

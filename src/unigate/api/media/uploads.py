@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from unigate.api.requests import read_json
 from unigate.core.media import Blob, Source
@@ -49,6 +50,25 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The upload is larger than this server accepts ({limit // (1024 * 1024)} MB).")
 
 
+_MALFORMED = (HttpProcessingError, ValueError, AssertionError)
+"""What aiohttp's multipart reader raises on a malformed body (a part's bad header, a broken
+boundary): the client's mistake, a 400, not a 500."""
+
+
+async def _next_part(reader: MultipartReader) -> MultipartReader | BodyPartReader | None:
+    try:
+        return await reader.next()
+    except _MALFORMED as exc:
+        raise InvalidRequest(f"The multipart body could not be read: {exc}.") from None
+
+
+async def _chunk(part: BodyPartReader) -> bytes:
+    try:
+        return await part.read_chunk(_CHUNK)
+    except _MALFORMED as exc:
+        raise InvalidRequest(f"The multipart body could not be read: {exc}.") from None
+
+
 async def read_form(request: web.Request, *, max_bytes: int) -> Form:
     """The body as a ``Form``: multipart when the client sent that, else a JSON object."""
     if request.content_length is not None and request.content_length > max_bytes:
@@ -63,14 +83,14 @@ async def read_form(request: web.Request, *, max_bytes: int) -> Form:
     files: dict[str, list[Blob]] = {}
     total = 0
     while True:
-        part = await reader.next()
+        part = await _next_part(reader)
         if part is None:
             break
         if not isinstance(part, BodyPartReader) or not part.name:
             raise InvalidRequest("Every part of the multipart body must be a named field or file.")
         name = part.name.removesuffix("[]")  # OpenAI's SDK sends image[] for several files
         data = bytearray()
-        while chunk := await part.read_chunk(_CHUNK):
+        while chunk := await _chunk(part):
             total += len(chunk)
             if total > max_bytes:
                 raise _too_large(max_bytes)
