@@ -198,6 +198,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/v1/accounts/{account_id}/credits"): Operation(
         "Add credits to an account (management key)", "admin", body="AddCredits"
     ),
+    ("POST", "/v1/cache/invalidate"): Operation(
+        "Remove cached chat answers (management key)",
+        "admin",
+        body="Object",
+        description="The body names what to remove: `account_id`, `model` and/or `key` (one entry, as "
+        "`x-unigate-cache-key` named it); answers `{deleted}`.",
+    ),
     ("GET", "/v1/billing/balance"): Operation("The account's balance (earlier shape)", "billing"),
     ("GET", "/v2/billing"): Operation("The account's balance", "billing"),
     ("GET", "/v2/billing/detail"): Operation("The account's balance and spend", "billing"),
