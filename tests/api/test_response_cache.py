@@ -155,6 +155,10 @@ def test_invalidation_by_account_model_and_entry(cached: tuple[Server, FakeProvi
     entry = post(server, other_key, ASK).headers["x-unigate-cache-key"]
     assert _invalidate(server, account_id=account) == 1
     assert post(server, key, ASK).headers["x-unigate-cache"] == "miss"
+    assert _invalidate(server, key_prefix=key[:8]) == 1  # an API key's: its account's entries
+    assert post(server, key, ASK).headers["x-unigate-cache"] == "miss"
+    unknown = httpx2.post(f"{server.url}/v1/cache/invalidate", json={"key_prefix": "nope"}, headers=MK, timeout=30)
+    assert unknown.status_code == 404
     assert post(server, other_key, ASK).headers["x-unigate-cache"] == "hit"  # the other account kept its own
     assert _invalidate(server, key=entry) == 2  # the same request, in each account
     assert _invalidate(server, model=FAKE) == 0

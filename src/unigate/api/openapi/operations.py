@@ -202,8 +202,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Remove cached chat answers (management key)",
         "admin",
         body="Object",
-        description="The body names what to remove: `account_id`, `model` and/or `key` (one entry, as "
-        "`x-unigate-cache-key` named it); answers `{deleted}`.",
+        description="The body names what to remove: `account_id`, `key_prefix` (an API key's account), "
+        "`model` and/or `key` (one entry, as `x-unigate-cache-key` named it); answers `{deleted}`.",
     ),
     ("GET", "/v1/billing/balance"): Operation("The account's balance (earlier shape)", "billing"),
     ("GET", "/v2/billing"): Operation("The account's balance", "billing"),
