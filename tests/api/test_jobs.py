@@ -191,6 +191,16 @@ def test_music_runs_within_its_upstream_call_on_a_poller(server: Server) -> None
     assert server.balance(account) == 1_000_000 - 5_000
 
 
+def test_an_inline_run_the_upstream_refuses_ends_with_its_error(server: Server) -> None:
+    key, account = server.new_key(1_000_000)
+    job = _post(server, key, "/v2/generate/audio", {"model": "fake/music", "prompt": "SUBMIT-FAIL"}).json()
+    done = _until_ended(server, key, "/v2/generate/audio", job["id"])
+    assert done["status"] == "error"
+    assert done["error"] == {"name": "UpstreamError", "message": "The fake upstream could not take the job."}
+    assert server.balance(account) == 1_000_000
+    assert server.open_reservations() == 0
+
+
 @pytest.mark.parametrize("path", ["/v2/generate/3d", "/v1/images/generations", "/images/generations"])
 def test_3d_answers_the_mesh_within_the_request(server: Server, path: str) -> None:
     key, account = server.new_key(1_000_000)

@@ -48,7 +48,7 @@ from unigate.core.services import Modality
 from unigate.errors import GatewayError, InvalidRequest, NotFound, UpstreamError
 from unigate.limits.window import Admission
 
-__all__ = ["GRACE_S", "JobGateway", "new_job_id"]
+__all__ = ["GRACE_S", "JobGateway", "error_of", "new_job_id"]
 
 log = logging.getLogger("unigate.jobs")
 
@@ -161,11 +161,11 @@ class JobGateway:
         try:
             submitted = await runner.submit(request, spec, reference=job.id)
         except GatewayError as exc:
-            await self.end(job, error=_error_of(exc), credits=0)
+            await self.end(job, error=error_of(exc), credits=0)
             raise
         except Exception as exc:
             log.exception("submitting job %s to %s failed", job.id, spec.provider)
-            await self.end(job, error=_error_of(exc), credits=0)
+            await self.end(job, error=error_of(exc), credits=0)
             raise UpstreamError(f"The {spec.provider} provider could not take the job.") from exc
         return await self.submitted(job, submitted, runner)
 
@@ -300,7 +300,8 @@ class JobGateway:
         return job
 
 
-def _error_of(exc: BaseException) -> dict[str, str]:
+def error_of(exc: BaseException) -> dict[str, str]:
+    """A job's ``error`` for what ended it: a gateway error's class and message, else a generic one."""
     if isinstance(exc, GatewayError):
         return {"name": type(exc).__name__, "message": exc.message}
     return {"name": "UpstreamError", "message": "The upstream could not take the job."}

@@ -4,7 +4,8 @@ lease, so that no two replicas work on one row) and moves each a step on (``job_
 =========================  =====================================================================
 a claimed row in phase     the step
 =========================  =====================================================================
-``submit``, not submitted  the upstream call of a runner that works within it (``inline``)
+``submit``, not submitted  the upstream call of a runner that works within it (``inline``);
+                           a call that fails ends the job with its error, refunded
 ``submit``, submitted      its submitter died while the upstream had it: whether the job
                            started is unknown, so it ends in error, refunded, never sent twice
 ``poll``                   one question to the upstream; the files stored and the job settled
@@ -27,7 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from unigate.core.job_flow import JobGateway
+from unigate.core.job_flow import JobGateway, error_of
 from unigate.core.jobs import Job, JobChanges, JobStatus, Submitted
 from unigate.errors import GatewayError
 
@@ -174,7 +175,12 @@ class JobPoller:
             if not await flow.jobs.update_job(job.id, flow.replica, JobChanges(submitted=True), now=now):
                 return
             job = replace(job, submitted=True)
-            await flow.submitted(job, await runner.submit(job.generation, spec, reference=job.id), runner)
+            try:
+                submitted = await runner.submit(job.generation, spec, reference=job.id)
+            except Exception as exc:  # the upstream refused or failed the run: never sent again, so ended
+                await flow.end(job, credits=0, error=error_of(exc))
+                return
+            await flow.submitted(job, submitted, runner)
             return
         progress = await runner.poll(Submitted(job.upstream_id or "", job.upstream_state), spec)
         await flow.conclude(job, progress, runner)
