@@ -19,13 +19,11 @@ stderr, the table (or with ``--json`` one JSON object) to stdout.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import json
 import os
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,7 +34,7 @@ from aiohttp import web
 
 if __package__ in (None, ""):  # run as a script: the repository root, for ``bench.processes``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.processes import free_port, serving
+from bench.processes import in_thread, serving
 
 MODEL = "dall-e-3"
 IMAGE_BYTES = 64 * 1024
@@ -62,30 +60,10 @@ def mock_upstream() -> Iterator[str]:
         await request.read()
         return web.Response(body=answer, content_type="application/json")
 
-    loop = asyncio.new_event_loop()
-    port = free_port()
     app = web.Application()
     app.router.add_post("/v1/images/generations", generations)
-    runner = web.AppRunner(app, access_log=None)
-    ready = threading.Event()
-
-    def main() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=main, daemon=True)
-    thread.start()
-    ready.wait(10)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    with in_thread(app) as origin:
+        yield f"{origin}/v1"
 
 
 @contextmanager

@@ -3,6 +3,7 @@ and a stop that escalates to a kill."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import signal
@@ -10,13 +11,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["free_port", "health_ok", "serving", "stop", "wait_healthy"]
+from aiohttp import web
+
+__all__ = ["free_port", "health_ok", "in_thread", "serving", "stop", "wait_healthy"]
 
 
 def free_port() -> int:
@@ -99,3 +103,31 @@ def serving(label: str, env: dict[str, str]) -> Iterator[tuple[str, str]]:
             yield f"http://127.0.0.1:{port}", created.stdout.strip()
         finally:
             stop(server, wait_s=30)
+
+
+@contextmanager
+def in_thread(app: web.Application) -> Iterator[str]:
+    """``app`` (a mock upstream, a sink) served on a free loopback port by a thread of its own:
+    its origin, ``http://127.0.0.1:<port>``."""
+    loop = asyncio.new_event_loop()
+    port = free_port()
+    runner = web.AppRunner(app, access_log=None)
+    ready = threading.Event()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

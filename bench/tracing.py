@@ -14,11 +14,9 @@ Progress goes to stderr, the table (or with ``--json`` one JSON object) to stdou
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +27,7 @@ from aiohttp import web
 
 if __package__ in (None, ""):  # run as a script: the repository root, for ``bench.processes``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.processes import free_port, serving
+from bench.processes import in_thread, serving
 
 BODY = {"model": "fake/echo", "messages": [{"role": "user", "content": "one two three four"}], "max_tokens": 8}
 FAKE = {"UNIGATE_LOCAL_MODEL": "0", "UNIGATE_EMBEDDING_MODEL": "0", "UNIGATE_SPEECH_ENABLED": "0"}
@@ -56,30 +54,10 @@ def otlp_sink() -> Iterator[tuple[str, Sink]]:
         sink.exports += 1
         return web.Response(body=b"", content_type="application/x-protobuf")
 
-    loop = asyncio.new_event_loop()
-    port = free_port()
     app = web.Application()
     app.router.add_post("/v1/traces", traces)
-    runner = web.AppRunner(app, access_log=None)
-    ready = threading.Event()
-
-    def main() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=main, daemon=True)
-    thread.start()
-    ready.wait(10)
-    try:
-        yield f"http://127.0.0.1:{port}", sink
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    with in_thread(app) as origin:
+        yield origin, sink
 
 
 def _timed(client: httpx2.Client, url: str) -> float:

@@ -9,9 +9,7 @@ serve https without a tunnel)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.loopback import LoopbackApp
 from tests.providers.emulators import fixture_json, provider_config
 from tests.serving import Server, fake_settings
 from unigate.core.jobs import JobTiming
@@ -40,33 +39,15 @@ class SeedanceEmulator:
         self.polls: dict[str, int] = {}
         self.prompts: dict[str, str] = {}
         self.downloads = 0
-        self.loop = asyncio.new_event_loop()
-        self.origin = ""
         app = web.Application()
         app.router.add_post("/api/v3/contents/generations/tasks", self.create)
         app.router.add_get("/api/v3/contents/generations/tasks/{id}", self.task)
         app.router.add_get("/{tail:.*}", self.video)
-        self.runner = web.AppRunner(app, access_log=None)
-        ready = threading.Event()
-
-        def main() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(self.runner.setup())
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            self.loop.run_until_complete(site.start())
-            self.origin = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-            ready.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=main, daemon=True)
-        self.thread.start()
-        assert ready.wait(10)
+        self.server = LoopbackApp(app)
+        self.origin = self.server.origin
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        self.server.stop()
 
     async def create(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -4,8 +4,6 @@ endpoints through the SDKs."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.loopback import LoopbackApp
 from tests.providers.emulators import fixture
 from tests.serving import Server, fake_settings
 from unigate.providers.fake_media import wav_header
@@ -24,34 +23,16 @@ class Emulator:
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, dict[str, Any]]] = []
-        self.loop = asyncio.new_event_loop()
-        self.url = ""
         app = web.Application()
         app.router.add_post("/v1/images/generations", self.generations)
         app.router.add_post("/v1/images/edits", self.edits)
         app.router.add_post("/v1/audio/speech", self.speech)
         app.router.add_post("/v1/audio/transcriptions", self.transcriptions)
-        self.runner = web.AppRunner(app, access_log=None)
-        ready = threading.Event()
-
-        def main() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(self.runner.setup())
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            self.loop.run_until_complete(site.start())
-            self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/v1"
-            ready.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=main, daemon=True)
-        self.thread.start()
-        ready.wait(10)
+        self.server = LoopbackApp(app)
+        self.url = f"{self.server.origin}/v1"
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        self.server.stop()
 
     async def generations(self, request: web.Request) -> web.Response:
         self.seen.append(("generations", await request.json()))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +22,7 @@ from aiohttp import web
 from tests import services
 from tests.api.test_billing_replicas import MK, balance, ledger, open_reservations
 from tests.conftest import require_services
+from tests.loopback import LoopbackApp
 from tests.services import Replica, replica_env
 from unigate.providers.fake_jobs import fake_video
 
@@ -39,11 +39,10 @@ class SlowProxy:
     """An HTTP proxy that answers every request with the fake video, a piece every 0.1 s."""
 
     def __init__(self) -> None:
-        self.port = 0
         self.served = 0
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self.server = LoopbackApp(app)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.served += 1
@@ -57,39 +56,8 @@ class SlowProxy:
         await response.write_eof()
         return response
 
-    def start(self) -> SlowProxy:
-        ready = threading.Event()
-
-        async def boot() -> None:
-            app = web.Application()
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = self._runner.addresses[0][1]
-            ready.set()
-
-        def main() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(boot())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=main, daemon=True)
-        self._thread.start()
-        assert ready.wait(10)
-        return self
-
     def stop(self) -> None:
-        async def down() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(down(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop.close()
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +69,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     schema, pg_url = services.new_schema(base)
     prefix = f"unigate-test-{secrets.token_hex(4)}:"
     folder = tmp_path_factory.mktemp("job-replicas")
-    proxy = SlowProxy().start()
+    proxy = SlowProxy()
     started: list[Replica] = []
 
     def start(n: int = 1) -> list[Replica]:
@@ -113,7 +81,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             UNIGATE_JOBS_LEASE_S="3",
             UNIGATE_JOBS_TICK_S="0.2",
             UNIGATE_FETCH_VIA_PROXY="1",
-            HTTP_PROXY=f"http://127.0.0.1:{proxy.port}",
+            HTTP_PROXY=proxy.server.origin,
             NO_PROXY="127.0.0.1,localhost",
         )
         batch = [Replica(env, folder / f"replica-{len(started) + i}.log").start() for i in range(n)]

@@ -29,7 +29,15 @@ ledger's 64-bit integers however many such amounts are added."""
 M = TypeVar("M", bound=BaseModel)
 
 
+_PARSED: web.RequestKey[dict[str, Any]] = web.RequestKey("unigate.json", dict)
+"""Where the parsed body is kept on the request: a route that looks at the body before handing
+it on (``api/jobs/routes.py``) does not make the handler parse it again."""
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
+    parsed: dict[str, Any] | None = request.get(_PARSED)
+    if parsed is not None:
+        return parsed
     raw = await request.read()  # aiohttp raises HTTPRequestEntityTooLarge past client_max_size
     if not raw:
         raise InvalidRequest("The request body is empty; send a JSON object.")
@@ -39,6 +47,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    request[_PARSED] = data
     return data
 
 

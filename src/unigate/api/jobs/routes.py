@@ -19,7 +19,7 @@ __all__ = ["add_job_routes"]
 
 async def images_or_3d(request: web.Request) -> web.StreamResponse:
     if request.content_type == "application/json":
-        body = await read_json(request)  # aiohttp keeps the body: the image handler reads it again
+        body = await read_json(request)  # kept on the request: the image handler does not parse it again
         model = body.get("model") if isinstance(body, dict) else None
         if isinstance(model, str):
             try:
