@@ -60,10 +60,10 @@ DIALECT_NAMES: dict[Dialect, str] = {
 UNKNOWN = FieldRule("forward", "refuse", "Not known here: a newer API version's; nothing says dropping it is harmless.")
 
 _PER_USE = "A hosted tool the upstream bills per use, which the gateway does not meter; the model answers without it."
-_CLIENT_TOOL = "A tool type of this API (the client runs it); other models have no such tool."
+_CLIENT_TOOL = "A tool type of this API, which other models do not have."
 
-_ANTHROPIC_CLIENT_TOOLS = "tools[] client tools (bash_*, text_editor_*, computer_*, memory_*)"
-_ANTHROPIC_SERVER_TOOLS = "tools[] server tools (web_search_*, web_fetch_*, code_execution_*)"
+_ANTHROPIC_CLIENT_TOOLS = "tools[] the API's own tools (bash_*, text_editor_*, computer_*, memory_*, web_fetch_*, ...)"
+_ANTHROPIC_SERVER_TOOLS = "tools[] server tools billed per use (web_search_*, code_execution_*)"
 
 POLICY: dict[Dialect, dict[str, FieldRule]] = {
     "anthropic": {
@@ -135,8 +135,7 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
 
 _TOOL_RULES: dict[Dialect, tuple[tuple[tuple[str, ...], str], ...]] = {
     "anthropic": (
-        (("web_search_", "web_fetch_", "code_execution_"), _ANTHROPIC_SERVER_TOOLS),
-        (("bash_", "text_editor_", "computer_", "memory_"), _ANTHROPIC_CLIENT_TOOLS),
+        (("web_search_", "code_execution_"), _ANTHROPIC_SERVER_TOOLS),
     ),
     "openai_responses": (
         (
@@ -160,7 +159,8 @@ def rule_for(dialect: Dialect, name: str, value: Any = None) -> FieldRule:
         for prefixes, row in _TOOL_RULES[dialect]:
             if isinstance(kind, str) and kind.startswith(prefixes):
                 return table[row]
-        return UNKNOWN
+        # Any other typed tool of the Messages API is one of its own (set apart only if typed).
+        return table[_ANTHROPIC_CLIENT_TOOLS] if dialect == "anthropic" else UNKNOWN
     if name.startswith("input["):
         kind = value.get("type") if isinstance(value, dict) else None
         return table["input[] reasoning items" if kind == "reasoning" else "input[] items of other types"]

@@ -26,6 +26,7 @@ from unigate.core.chat import (
     ToolCall,
 )
 from unigate.providers.openai_compat.web_search import SearchStyle, search_body
+from unigate.providers.wire import capped
 
 __all__ = ["Dialect", "request_body"]
 
@@ -113,7 +114,7 @@ def request_body(request: ChatRequest, model: ModelSpec, *, dialect: Dialect, st
     }
     s = request.sampling
     optional: dict[str, Any] = {
-        dialect.max_tokens_field: request.max_tokens,
+        dialect.max_tokens_field: capped(request.max_tokens, model),
         "temperature": s.temperature,
         "top_p": s.top_p,
         "top_k": s.top_k,

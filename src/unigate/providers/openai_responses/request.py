@@ -37,6 +37,7 @@ from unigate.core.chat import (
 )
 from unigate.errors import InvalidRequest
 from unigate.providers.replay import ReplayCache
+from unigate.providers.wire import capped
 
 __all__ = ["REASONING_FEATURE", "Reasoning", "check_request", "request_body"]
 
@@ -148,7 +149,7 @@ def request_body(
         body["include"] = ["reasoning.encrypted_content"]
     s = request.sampling
     optional: dict[str, Any] = {
-        "max_output_tokens": request.max_tokens,
+        "max_output_tokens": capped(request.max_tokens, model),
         "temperature": s.temperature,
         "top_p": s.top_p,
         "parallel_tool_calls": request.parallel_tool_calls,
