@@ -77,7 +77,9 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
         "tools[].defer_loading": FieldRule(
             "forward", "drop", "Tool search loads the tool on demand; without it the tool is given at once."
         ),
-        "container": FieldRule("forward", "refuse", "Code execution state that only Anthropic holds."),
+        "container": FieldRule(
+            "refuse", "refuse", "Containers live in the operator's Anthropic account, which every account here shares."
+        ),
         "mcp_servers": FieldRule("forward", "refuse", "Remote tools Anthropic calls; other models would lack them."),
         "inference_geo": FieldRule(
             "refuse", "refuse", "Where inference runs is the operator's choice of deployment, not a request's."
