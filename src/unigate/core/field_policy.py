@@ -112,7 +112,10 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
         "service_tier": FieldRule("drop", "drop", "The gateway charges the standard tier, so it asks for it."),
         "conversation": FieldRule("refuse", "refuse", "This server keeps no conversation objects."),
         "prompt": FieldRule("refuse", "refuse", "This server keeps no prompt objects."),
-        "tools[] namespace, custom, local_shell, mcp": FieldRule("forward", "refuse", _CLIENT_TOOL),
+        "tools[] namespace": FieldRule(
+            "forward", "translate", "Its function tools are given to the model as they are."
+        ),
+        "tools[] custom, local_shell, mcp": FieldRule("forward", "refuse", _CLIENT_TOOL),
         "tools[] hosted (web_search*, file_search, code_interpreter, image_generation)": FieldRule(
             "drop", "drop", _PER_USE
         ),
@@ -136,15 +139,14 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
 }
 
 _TOOL_RULES: dict[Dialect, tuple[tuple[tuple[str, ...], str], ...]] = {
-    "anthropic": (
-        (("web_search_", "code_execution_"), _ANTHROPIC_SERVER_TOOLS),
-    ),
+    "anthropic": ((("web_search_", "code_execution_"), _ANTHROPIC_SERVER_TOOLS),),
     "openai_responses": (
         (
             ("web_search", "file_search", "code_interpreter", "image_generation"),
             "tools[] hosted (web_search*, file_search, code_interpreter, image_generation)",
         ),
-        (("namespace", "custom", "local_shell", "mcp"), "tools[] namespace, custom, local_shell, mcp"),
+        (("namespace",), "tools[] namespace"),
+        (("custom", "local_shell", "mcp"), "tools[] custom, local_shell, mcp"),
     ),
     "openai_chat": (),
 }
