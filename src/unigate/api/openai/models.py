@@ -10,7 +10,7 @@ wrong: clients list models to check a key, ``unigate doctor`` among them) and, i
 only the models those scopes can call are listed.
 
 With an ``anthropic-version`` header (what the ``anthropic`` SDKs and Claude Code send), the same
-lists come in Anthropic's shape (``{"data": [{"type": "model", "id", "display_name",
+lists come in Anthropic's shape, chat models only (what the Messages API calls) (``{"data": [{"type": "model", "id", "display_name",
 "created_at"}], "has_more", "first_id", "last_id"}``), one page holding them all, and a key may
 come in ``x-api-key``.
 
@@ -134,7 +134,8 @@ def _render(catalog: Catalog, kind: str, serving: Servable) -> bytes:
         if kind == "models":
             body = orjson.dumps([model_item(s, available=available(s, serving)) for s in catalog])
         elif kind == "anthropic":
-            body = orjson.dumps(_anthropic_page([_anthropic_item(s) for s in catalog if available(s, serving)]))
+            chat = [s for s in catalog if s.type == "chat-completion" and available(s, serving)]
+            body = orjson.dumps(_anthropic_page([_anthropic_item(s) for s in chat]))
         else:
             data = [_openai_item(s) for s in catalog if available(s, serving)]
             body = orjson.dumps({"object": "list", "data": data})
