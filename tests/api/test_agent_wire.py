@@ -233,3 +233,22 @@ def test_an_agents_recorded_first_request_goes_through_whole(
         assert len(sent.body["tools"]) == len(body["tools"]) - 1
     else:
         assert sent.headers["anthropic-beta"] == headers["anthropic-beta"]
+
+
+def test_a_streamed_reasoning_item_comes_sealed(servers: list[Server], key: str, fresh: Emulator) -> None:
+    """Codex reads the reasoning item of ``response.output_item.done`` and sends it back whole."""
+    recorded = fixture("openai_responses/stream_reasoning_summary.sse").decode()
+    sealed = recorded.replace(
+        '"type":"reasoning","summary":', f'"type":"reasoning","encrypted_content":"{SEALED}","summary":'
+    )
+    assert sealed != recorded
+    fresh.queue(sse_reply(sealed.encode()))
+    with openai.OpenAI(base_url=servers[0].url + "/v1", api_key=key, max_retries=0) as client:
+        stream = client.responses.create(
+            model=CODEX.id, input="Tigers game?", stream=True, store=False, include=["reasoning.encrypted_content"]
+        )
+        done = [e.item for e in stream if e.type == "response.output_item.done"]
+    reasoning = [i for i in done if i.type == "reasoning"]
+    assert [i.encrypted_content for i in reasoning] == [SEALED]
+    assert reasoning[0].content is not None
+    assert "Tigers" in reasoning[0].content[0].text  # the summary, as reasoning text
