@@ -46,7 +46,7 @@ AGENTS = FIXTURES / "agents"
 def sealed_response() -> dict[str, Any]:
     """The recorded function-call answer, its reasoning item sealed as with ``include:
     ["reasoning.encrypted_content"]`` (the API reference's reasoning item shape)."""
-    data = copy.deepcopy(fixture_json("openai_responses/function_call.json"))
+    data: dict[str, Any] = copy.deepcopy(fixture_json("openai_responses/function_call.json"))
     data["output"][0]["encrypted_content"] = SEALED
     return data
 

@@ -310,7 +310,7 @@ def test_codex_reasoning_model_is_asked_for_its_sealed_reasoning() -> None:
 def test_the_docs_show_the_table() -> None:
     """``docs/field-policy.md`` has one row per rule, with the rule's two sides."""
     docs = (Path(__file__).parents[2] / "docs" / "field-policy.md").read_text()
-    shown = {}
+    shown: dict[str, list[tuple[str, str]]] = {}
     for line in docs.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if line.startswith("| `") and len(cells) == 4:
