@@ -25,6 +25,7 @@ definition summed), so that a test checks the ledger against what the upstream s
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 import secrets
@@ -45,10 +46,6 @@ SECRET = re.compile(r"unigate-secret-[0-9a-f]{16}")
 READ_TOOLS = {"/v1/messages": "Read", "/v1/responses": "exec_command", "/v1/chat/completions": "read"}
 """The tool each dialect's agent reads a file with (from the recorded requests in
 ``tests/providers/fixtures/agents``)."""
-
-SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYdsUnigateScriptedSignature=="
-"""A thinking block's signature as Anthropic writes one (opaque base64); the agent sends it back."""
-
 
 def new_secret() -> str:
     return f"unigate-secret-{secrets.token_hex(8)}"
@@ -130,6 +127,8 @@ class ScriptedUpstream(Emulator):
         self.file = ""
         """The absolute path the scripted tool call reads; set before the agent runs."""
         self.reported: list[Reported] = []
+        self.opaque: list[str] = []
+        """The thinking signatures and encrypted reasoning handed out, which the agent must send back."""
         self._ids = itertools.count(1)
 
     def model_requests(self) -> list[Recorded]:
@@ -153,14 +152,23 @@ class ScriptedUpstream(Emulator):
         self.reported.append(Reported(request.path, prompt, completion))
         n = next(self._ids)
         model = str(body.get("model", ""))
+        if request.path == "/v1/chat/completions":
+            return sse_reply(_chat(n, model, text, call, prompt, completion))
+        # A thinking block's signature, or a reasoning item's sealed content: opaque to the agent.
+        opaque = base64.b64encode(secrets.token_bytes(48)).decode()
         if request.path == "/v1/messages":
-            return sse_reply(_anthropic(n, model, text, call, prompt, completion))
-        if request.path == "/v1/responses":
-            return sse_reply(_responses(n, model, text, call, prompt, completion))
-        return sse_reply(_chat(n, model, text, call, prompt, completion))
+            events = _anthropic(n, model, text, call, prompt, completion, signature=opaque)
+        else:
+            opaque = "gAAAAA" + opaque  # how OpenAI's encrypted reasoning begins (a Fernet token)
+            events = _responses(n, model, text, call, prompt, completion, sealed=opaque)
+        if call is not None:
+            self.opaque.append(opaque)
+        return sse_reply(events)
 
 
-def _anthropic(n: int, model: str, text: str, read: str | None, prompt: int, completion: int) -> bytes:
+def _anthropic(
+    n: int, model: str, text: str, read: str | None, prompt: int, completion: int, *, signature: str
+) -> bytes:
     """A streamed message: a signed thinking block then a ``Read`` call, or a text block."""
     cached = prompt // 2  # the system prompt and tools, marked cache_control, read from the cache
     usage = {
@@ -193,7 +201,7 @@ def _anthropic(n: int, model: str, text: str, read: str | None, prompt: int, com
             0,
             {"type": "thinking", "thinking": "", "signature": ""},
             [{"type": "thinking_delta", "thinking": p} for p in _pieces(thought)]
-            + [{"type": "signature_delta", "signature": SIGNATURE}],
+            + [{"type": "signature_delta", "signature": signature}],
         )
         arguments = orjson.dumps({"file_path": read}).decode()
         block(
@@ -214,7 +222,9 @@ def _anthropic(n: int, model: str, text: str, read: str | None, prompt: int, com
     return _sse(events)
 
 
-def _responses(n: int, model: str, text: str, cmd_on: str | None, prompt: int, completion: int) -> bytes:
+def _responses(
+    n: int, model: str, text: str, cmd_on: str | None, prompt: int, completion: int, *, sealed: str
+) -> bytes:
     """A streamed response: a reasoning item (summary and ``encrypted_content``) then an
     ``exec_command`` call, or a message."""
     response_id = f"resp_scripted{n:08d}"
@@ -255,7 +265,7 @@ def _responses(n: int, model: str, text: str, cmd_on: str | None, prompt: int, c
             "id": rs,
             "type": "reasoning",
             "summary": [part],
-            "encrypted_content": f"gAAAAABScripted{n:08d}" + "Q" * 64,
+            "encrypted_content": sealed,
         }
         emit("response.output_item.done", output_index=0, item=reasoning)
         fc = f"fc_scripted{n:08d}"
