@@ -52,9 +52,8 @@ class Tap:
         raw = await request.read()
         body: Any = orjson.loads(raw) if raw and request.content_type == "application/json" else raw
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), {k.lower(): v for k, v in headers.items()}, body)
-        )
+        lowered = {k.lower(): v for k, v in headers.items()}
+        self.requests.append(Recorded(request.method, request.path, dict(request.query), lowered, body))
         async with self._session.request(
             request.method, self.target + request.path_qs, headers=headers, data=raw, allow_redirects=False
         ) as answer:

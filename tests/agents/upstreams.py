@@ -47,6 +47,7 @@ READ_TOOLS = {"/v1/messages": "Read", "/v1/responses": "exec_command", "/v1/chat
 """The tool each dialect's agent reads a file with (from the recorded requests in
 ``tests/providers/fixtures/agents``)."""
 
+
 def new_secret() -> str:
     return f"unigate-secret-{secrets.token_hex(8)}"
 
@@ -86,10 +87,8 @@ def _text_of(content: Any) -> str:
 
 
 def _offers(body: dict[str, Any], name: str) -> bool:
-    for tool in body.get("tools") or []:
-        if name in (tool.get("name"), (tool.get("function") or {}).get("name")):
-            return True
-    return False
+    """Whether ``body`` offers the tool ``name`` (Anthropic and Responses: ``name``; chat: ``function.name``)."""
+    return any(name in (t.get("name"), (t.get("function") or {}).get("name")) for t in body.get("tools") or [])
 
 
 def _ends_with_tool_result(body: dict[str, Any]) -> bool:
@@ -140,7 +139,7 @@ class ScriptedUpstream(Emulator):
         body: dict[str, Any] = request.body
         prompt = len(orjson.dumps(body)) // 4  # about four bytes a token
         results = tool_results(request)
-        call = None
+        call: str | None = None
         if _ends_with_tool_result(body):
             found = SECRET.search("\n".join(results))
             text = f"The file holds {found.group()}." if found else "The tool result held no secret."
@@ -177,7 +176,7 @@ def _anthropic(
         "cache_read_input_tokens": cached,
         "output_tokens": 1,
     }
-    message = {
+    message: dict[str, Any] = {
         "id": f"msg_01Scripted{n:012d}",
         "type": "message",
         "role": "assistant",
@@ -254,7 +253,7 @@ def _responses(
         rs = f"rs_scripted{n:08d}"
         summary = "**Reading the file**\n\nThe user asks what the file holds; I will print it."
         emit("response.output_item.added", output_index=0, item={"id": rs, "type": "reasoning", "summary": []})
-        part = {"type": "summary_text", "text": ""}
+        part: dict[str, Any] = {"type": "summary_text", "text": ""}
         emit("response.reasoning_summary_part.added", item_id=rs, output_index=0, summary_index=0, part=part)
         for piece in _pieces(summary):
             emit("response.reasoning_summary_text.delta", item_id=rs, output_index=0, summary_index=0, delta=piece)
@@ -287,7 +286,8 @@ def _responses(
         output = [reasoning, call]
     else:
         msg = f"msg_scripted{n:08d}"
-        item: dict[str, Any] = {"id": msg, "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+        item: dict[str, Any] = {"id": msg, "type": "message", "status": "in_progress", "role": "assistant"}
+        item["content"] = []
         emit("response.output_item.added", output_index=0, item=item)
         part = {"type": "output_text", "text": "", "annotations": []}
         emit("response.content_part.added", item_id=msg, output_index=0, content_index=0, part=part)
@@ -335,4 +335,3 @@ def _chat(n: int, model: str, text: str, read: str | None, prompt: int, completi
     usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
     chunks.append({**base, "choices": [], "usage": usage})
     return _sse([(None, c) for c in chunks]) + b"data: [DONE]\n\n"
-
