@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -44,6 +45,8 @@ CLAUDE = CATALOG["anthropic/claude-sonnet-4.6"]
 CODEX = CATALOG["openai/gpt-5-1-codex"]
 """Served only through OpenAI's Responses API (``upstream_api = "responses"``), as Codex speaks."""
 GPT = CATALOG["gpt-4o"]
+NODE_DIR = os.path.dirname(shutil.which("node") or "/usr/bin/node")
+"""Codex's launcher is a Node script (``#!/usr/bin/env node``); the other two are native."""
 TIMEOUT_S = 120
 CREDITS = 1_000_000_000
 PROMPT = "What does the file {path} hold? Read it, then answer with the code it holds."
@@ -88,7 +91,7 @@ class Workspace:
     def env(self, **extra: str) -> dict[str, str]:
         """Nothing of the machine's own environment: a home and config folders of its own."""
         return {
-            "PATH": os.defpath + ":/usr/local/bin",
+            "PATH": f"{NODE_DIR}:{os.defpath}",
             "HOME": str(self.home),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
             "XDG_DATA_HOME": str(self.home / ".local/share"),
@@ -102,20 +105,26 @@ class Workspace:
         }
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, upstream: ScriptedUpstream, tap: Tap) -> Workspace:
+def new_workspace(tmp_path: Path) -> Workspace:
     home, work = tmp_path / "home", tmp_path / "work"
     (home / "tmp").mkdir(parents=True)
     work.mkdir()
     secret = new_secret()
     file = work / "note.txt"
     file.write_text(f"The code is {secret}\n")
+    return Workspace(home, work, file, secret)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, upstream: ScriptedUpstream, tap: Tap) -> Workspace:
+    """A new workspace, the upstream scripted to read its file, and nothing recorded yet."""
+    made = new_workspace(tmp_path)
     upstream.requests.clear()
     upstream.reported.clear()
     upstream.opaque.clear()
-    upstream.file = str(file)
+    upstream.file = str(made.file)
     tap.requests.clear()
-    return Workspace(home, work, file, secret)
+    return made
 
 
 @dataclass(frozen=True)
@@ -225,8 +234,10 @@ def test_codex(server: Server, upstream: ScriptedUpstream, tap: Tap, workspace: 
         'wire_api = "responses"\n'
     )
     env = workspace.env(CODEX_HOME=str(codex_home), UNIGATE_API_KEY=key)
-    # exec never asks for approval; its read-only sandbox lets `cat` read the file.
+    # exec never asks for approval. Its sandbox (bubblewrap) needs user namespaces, which not every
+    # machine that runs the tests allows, and is not under test: the scripted command only reads.
     argv = [str(BIN / "codex"), "exec", "--skip-git-repo-check", "--ephemeral"]
+    argv += ["--dangerously-bypass-approvals-and-sandbox"]
     run = run_agent([*argv, PROMPT.format(path=workspace.file)], workspace, env)
 
     assert run.returncode == 0, run.stderr + run.stdout
@@ -328,9 +339,7 @@ def test_opencode_against_the_embedded_model(local_server: Server, tmp_path: Pat
     """With an agent of its own (a short prompt, no tools: the embedded model's 4,096-token
     context cannot hold opencode's own 8,000-token prompt, see the next test) and the model's
     limits in its config, opencode answers from the embedded model."""
-    workspace = Workspace(tmp_path / "home", tmp_path / "work", tmp_path / "work" / "unused", "")
-    (workspace.home / "tmp").mkdir(parents=True)
-    workspace.work.mkdir()
+    workspace = new_workspace(tmp_path)
     key, account_id = local_server.new_key(credits=CREDITS)
     plain = {"mode": "primary", "prompt": "You answer in one short sentence.", "tools": {"*": False}}
     limit = {"context": local_server.settings.local.n_ctx, "output": 64}
