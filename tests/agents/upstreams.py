@@ -19,8 +19,9 @@ The events follow the providers' API references: Anthropic's streaming messages
 (https://docs.anthropic.com/en/docs/build-with-claude/streaming), OpenAI's Responses streaming
 events (https://platform.openai.com/docs/api-reference/responses-streaming) and chat completion
 chunks (https://platform.openai.com/docs/api-reference/chat-streaming). Token counts are derived
-from the request's size and kept in ``reported`` (as prompt and completion tokens, each API's
-definition summed), so that a test checks the ledger against what the upstream said.
+from the request's size and kept in ``reported`` as prompt and completion tokens (Anthropic's total
+input is its uncached, cache-read and cache-written tokens together), so that a test checks the
+ledger against what the upstream said.
 """
 
 from __future__ import annotations
