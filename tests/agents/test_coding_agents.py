@@ -288,16 +288,20 @@ def run_opencode(
     model: str,
     prompt: str,
     *,
-    agent: tuple[str, dict[str, Any]] | None = None,
+    agents: dict[str, Any] | None = None,
+    agent: str | None = None,
     limit: dict[str, int] | None = None,
 ) -> Run:
+    """``opencode run`` in ``workspace`` with its config there: the gateway as the one provider,
+    ``agents`` defined or changed, ``agent`` chosen, ``model``'s limits told."""
     config = opencode_config(base_url, key, model)
     argv = [str(BIN / "opencode"), "run", "-m", f"unigate/{model}"]
     if limit is not None:
         config["provider"]["unigate"]["models"][model]["limit"] = limit
+    if agents is not None:
+        config["agent"] = agents
     if agent is not None:
-        config["agent"] = {agent[0]: agent[1]}
-        argv += ["--agent", agent[0]]
+        argv += ["--agent", agent]
     (workspace.work / "opencode.json").write_text(json.dumps(config))
     return run_agent([*argv, prompt], workspace, workspace.env(**OPENCODE_OFFLINE))
 
@@ -337,32 +341,27 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.mark.model
 def test_opencode_against_the_embedded_model(local_server: Server, tmp_path: Path) -> None:
     """With an agent of its own (a short prompt, no tools: the embedded model's 4,096-token
-    context cannot hold opencode's own 8,000-token prompt, see the next test) and the model's
-    limits in its config, opencode answers from the embedded model."""
+    context cannot hold opencode's own 8,000-token prompt, see the next test), no session title
+    (one request fewer for a model that answers one at a time) and the model's limits in its
+    config, opencode answers from the embedded model."""
     workspace = new_workspace(tmp_path)
     key, account_id = local_server.new_key(credits=CREDITS)
     plain = {"mode": "primary", "prompt": "You answer in one short sentence.", "tools": {"*": False}}
-    limit = {"context": local_server.settings.local.n_ctx, "output": 64}
+    limit = {"context": local_server.settings.local.n_ctx, "output": 32}
+    agents = {"plain": plain, "title": {"disable": True}}
+    url = local_server.url + "/v1"
     run = run_opencode(
-        workspace,
-        local_server.url + "/v1",
-        key,
-        LOCAL_CHAT_MODEL_ID,
-        "Say hello.",
-        agent=("plain", plain),
-        limit=limit,
+        workspace, url, key, LOCAL_CHAT_MODEL_ID, "Say hello.", agents=agents, agent="plain", limit=limit
     )
 
     assert run.returncode == 0, run.stderr + run.stdout
     assert run.stdout.strip()
-    # Its answer, and the session title it asks for alongside.
-    rows = settled_rows(local_server, account_id, 2)
+    [(model, prompt, completion, credits, status)] = settled_rows(local_server, account_id, 1)
     local = local_server.settings.local
-    price = Price(local.input_price_per_mtok, local.output_price_per_mtok)
-    assert [(r[0], r[4]) for r in rows] == [(LOCAL_CHAT_MODEL_ID, "ok")] * 2
-    assert all(0 < completion <= limit["output"] for _, _, completion, _, _ in rows)
-    assert [credits for _, _, _, credits, _ in rows] == [price.cost(p, c) for _, p, c, _, _ in rows]
-    assert local_server.balance(account_id) == CREDITS - sum(r[3] for r in rows)
+    assert (model, status) == (LOCAL_CHAT_MODEL_ID, "ok")
+    assert 0 < completion <= limit["output"]
+    assert credits == Price(local.input_price_per_mtok, local.output_price_per_mtok).cost(prompt, completion)
+    assert local_server.balance(account_id) == CREDITS - credits
 
 
 @pytest.mark.model
