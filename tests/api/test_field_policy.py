@@ -65,6 +65,7 @@ NAMESPACE = {
     "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object"}}],
 }
 HOSTED = {"type": "web_search", "external_web_access": False}
+CUSTOM_TOOL = {"type": "custom", "name": "apply_patch", "description": "Edit files."}
 SEALED = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA-sealed"}
 CUSTOM_CALL = {"type": "custom_tool_call", "call_id": "call_1", "name": "apply_patch", "input": "*** Begin"}
 
@@ -145,11 +146,8 @@ SAMPLES: dict[tuple[Dialect, str], Sample] = {
     ("openai_responses", "service_tier"): ({"service_tier": "priority"}, {}, member("service_tier")),
     ("openai_responses", "conversation"): ({"conversation": "conv_1"}, {}, member("conversation")),
     ("openai_responses", "prompt"): ({"prompt": {"id": "pmpt_1"}}, {}, member("prompt")),
-    ("openai_responses", "tools[] namespace, custom, local_shell, mcp"): (
-        {"tools": [NAMESPACE]},
-        {},
-        tool_of("namespace"),
-    ),
+    ("openai_responses", "tools[] namespace"): ({"tools": [NAMESPACE]}, {}, tool_of("namespace")),
+    ("openai_responses", "tools[] custom, local_shell, mcp"): ({"tools": [CUSTOM_TOOL]}, {}, tool_of("custom")),
     ("openai_responses", "tools[] hosted (web_search*, file_search, code_interpreter, image_generation)"): (
         {"tools": [HOSTED]},
         {},
@@ -182,6 +180,7 @@ TRANSLATED: dict[tuple[Dialect, str, str], Callable[[dict[str, Any]], bool]] = {
     ("openai_responses", "reasoning", "other"): lambda b: (b.get("thinking") or {}).get("type") == "enabled",
     ("openai_responses", "safety_identifier", "other"): lambda b: (b.get("metadata") or {}).get("user_id") == "u-1",
     ("openai_responses", "store", "same"): lambda b: b.get("store") is False,
+    ("openai_responses", "tools[] namespace", "other"): lambda b: [t["name"] for t in b["tools"]] == ["spawn"],
     ("openai_responses", "store", "other"): lambda b: "store" not in b,
     ("openai_chat", "thinking", "same"): lambda b: b.get("reasoning_effort") == "low",  # 1,024 of 32,000 tokens
     ("openai_chat", "thinking", "other"): lambda b: (b.get("thinking") or {}).get("type") == "enabled",
@@ -311,7 +310,7 @@ def test_codex_reasoning_model_is_asked_for_its_sealed_reasoning() -> None:
 def test_the_docs_show_the_table() -> None:
     """``docs/field-policy.md`` has one row per rule, with the rule's two sides."""
     docs = (Path(__file__).parents[2] / "docs" / "field-policy.md").read_text()
-    shown = {}
+    shown: dict[str, list[tuple[str, str]]] = {}
     for line in docs.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
         if line.startswith("| `") and len(cells) == 4:

@@ -168,9 +168,15 @@ def test_failure_mid_stream_is_an_error_then_failed(server: Server, key: str) ->
         ({"model": FAKE, "input": "x", "background": True, "stream": True}, 400, "stream"),
         ({"model": FAKE, "input": "x", "conversation": "conv_1"}, 400, "conversation"),
         ({"model": FAKE, "input": [{"type": "item_reference", "id": "msg_1"}]}, 400, "input[0]"),
-        ({"model": FAKE, "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": []}]}, 400, "tools[0]"),
+        ({"model": FAKE, "input": "x", "tools": [{"type": "custom", "name": "apply_patch"}]}, 400, "tools[0]"),
         (
-            {"model": FAKE, "input": [{"role": "user", "content": "x"}, {"type": "custom_tool_call", "call_id": "c", "name": "n", "input": ""}]},
+            {
+                "model": FAKE,
+                "input": [
+                    {"role": "user", "content": "x"},
+                    {"type": "custom_tool_call", "call_id": "c", "name": "n", "input": ""},
+                ],
+            },
             400,
             "input[1]",
         ),

@@ -77,7 +77,9 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
         "tools[].defer_loading": FieldRule(
             "forward", "drop", "Tool search loads the tool on demand; without it the tool is given at once."
         ),
-        "container": FieldRule("forward", "refuse", "Code execution state that only Anthropic holds."),
+        "container": FieldRule(
+            "refuse", "refuse", "Containers live in the operator's Anthropic account, which every account here shares."
+        ),
         "mcp_servers": FieldRule("forward", "refuse", "Remote tools Anthropic calls; other models would lack them."),
         "inference_geo": FieldRule(
             "refuse", "refuse", "Where inference runs is the operator's choice of deployment, not a request's."
@@ -110,7 +112,10 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
         "service_tier": FieldRule("drop", "drop", "The gateway charges the standard tier, so it asks for it."),
         "conversation": FieldRule("refuse", "refuse", "This server keeps no conversation objects."),
         "prompt": FieldRule("refuse", "refuse", "This server keeps no prompt objects."),
-        "tools[] namespace, custom, local_shell, mcp": FieldRule("forward", "refuse", _CLIENT_TOOL),
+        "tools[] namespace": FieldRule(
+            "forward", "translate", "Its function tools are given to the model as they are."
+        ),
+        "tools[] custom, local_shell, mcp": FieldRule("forward", "refuse", _CLIENT_TOOL),
         "tools[] hosted (web_search*, file_search, code_interpreter, image_generation)": FieldRule(
             "drop", "drop", _PER_USE
         ),
@@ -134,15 +139,14 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
 }
 
 _TOOL_RULES: dict[Dialect, tuple[tuple[tuple[str, ...], str], ...]] = {
-    "anthropic": (
-        (("web_search_", "code_execution_"), _ANTHROPIC_SERVER_TOOLS),
-    ),
+    "anthropic": ((("web_search_", "code_execution_"), _ANTHROPIC_SERVER_TOOLS),),
     "openai_responses": (
         (
             ("web_search", "file_search", "code_interpreter", "image_generation"),
             "tools[] hosted (web_search*, file_search, code_interpreter, image_generation)",
         ),
-        (("namespace", "custom", "local_shell", "mcp"), "tools[] namespace, custom, local_shell, mcp"),
+        (("namespace",), "tools[] namespace"),
+        (("custom", "local_shell", "mcp"), "tools[] custom, local_shell, mcp"),
     ),
     "openai_chat": (),
 }

@@ -73,6 +73,9 @@ class Usage:
     total_tokens: int | None = None
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+    """Prompt tokens read from the upstream's prompt cache (included in ``prompt_tokens``)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to it (Anthropic's ``cache_creation_input_tokens``; included too)."""
 
     def total(self) -> int:
         return self.total_tokens if self.total_tokens is not None else self.prompt_tokens + self.completion_tokens

@@ -51,11 +51,11 @@ def new_message_id() -> str:
 
 
 def _usage(u: Usage) -> dict[str, Any]:
-    # Anthropic counts cache reads apart from input_tokens; the canonical prompt_tokens includes them.
+    # Anthropic counts cache reads and writes apart from input_tokens; prompt_tokens includes them.
     return {
-        "input_tokens": max(u.prompt_tokens - u.cached_tokens, 0),
+        "input_tokens": max(u.prompt_tokens - u.cached_tokens - u.cache_write_tokens, 0),
         "output_tokens": u.completion_tokens,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": u.cache_write_tokens,
         "cache_read_input_tokens": u.cached_tokens,
     }
 

@@ -40,6 +40,7 @@ def usage(raw: Any) -> Usage:
         prompt_tokens=int_or_zero(raw.get("input_tokens")) + read + written,
         completion_tokens=int_or_zero(raw.get("output_tokens")),
         cached_tokens=read,
+        cache_write_tokens=written,
     )
 
 

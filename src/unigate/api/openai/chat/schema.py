@@ -285,6 +285,7 @@ class ChatCompletionRequest(_Wire):
         requested |= {"response_format"} if not isinstance(response_format, TextFormat) else set()
         functions = [t for t in self.tools or () if isinstance(t, Tool)]
         requested -= {"tools"} if not functions else set()  # $web_search alone asks for search, not tools
+        requested -= {"parallel_tool_calls"} if self.parallel_tool_calls else set()  # true: every model's default
         return ChatRequest(
             model=self.model,
             messages=tuple(_message(m) for m in self.messages),

@@ -213,14 +213,19 @@ class ResponsesRequest(_Wire):
         return Extensions("openai_responses", fields, {}, None if chained else body)
 
     def function_tools(self) -> list[FunctionToolParam]:
+        """The function tools, those of ``namespace`` tools included (Codex groups some so)."""
         out = []
         for i, tool in enumerate(self.tools or ()):
-            if tool.get("type") != "function":
-                continue  # the field policy's (``extensions``)
-            try:
-                out.append(FunctionToolParam.model_validate(tool))
-            except ValueError as exc:
-                raise InvalidRequest(f"Invalid function tool: {exc}", param=f"tools[{i}]") from None
+            kind = tool.get("type")
+            inner = tool.get("tools") if kind == "namespace" else [tool] if kind == "function" else []
+            for j, member in enumerate(inner if isinstance(inner, list) else []):
+                param = f"tools[{i}]" if kind == "function" else f"tools[{i}].tools[{j}]"
+                if kind == "namespace" and not (isinstance(member, dict) and member.get("type") == "function"):
+                    continue  # other kinds inside a namespace: the field policy's, with the namespace
+                try:
+                    out.append(FunctionToolParam.model_validate(member))
+                except ValueError as exc:
+                    raise InvalidRequest(f"Invalid function tool: {exc}", param=param) from None
         return out
 
     def to_canonical(
@@ -236,10 +241,10 @@ class ResponsesRequest(_Wire):
                 ("top_p", self.top_p),
                 ("tools", tools),
                 ("tool_choice", self.tool_choice),
-                ("parallel_tool_calls", self.parallel_tool_calls),
+                ("parallel_tool_calls", self.parallel_tool_calls is False or None),
             )
             if value is not None and value != []
-        }
+        }  # parallel tool calls are every model's default: true asks for nothing (Codex sends it)
         if self.top_logprobs:
             requested |= {"logprobs", "top_logprobs"}
         response_format = self._format()
