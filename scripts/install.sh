@@ -83,6 +83,9 @@ echo "==> installing unigate${extras:+ with $extras extras}"
 .venv/bin/python -c "from unigate.providers.embeddings.minilm import default_model_dir; default_model_dir()" \
   || { echo "the embedding model's weights are missing (see build_backend/unigate_build.py)" >&2; exit 1; }
 
+# The coding agents the tests run (tests/agents: Claude Code, Codex CLI, opencode), from npm.
+if [ "$extras" = "dev" ]; then scripts/install_agents.sh; fi
+
 # The AI/ML API's own SDK, for its contract tests (tests/sdk): it ships its own fork of the
 # `openai` package, which would overwrite the official one in .venv, so it lives apart.
 if [ "$extras" = "dev" ] && [ ! -d .sdk/aimlapi/aimlapi ]; then
