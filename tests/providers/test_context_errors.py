@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.providers.emulators import Emulator, chat, fixture_json, json_reply, model_spec, provider_config
+from unigate.catalog.spec import ModelSpec
 from unigate.core.provider import Provider
 from unigate.errors import ContextLengthExceeded, InvalidRequest
 from unigate.providers.anthropic import AnthropicProvider
@@ -50,6 +51,11 @@ async def make(upstream: Emulator) -> AsyncIterator[Make]:
         await provider.close()
 
 
+async def drain(provider: Provider, spec: ModelSpec) -> None:
+    async for _ in provider.stream(chat("hello"), spec):
+        pass
+
+
 @pytest.mark.parametrize(("name", "recorded", "limit", "size", "param"), RECORDED)
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_context_refusal_is_context_length_exceeded_with_the_upstreams_sizes(
@@ -59,11 +65,7 @@ async def test_a_context_refusal_is_context_length_exceeded_with_the_upstreams_s
     provider = await make(name)
     spec = model_spec(name, "some-model", context_length=1000)
     with pytest.raises(ContextLengthExceeded) as caught:
-        if stream:
-            async for _ in provider.stream(chat("hello"), spec):
-                pass
-        else:
-            await provider.complete(chat("hello"), spec)
+        await (drain(provider, spec) if stream else provider.complete(chat("hello"), spec))
     error = caught.value
     assert (error.status, error.code, error.param) == (400, "context_length_exceeded", param)
     assert error.body()["error"]["code"] == "context_length_exceeded"
