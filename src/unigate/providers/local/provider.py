@@ -131,16 +131,18 @@ class LocalProvider:
 
     async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
         """The prompt's exact size: what a reply to ``request`` reports as its prompt tokens."""
-        return len(await asyncio.to_thread(self._engine.prompt_tokens, self._prompt(request)))
+        return len(await asyncio.to_thread(self._prompt_tokens, request))
 
-    def _prompt(self, request: ChatRequest) -> str:
+    def _prompt_tokens(self, request: ChatRequest) -> tuple[int, ...]:
+        """The prompt rendered and tokenized (in a thread: both are slow on a long prompt)."""
         if self._template is None:
             raise UpstreamError("The local model is not running.")
-        return self._template.render_request(request) if request.raw_prompt is None else request.raw_prompt
+        raw = request.raw_prompt
+        return self._engine.prompt_tokens(self._template.render_request(request) if raw is None else raw)
 
     async def _measured(self, request: ChatRequest, model: ModelSpec) -> tuple[int, ...]:
         """The prompt's token ids, once they are known to fit the context (``context.py``)."""
-        tokens = await asyncio.to_thread(self._engine.prompt_tokens, self._prompt(request))
+        tokens = await asyncio.to_thread(self._prompt_tokens, request)
         limit = context_limit(self._engine.n_ctx, model.context_length)
         if len(tokens) < limit:
             return tokens
