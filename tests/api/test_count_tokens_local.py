@@ -15,9 +15,8 @@ import httpx2
 import pytest
 
 from tests.api.test_messages import anthropic_error, post
-from tests.providers.emulators import fixture_json
+from tests.providers.agent_requests import claude_code_body
 from tests.serving import Server, fake_settings
-from unigate.api.anthropic.schema import MessagesRequest
 from unigate.catalog.builtin import LOCAL_CHAT_MODEL_ID
 from unigate.settings import LocalModelSettings
 
@@ -44,14 +43,6 @@ def account(server: Server) -> tuple[str, int]:
     return server.new_key(credits=2_000_000_000)
 
 
-def claude_code_body() -> dict[str, Any]:
-    """Claude Code's first request for the embedded model: less ``thinking`` (this model cannot
-    think: refused first, naming it) and the fields the schema does not know."""
-    body: dict[str, Any] = fixture_json("agents/claude_code_first_request.json")["body"]
-    kept = {k: v for k, v in body.items() if k in MessagesRequest.model_fields and k != "thinking"}
-    return {**kept, "model": LOCAL_CHAT_MODEL_ID}
-
-
 def test_the_count_is_what_a_reply_reports(server: Server, account: tuple[str, int]) -> None:
     with anthropic.Anthropic(base_url=server.url, api_key=account[0], max_retries=0, timeout=120) as client:
         asked: Any = {
@@ -65,9 +56,9 @@ def test_the_count_is_what_a_reply_reports(server: Server, account: tuple[str, i
     assert counted.input_tokens == reply.usage.input_tokens > 0
 
 
-def test_claude_codes_first_request_is_refused_naming_the_sizes(server: Server, account: tuple[str, int]) -> None:
-    key, account_id = account
-    body = claude_code_body()
+def test_claude_codes_first_request_is_refused_naming_the_sizes(server: Server) -> None:
+    key, account_id = server.new_key(credits=2_000_000_000)
+    body = claude_code_body(LOCAL_CHAT_MODEL_ID)
     before = server.balance(account_id)
     counted = post(server, body, key=key, path=COUNT).json()["input_tokens"]
     said = anthropic_error(post(server, body, key=key), 400, "invalid_request_error")

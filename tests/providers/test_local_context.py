@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
-from tests.providers.emulators import fixture_json
+from tests.providers.agent_requests import claude_code_body
 from unigate.api.anthropic.schema import MessagesRequest
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, FunctionTool, Message, TextPart
@@ -33,12 +32,7 @@ REFUSAL = re.compile(
 
 
 def claude_code_request() -> ChatRequest:
-    """Claude Code's first request (27 KB of system prompt, 12 tools) as ``/v1/messages`` reads it,
-    less ``thinking``, which this model cannot do (refused first, naming it), and the fields the
-    schema does not know."""
-    body: dict[str, Any] = fixture_json("agents/claude_code_first_request.json")["body"]
-    kept = {k: v for k, v in body.items() if k in MessagesRequest.model_fields and k != "thinking"}
-    return MessagesRequest.model_validate(kept).to_canonical(require_max_tokens=True)
+    return MessagesRequest.model_validate(claude_code_body("smollm2-135m")).to_canonical(require_max_tokens=True)
 
 
 async def test_the_count_is_what_a_reply_reports(local: LocalProvider, spec: ModelSpec, ask: Ask) -> None:
