@@ -9,6 +9,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx2
 import openai
 import pytest
@@ -148,3 +149,16 @@ def test_a_model_the_caller_cannot_use_is_404(server: Server, key: str, name: st
     error = httpx2.get(f"{server.url}/v1/models/{name}").json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert (error["code"], error["param"]) == ("model_not_found", "model")
+
+
+def test_the_anthropic_sdk_lists_and_retrieves_models(server: Server, key: str) -> None:
+    """Anthropic's shape for Anthropic's clients (Claude Code's model checks): the chat models."""
+    listed = {FAKE_MODEL_ID}  # the only chat model this server has
+    claude = anthropic.Anthropic(base_url=server.url, api_key=key, max_retries=0)
+    page = claude.models.list()
+    assert {m.id for m in page.data} == listed
+    assert {m.type for m in page.data} == {"model"}
+    one = claude.models.retrieve(FAKE_MODEL_ID)
+    assert (one.id, one.type) == (FAKE_MODEL_ID, "model")
+    with pytest.raises(anthropic.AuthenticationError):
+        anthropic.Anthropic(base_url=server.url, api_key="wrong", max_retries=0).models.list()

@@ -168,7 +168,18 @@ def test_failure_mid_stream_is_an_error_then_failed(server: Server, key: str) ->
         ({"model": FAKE, "input": "x", "background": True, "stream": True}, 400, "stream"),
         ({"model": FAKE, "input": "x", "conversation": "conv_1"}, 400, "conversation"),
         ({"model": FAKE, "input": [{"type": "item_reference", "id": "msg_1"}]}, 400, "input[0]"),
-        ({"model": FAKE, "input": "x", "tools": [{"type": "web_search"}]}, 400, "tools[0].type"),
+        ({"model": FAKE, "input": "x", "tools": [{"type": "custom", "name": "apply_patch"}]}, 400, "tools[0]"),
+        (
+            {
+                "model": FAKE,
+                "input": [
+                    {"role": "user", "content": "x"},
+                    {"type": "custom_tool_call", "call_id": "c", "name": "n", "input": ""},
+                ],
+            },
+            400,
+            "input[1]",
+        ),
         ({"model": FAKE, "input": "x", "temperature": 3}, 400, "temperature"),
         ({"model": FAKE, "input": "x", "wat": 1}, 400, "wat"),
         ({"model": FAKE, "input": "x", "tool_choice": "required"}, 400, "tool_choice"),

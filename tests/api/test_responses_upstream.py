@@ -133,7 +133,8 @@ def test_responses(upstream: Emulator, oai: openai.OpenAI) -> None:
     upstream.queue(reply(fixture_json("openai_responses/text.json")))
     r = oai.responses.create(model=CODEX.id, input="What's the weather like in SF?", max_output_tokens=64)
     body = _answered(upstream, stream=False)
-    assert (body["input"], body["max_output_tokens"]) == (USER, 64)
+    # A Responses client's body reaches OpenAI as written (core/field_policy.py): input a string.
+    assert (body["input"], body["max_output_tokens"]) == ("What's the weather like in SF?", 64)
     assert r.output_text == TEXT
 
 

@@ -22,6 +22,7 @@ from unigate.core.results import (
     ChoiceDelta,
     MoreBuffered,
     Passthrough,
+    Seal,
     StreamEvent,
     StreamStart,
     TokenLogprob,
@@ -34,7 +35,7 @@ from unigate.primitives.records import record
 
 __all__ = ["ReplayedDeltas", "decode_events", "decode_result", "encode_events", "encode_result"]
 
-_PARTS: tuple[type, ...] = (ChatResult, Choice, Usage, ToolCall, TokenLogprob, TopLogprob, UrlCitation)
+_PARTS: tuple[type, ...] = (ChatResult, Choice, Usage, ToolCall, TokenLogprob, TopLogprob, UrlCitation, Seal)
 _EVENTS: tuple[type, ...] = (StreamStart, ChoiceDelta, ToolCallDelta)
 _CLASSES: dict[str, type] = {c.__name__: c for c in (*_PARTS, *_EVENTS)}
 _TUPLES = {c: frozenset(f.name for f in fields(c) if str(f.type).startswith("tuple")) for c in _CLASSES.values()}

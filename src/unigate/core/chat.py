@@ -6,6 +6,7 @@ types at the edge; providers convert out of them. Nothing past the edge sees a w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, Literal
 
@@ -14,6 +15,8 @@ from unigate.primitives.records import record
 __all__ = [
     "ChatRequest",
     "ContentPart",
+    "Dialect",
+    "Extensions",
     "FilePart",
     "FunctionTool",
     "ImagePart",
@@ -162,6 +165,29 @@ class WebSearch:
     user_location: UserLocation | None = None
 
 
+Dialect = Literal["anthropic", "openai_chat", "openai_responses"]
+"""A wire API a client speaks and an upstream may speak too: Anthropic's Messages, OpenAI's Chat
+Completions, OpenAI's Responses."""
+
+
+@record
+class Extensions:
+    """What a client sent that the canonical request has no field for, kept for the provider:
+    one that speaks the client's ``dialect`` sends it on, any other one applies the field policy
+    (``core/field_policy.py``), which the gateway checks before anything is reserved."""
+
+    dialect: Dialect
+    fields: Mapping[str, Any]
+    """The body's members without a canonical field, by name (an item of a list by its path,
+    ``tools[3]``): new API versions' fields, beta features, hints."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers of the dialect that a same-dialect upstream reads (``anthropic-beta``)."""
+    body: Mapping[str, Any] | None = None
+    """The whole body as the client sent it, when a same-dialect provider can send it on as is
+    (with our model id and the policy's drops); ``None`` when the gateway rewrote its content
+    (a Responses chain: ``previous_response_id`` or ``item_reference`` items)."""
+
+
 @record
 class ChatRequest:
     """A chat completion request after validation, independent of the API it arrived through."""
@@ -187,6 +213,8 @@ class ChatRequest:
     user: str | None = None
     requested: frozenset[str] = frozenset()
     """Names of the optional wire parameters the client set, for capability checks."""
+    extensions: Extensions | None = None
+    """The client's members the fields above do not hold (see ``Extensions``)."""
     raw_prompt: str | None = None
     """The prompt of a legacy text completion (``/v1/completions``). A provider that can continue
     raw text (the local model) continues it verbatim, without a chat template; every other one

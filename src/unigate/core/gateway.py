@@ -36,6 +36,7 @@ from unigate.accounts import scopes
 from unigate.accounts.store import ApiKey, Refusal, Reservation, Settlement, Store
 from unigate.catalog.catalog import Catalog
 from unigate.catalog.spec import CREDITS_PER_USD, ModelSpec
+from unigate.core import field_policy
 from unigate.core.chat import ChatRequest, FilePart, ImagePart, TextPart
 from unigate.core.embedder import Embedder
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
@@ -167,6 +168,8 @@ class Gateway:
         provider = self.services.chat(spec.provider)
         if provider is None:
             raise UnsupportedParameter(f"The provider of {spec.id!r} is not configured.", param="model")
+        speaks = getattr(provider, "speaks", None)  # only providers with a client dialect define it
+        field_policy.check(request, speaks(request, spec) if speaks is not None else None, spec.id)
         provider.check(request, spec)
         return spec, provider
 

@@ -24,6 +24,10 @@ class Provider(Protocol):
     ``GatewayError`` subclasses (``Overloaded``, ``UpstreamError``, ...). Cancelling the task
     that awaits ``complete`` or iterates ``stream`` (or closing the iterator) must stop the
     upstream work promptly.
+
+    A provider whose upstream speaks a client API also defines ``speaks(request, model) ->
+    Dialect | None``; the gateway applies the field policy with it (``core/field_policy.py``),
+    and the provider sends that dialect's extensions on. Without it, a provider speaks none.
     """
 
     name: str

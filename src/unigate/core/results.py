@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
-from unigate.core.chat import ToolCall
+from unigate.core.chat import Dialect, ToolCall
 from unigate.primitives.records import record
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "FinishReason",
     "MoreBuffered",
     "Passthrough",
+    "Seal",
     "StreamEvent",
     "StreamStart",
     "TokenLogprob",
@@ -72,9 +73,22 @@ class Usage:
     total_tokens: int | None = None
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+    """Prompt tokens read from the upstream's prompt cache (included in ``prompt_tokens``)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to it (Anthropic's ``cache_creation_input_tokens``; included too)."""
 
     def total(self) -> int:
         return self.total_tokens if self.total_tokens is not None else self.prompt_tokens + self.completion_tokens
+
+
+@record
+class Seal:
+    """Reasoning in the form only its upstream reads back: Anthropic's thinking ``signature``,
+    OpenAI's ``encrypted_content``. A client of the same ``dialect`` gets it, to send back on the
+    next turn of a tool loop, which the upstream needs when the gateway keeps nothing."""
+
+    dialect: Dialect
+    value: str
 
 
 @dataclass(slots=True)
@@ -91,6 +105,8 @@ class Choice:
     when the model ended it by itself, or when the upstream does not say which one matched."""
     annotations: tuple[UrlCitation, ...] = ()
     """The web sources of a searched answer."""
+    seal: Seal | None = None
+    """The reasoning's seal, if the upstream gave one (see ``Seal``)."""
 
 
 @dataclass(slots=True)
@@ -131,6 +147,8 @@ class ChoiceDelta:
     """Comes with ``finish_reason``: the caller's stop sequence that ended the text, as on ``Choice``."""
     annotations: tuple[UrlCitation, ...] = ()
     """Web sources cited by the choice's text so far (offsets into its whole content)."""
+    seal: Seal | None = None
+    """The seal of the reasoning streamed so far (Anthropic: its ``signature_delta``)."""
 
 
 class Passthrough(ABC):

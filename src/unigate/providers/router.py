@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from unigate.catalog.spec import ModelSpec
-from unigate.core.chat import ChatRequest, FilePart, ImagePart
+from unigate.core.chat import ChatRequest, Dialect, FilePart, ImagePart
 from unigate.core.provider import Provider, TokenCounter
 from unigate.core.results import (
     ChatResult,
@@ -256,6 +256,10 @@ class Router:
 
     def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
         return self.deployments[0].provider.estimate_prompt_tokens(request, model)
+
+    def speaks(self, request: ChatRequest, model: ModelSpec) -> Dialect | None:
+        speaks = getattr(self.deployments[0].provider, "speaks", None)
+        return speaks(request, model) if speaks is not None else None
 
     async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int | None:
         """The first deployment's exact count, when its adapter can count (``TokenCounter``)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ToolCall
 from unigate.errors import InvalidRequest
 from unigate.primitives.ids import hex_id
@@ -20,6 +21,7 @@ from unigate.providers.http import UpstreamFailure
 __all__ = [
     "arguments_object",
     "arguments_text",
+    "capped",
     "error_object",
     "int_or_zero",
     "new_call_id",
@@ -80,3 +82,11 @@ def error_object(body: bytes) -> dict[str, Any] | UpstreamFailure:
     except orjson.JSONDecodeError:
         return text_failure(body)
     return data if isinstance(data, dict) else UpstreamFailure(None)
+
+
+def capped(max_tokens: int | None, model: ModelSpec) -> int | None:
+    """A bound above what the model can write, lowered to it: the answer is the same, and the
+    upstream would refuse it (agents send one bound to every model: opencode 32,000)."""
+    if max_tokens is None or not model.max_output:
+        return max_tokens
+    return min(max_tokens, model.max_output)

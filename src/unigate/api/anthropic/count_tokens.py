@@ -35,7 +35,9 @@ __all__ = ["count_tokens"]
 
 async def count_tokens(request: web.Request) -> web.Response:
     key = await require_anthropic_key(request)
-    chat = validate(MessagesRequest, await read_json(request)).to_canonical(require_max_tokens=False)
+    data = await read_json(request)
+    wire = validate(MessagesRequest, data)
+    chat = wire.to_canonical(require_max_tokens=False, extensions=wire.extensions(data, request.headers))
     with wire_names():
         tokens = await count_prompt_tokens(
             request.app[GATEWAY], chat, key, scope=CHAT, admission=admission_for(request)

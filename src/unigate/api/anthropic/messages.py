@@ -57,7 +57,9 @@ def wire_names() -> Iterator[None]:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     key = await require_anthropic_key(request)
-    chat = validate(MessagesRequest, await read_json(request)).to_canonical(require_max_tokens=True)
+    data = await read_json(request)
+    wire = validate(MessagesRequest, data)
+    chat = wire.to_canonical(require_max_tokens=True, extensions=wire.extensions(data, request.headers))
     gateway, admission = request.app[GATEWAY], admission_for(request)
     with wire_names():
         if not chat.stream:

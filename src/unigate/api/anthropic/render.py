@@ -4,8 +4,8 @@
 A stream is ``message_start``, ``ping``, then per content block ``content_block_start``,
 ``content_block_delta``s and ``content_block_stop``, then ``message_delta`` (stop reason and
 cumulative usage, input tokens included since they are only known at the end) and
-``message_stop``. Reasoning becomes ``thinking`` blocks (with an empty ``signature``: only
-Anthropic signs thinking), tool calls ``tool_use`` blocks whose input streams as
+``message_stop``. Reasoning becomes ``thinking`` blocks, signed when Claude signed them (its
+``signature_delta``) and unsigned otherwise, tool calls ``tool_use`` blocks whose input streams as
 ``input_json_delta``. ``meta.usage`` rides on the body and on ``message_delta``.
 """
 
@@ -20,7 +20,7 @@ from unigate.api.anthropic.errors import anthropic_error
 from unigate.api.meta import meta
 from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
-from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Usage
+from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Seal, Usage
 from unigate.errors import GatewayError, UpstreamError
 from unigate.primitives.ids import urlsafe_id
 
@@ -51,11 +51,11 @@ def new_message_id() -> str:
 
 
 def _usage(u: Usage) -> dict[str, Any]:
-    # Anthropic counts cache reads apart from input_tokens; the canonical prompt_tokens includes them.
+    # Anthropic counts cache reads and writes apart from input_tokens; prompt_tokens includes them.
     return {
-        "input_tokens": max(u.prompt_tokens - u.cached_tokens, 0),
+        "input_tokens": max(u.prompt_tokens - u.cached_tokens - u.cache_write_tokens, 0),
         "output_tokens": u.completion_tokens,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": u.cache_write_tokens,
         "cache_read_input_tokens": u.cached_tokens,
     }
 
@@ -75,8 +75,8 @@ def _tool_input(arguments: str) -> dict[str, Any]:
 def message_body(result: ChatResult, charge: Charge, *, message_id: str) -> bytes:
     choice = result.choices[0]
     content: list[dict[str, Any]] = []
-    if choice.reasoning:
-        content.append({"type": "thinking", "thinking": choice.reasoning, "signature": ""})
+    if choice.reasoning or _signature(choice.seal):
+        content.append({"type": "thinking", "thinking": choice.reasoning or "", "signature": _signature(choice.seal)})
     if choice.content or not (choice.tool_calls or choice.reasoning):
         content.extend(text_blocks(choice.content or "", choice.annotations))
     for call in choice.tool_calls:
@@ -94,6 +94,12 @@ def message_body(result: ChatResult, charge: Charge, *, message_id: str) -> byte
             "meta": meta(charge),
         }
     )
+
+
+def _signature(seal: Seal | None) -> str:
+    """Claude's signature of its thinking, which a client sends back in a tool loop; thinking
+    from any other model is rendered unsigned (and not sent on to Claude later)."""
+    return seal.value if seal is not None and seal.dialect == "anthropic" else ""
 
 
 def _event(data: dict[str, Any]) -> bytes:
@@ -149,6 +155,9 @@ class MessageStream:
         if d.reasoning:
             out += self._switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
             out += self._delta({"type": "thinking_delta", "thinking": d.reasoning})
+        if signature := _signature(d.seal):
+            out += self._switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            out += self._delta({"type": "signature_delta", "signature": signature})
         if d.content:
             out += self._switch("text", {"type": "text", "text": ""})
             out += self._delta({"type": "text_delta", "text": d.content})

@@ -12,19 +12,24 @@ the budget's share of ``max_tokens`` (up to 35 %: low, up to 65 %: medium, above
 inverse of what ``providers/anthropic/request.py`` sends to Claude); ``adaptive`` takes
 ``output_config.effort`` (default medium). A model without reasoning answers 400 naming
 ``thinking``. ``output_config.format`` (structured output) becomes a JSON-schema response format.
-``cache_control`` marks are accepted and ignored (no prompt cache here).
+``cache_control`` marks are read as hints. Members without a canonical field (``context_management``,
+``container``, the API's own tool types, ...) and the ``anthropic-beta`` header are kept apart as
+``Extensions`` with the body itself, for the field policy (``core/field_policy.py``): sent on as is
+to Claude, translated, dropped or refused for other models.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
 from unigate.api.anthropic.blocks import CacheControl, MessageParam, TextBlock, Wire
 from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
+    Extensions,
     FunctionTool,
     JsonSchemaFormat,
     Message,
@@ -101,7 +106,15 @@ def is_anthropic_style(body: dict[str, Any]) -> bool:
     return False
 
 
+def _is_typed(tool: dict[str, Any]) -> bool:
+    """Whether a tool is one of the API's own types rather than a custom one."""
+    return tool.get("type") not in (None, "custom") and "input_schema" not in tool
+
+
 class Tool(Wire):
+    # Members of newer versions (defer_loading, input_examples, ...) are sent on only to Claude,
+    # with the whole body; the canonical tool has no use for them.
+    model_config = ConfigDict(extra="ignore", frozen=True)
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,128}$")]
     description: str | None = None
     input_schema: dict[str, Any]
@@ -164,6 +177,8 @@ class Metadata(Wire):
 
 
 class MessagesRequest(Wire):
+    # Members without a field here are the field policy's (``core/field_policy.py``), kept apart.
+    model_config = ConfigDict(extra="allow", frozen=True)
     model: str = Field(min_length=1)
     messages: list[MessageParam] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_COUNT)
@@ -175,22 +190,42 @@ class MessagesRequest(Wire):
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_k: int | None = Field(default=None, ge=0)
-    tools: list[Tool] | None = None
+    tools: list[dict[str, Any]] | None = None
+    """Custom tools (``input_schema``), and the API's own tool types, which the policy governs."""
     tool_choice: ToolChoiceParam | None = None
     thinking: ThinkingParam | None = None
     output_config: OutputConfig | None = None
-    # Accepted and without effect here: tiers, regions and caching hints.
-    service_tier: str | None = None
-    inference_geo: str | None = None
-    speed: str | None = None
-    cache_control: CacheControl | None = None
     # OpenAI-style stream options, which Claude-style bodies on /v1/chat/completions may carry.
     stream_options: dict[str, bool] | None = None
 
-    def to_canonical(self, *, require_max_tokens: bool) -> ChatRequest:
+    def custom_tools(self) -> list[Tool]:
+        """The custom tools; the others (``bash_20250124``, ``web_search_20250305``, ...) are
+        the field policy's (``extensions``)."""
+        out = []
+        for i, tool in enumerate(self.tools or ()):
+            if _is_typed(tool):
+                continue
+            try:
+                out.append(Tool.model_validate(tool))
+            except ValidationError as exc:
+                raise InvalidRequest(f"Invalid tool: {exc.errors()[0]['msg']}", param=f"tools[{i}]") from None
+        return out
+
+    def extensions(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> Extensions:
+        """What the canonical request has no field for: unknown members, the API's own tool
+        types, the ``anthropic-beta`` header; and ``body`` to send on to Claude as is."""
+        fields: dict[str, Any] = dict(self.model_extra or {})
+        for i, tool in enumerate(self.tools or ()):
+            if _is_typed(tool):
+                fields[f"tools[{i}]"] = tool
+        beta = headers.get("anthropic-beta")
+        return Extensions("anthropic", fields, {"anthropic-beta": beta} if beta else {}, body)
+
+    def to_canonical(self, *, require_max_tokens: bool, extensions: Extensions | None = None) -> ChatRequest:
         if self.max_tokens is None and require_max_tokens:
             raise InvalidRequest("max_tokens: Field required", param="max_tokens")
         max_tokens = self.max_tokens or DEFAULT_MAX_TOKENS
+        tools = self.custom_tools()
         requested = {
             name
             for name, value in (
@@ -198,7 +233,7 @@ class MessagesRequest(Wire):
                 ("top_p", self.top_p),
                 ("top_k", self.top_k),
                 ("stop", self.stop_sequences),
-                ("tools", self.tools),
+                ("tools", tools),
                 ("tool_choice", self.tool_choice),
             )
             if value
@@ -224,21 +259,22 @@ class MessagesRequest(Wire):
                 stop=tuple(self.stop_sequences or ()),
             ),
             response_format=response_format,
-            tools=tuple(FunctionTool(t.name, t.description, t.input_schema, t.strict) for t in self.tools or ()),
-            tool_choice=self._tool_choice(),
+            tools=tuple(FunctionTool(t.name, t.description, t.input_schema, t.strict) for t in tools),
+            tool_choice=self._tool_choice(tools),
             parallel_tool_calls=parallel,
             reasoning_effort=effort,
             stream=self.stream,
             include_usage=bool((self.stream_options or {}).get("include_usage")),
             user=self.metadata.user_id if self.metadata else None,
             requested=frozenset(requested),
+            extensions=extensions,
         )
 
-    def _tool_choice(self) -> ToolChoice | None:
+    def _tool_choice(self, tools: list[Tool]) -> ToolChoice | None:
         choice = self.tool_choice
         if choice is None:
             return None
-        names = {t.name for t in self.tools or ()}
+        names = {t.name for t in tools} | {str(t.get("name")) for t in self.tools or () if _is_typed(t)}
         if choice.type == "tool":
             if not choice.name:
                 raise InvalidRequest("tool_choice.name: Field required", param="tool_choice.name")

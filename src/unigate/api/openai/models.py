@@ -9,6 +9,11 @@ music and 3D jobs), and its provider is configured (or embedded) and declares th
 wrong: clients list models to check a key, ``unigate doctor`` among them) and, if it has scopes,
 only the models those scopes can call are listed.
 
+With an ``anthropic-version`` header (what the ``anthropic`` SDKs and Claude Code send), the same
+lists come in Anthropic's shape, chat models only (what the Messages API calls) (``{"data": [{"type": "model", "id", "display_name",
+"created_at"}], "has_more", "first_id", "last_id"}``), one page holding them all, and a key may
+come in ``x-api-key``.
+
 The list bodies depend only on the catalog and on what can be served, so each is rendered once
 per (catalog, servable set) and the bytes are reused: the catalog has ~640 models and
 ``/models`` is public.
@@ -23,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from unigate.accounts import scopes
+from unigate.api.anthropic.messages import require_anthropic_key
 from unigate.api.auth import require_key
 from unigate.api.catalog.filters import asks_catalogue, catalogue_response, service_entry
 from unigate.api.context import GATEWAY, STORE
@@ -36,6 +42,7 @@ from unigate.errors import ModelNotFound
 __all__ = ["Servable", "available", "get_model_openai", "list_models", "list_models_openai", "model_item", "servable"]
 
 _CREATED = 1_735_689_600  # 2025-01-01: the catalog has no per-model release dates
+_CREATED_AT = "2025-01-01T00:00:00Z"  # the same, as Anthropic writes it
 
 _MODALITY_OF_TYPE: dict[str, Modality] = {"chat-completion": Modality.CHAT, "embedding": Modality.EMBEDDINGS} | {
     kind: modality for modality, (kinds, _) in media_flow.TYPES.items() for kind in kinds
@@ -110,6 +117,15 @@ def _openai_item(spec: ModelSpec) -> dict[str, Any]:
     return {"id": spec.id, "object": "model", "created": _CREATED, "owned_by": spec.developer or spec.provider}
 
 
+def _anthropic_item(spec: ModelSpec) -> dict[str, Any]:
+    return {"type": "model", "id": spec.id, "display_name": spec.name or spec.id, "created_at": _CREATED_AT}
+
+
+def _anthropic_page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    first, last = (items[0]["id"], items[-1]["id"]) if items else (None, None)
+    return {"data": items, "has_more": False, "first_id": first, "last_id": last}
+
+
 def _render(catalog: Catalog, kind: str, serving: Servable) -> bytes:
     by_state = _rendered.setdefault(catalog, {})
     key = (kind, serving)
@@ -117,6 +133,9 @@ def _render(catalog: Catalog, kind: str, serving: Servable) -> bytes:
     if body is None:
         if kind == "models":
             body = orjson.dumps([model_item(s, available=available(s, serving)) for s in catalog])
+        elif kind == "anthropic":
+            chat = [s for s in catalog if s.type == "chat-completion" and available(s, serving)]
+            body = orjson.dumps(_anthropic_page([_anthropic_item(s) for s in chat]))
         else:
             data = [_openai_item(s) for s in catalog if available(s, serving)]
             body = orjson.dumps({"object": "list", "data": data})
@@ -126,10 +145,16 @@ def _render(catalog: Catalog, kind: str, serving: Servable) -> bytes:
 
 async def _caller_scopes(request: web.Request) -> tuple[str, ...]:
     """The scopes of the key sent, if one was (checked: a wrong key is 401); none: everything."""
+    if "x-api-key" in request.headers:
+        return (await require_anthropic_key(request)).scopes
     if "Authorization" not in request.headers:
         return ()
     key = await require_key(request, request.app[STORE])
     return key.scopes
+
+
+def _anthropic(request: web.Request) -> bool:
+    return "anthropic-version" in request.headers
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -151,7 +176,8 @@ async def list_models_openai(request: web.Request) -> web.Response:
         serving = servable(gateway.services, allowed)
         usable = [s for s in gateway.catalog if available(s, serving)]
         return catalogue_response(request.query, usable, lambda s: {**_openai_item(s), **service_entry(s)}, listed=True)
-    body = _render(gateway.catalog, "openai", servable(gateway.services, allowed))
+    kind = "anthropic" if _anthropic(request) else "openai"
+    body = _render(gateway.catalog, kind, servable(gateway.services, allowed))
     return web.Response(body=body, content_type="application/json")
 
 
@@ -166,4 +192,5 @@ async def get_model_openai(request: web.Request) -> web.Response:
             f"The model {name!r} is not available to you on this server. GET /v1/models lists those that are.",
             param="model",
         )
-    return web.Response(body=orjson.dumps(_openai_item(spec)), content_type="application/json")
+    item = _anthropic_item(spec) if _anthropic(request) else _openai_item(spec)
+    return web.Response(body=orjson.dumps(item), content_type="application/json")

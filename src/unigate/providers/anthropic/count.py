@@ -1,9 +1,11 @@
 """Anthropic's token counting, ``POST {base_url}/v1/messages/count_tokens``
 (https://docs.anthropic.com/en/api/messages-count-tokens), asked for the request this adapter
-would send for a chat request: the same Messages body (``request.py``: the upstream's model id,
-the signed thinking blocks this server keeps for a tool loop), less the fields that only creating
-a message takes, which the counting endpoint does not accept. So the count is that of what
-``/v1/messages`` would send Claude, exact, and free (Anthropic does not bill it).
+would send for a chat request: the same Messages body (``request.py``: a Messages API client's
+own body with the upstream's model id, else the one built from the canonical request, with the
+signed thinking blocks this server keeps for a tool loop) and the client's ``anthropic-beta``,
+less the fields that only creating a message takes, which the counting endpoint does not accept.
+So the count is that of what ``/v1/messages`` would send Claude, exact, and free (Anthropic does
+not bill it).
 
 An upstream that speaks the Messages API without this endpoint (an Anthropic-compatible server,
 ``kind = "anthropic"``) answers 404: the count is then ``None``, and the gateway answers its

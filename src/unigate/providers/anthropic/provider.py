@@ -13,7 +13,7 @@ from contextlib import aclosing
 import orjson
 
 from unigate.catalog.spec import ModelSpec
-from unigate.core.chat import ChatRequest
+from unigate.core.chat import ChatRequest, Dialect
 from unigate.core.results import ChatResult, StreamEvent
 from unigate.errors import UpstreamError
 from unigate.providers.anthropic.count import count_tokens
@@ -52,6 +52,9 @@ class AnthropicProvider:
     async def close(self) -> None:
         await self.upstream.close()
 
+    def speaks(self, request: ChatRequest, model: ModelSpec) -> Dialect:
+        return "anthropic"
+
     def check(self, request: ChatRequest, model: ModelSpec) -> None:
         request_body(request, model, stream=request.stream, replay=self.replay)
 
@@ -61,13 +64,17 @@ class AnthropicProvider:
     async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int | None:
         """Anthropic's own count of the request ``complete`` would send (``count.py``)."""
         url = f"{self.config.base_url}/v1/messages/count_tokens"
-        return await count_tokens(self.upstream, url, self._headers(), request, model, replay=self.replay)
+        return await count_tokens(self.upstream, url, self._headers(request), request, model, replay=self.replay)
 
     def _url(self) -> str:
         return f"{self.config.base_url}/v1/messages"
 
-    def _headers(self) -> dict[str, str]:
-        return {"x-api-key": self.config.api_key or "", "anthropic-version": API_VERSION}
+    def _headers(self, request: ChatRequest) -> dict[str, str]:
+        headers = {"x-api-key": self.config.api_key or "", "anthropic-version": API_VERSION}
+        ext = request.extensions
+        if ext is not None and ext.dialect == "anthropic" and (beta := ext.headers.get("anthropic-beta")):
+            headers["anthropic-beta"] = beta  # the client's betas, for the fields sent on with them
+        return headers
 
     def _remember(self, tool_ids: list[str], signed: Blocks) -> None:
         if signed:
@@ -76,7 +83,7 @@ class AnthropicProvider:
 
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
         body = request_body(request, model, stream=False, replay=self.replay)
-        data = await self.upstream.post_json(self._url(), headers=self._headers(), body=body)
+        data = await self.upstream.post_json(self._url(), headers=self._headers(request), body=body)
         result, signed = parse_message(data)
         result.model = result.model or model.upstream_model
         if not isinstance(data.get("usage"), dict):
@@ -87,7 +94,7 @@ class AnthropicProvider:
     async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
         body = request_body(request, model, stream=True, replay=self.replay)
         decoder = EventDecoder(fallback_model=model.upstream_model)
-        async with aclosing(self.upstream.sse(self._url(), headers=self._headers(), body=body)) as events:
+        async with aclosing(self.upstream.sse(self._url(), headers=self._headers(request), body=body)) as events:
             async for event in events:
                 try:
                     data = orjson.loads(event.data)

@@ -18,6 +18,10 @@ results, as Anthropic requires during a tool loop. If they are unknown there (an
 restart), the request is sent without ``thinking``: Claude finishes the tool loop without extended
 thinking instead of failing.
 
+A client of the Messages API itself has its body sent as it wrote it (``core/field_policy.py``:
+signed thinking, cache breakpoints, betas and their fields all reach Claude), with our model id;
+the rest of this docstring is about every other client.
+
 What Anthropic cannot honour is refused here, which ``check`` runs before credits are reserved:
 ``n`` > 1, ``logprobs``, penalties, ``seed``, ``logit_bias``, ``min_p``, ``repetition_penalty``,
 ``response_format``, ``temperature`` above 1, and the sampling and forced-tool combinations that
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core import field_policy
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
@@ -200,10 +205,37 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
     return out
 
 
+def _as_sent(body: dict[str, Any], model: ModelSpec, *, stream: bool) -> dict[str, Any]:
+    """A Messages API client's own body, with our model id and stream choice. Thinking blocks
+    without a signature (another model's reasoning, which this gateway renders unsigned) are left
+    out: Claude refuses them, and only its own signed blocks matter to it."""
+    body["model"] = model.upstream_model
+    if stream:
+        body["stream"] = True
+    else:
+        body.pop("stream", None)
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        body["messages"] = [_signed_only(m) for m in messages]
+    return body
+
+
+def _signed_only(message: Any) -> Any:
+    content = message.get("content") if isinstance(message, dict) else None
+    if message.get("role") != "assistant" or not isinstance(content, list):
+        return message
+    kept = [b for b in content if not (isinstance(b, dict) and b.get("type") == "thinking" and not b.get("signature"))]
+    return message if len(kept) == len(content) else {**message, "content": kept}
+
+
 def request_body(
     request: ChatRequest, model: ModelSpec, *, stream: bool, replay: ReplayCache[Blocks] | None = None
 ) -> dict[str, Any]:
-    """The Messages API request; raises what Anthropic cannot honour (see the module docstring)."""
+    """The Messages API request; raises what Anthropic cannot honour (see the module docstring).
+    A Messages API client's body goes as sent (``field_policy.sendable``)."""
+    native = field_policy.sendable(request.extensions, "anthropic") if request.extensions is not None else None
+    if native is not None:
+        return _as_sent(native, model, stream=stream)
     _refuse_unsupported(request)
     max_tokens = request.max_tokens or model.max_output or DEFAULT_MAX_TOKENS
     thinking = request.reasoning_effort is not None
@@ -234,6 +266,7 @@ def request_body(
             body["tool_choice"] = choice
     if request.user:
         body["metadata"] = {"user_id": request.user}
+    body.update(field_policy.forwarded(request.extensions, "anthropic"))
     if stream:
         body["stream"] = True
     return body

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.core.chat import ToolCall
-from unigate.core.results import ChatResult, Choice, FinishReason, Usage
+from unigate.core.results import ChatResult, Choice, FinishReason, Seal, Usage
 from unigate.errors import UpstreamError
 from unigate.providers.wire import arguments_text, int_or_zero, tool_call
 
@@ -40,6 +40,7 @@ def usage(raw: Any) -> Usage:
         prompt_tokens=int_or_zero(raw.get("input_tokens")) + read + written,
         completion_tokens=int_or_zero(raw.get("output_tokens")),
         cached_tokens=read,
+        cache_write_tokens=written,
     )
 
 
@@ -78,6 +79,7 @@ def parse_message(data: Any) -> tuple[ChatResult, Blocks]:
         tool_calls=tuple(calls),
         reasoning="".join(thoughts) if thoughts else None,
         stop_sequence=matched_stop(data.get("stop_reason"), data.get("stop_sequence")),
+        seal=next((Seal("anthropic", str(b["signature"])) for b in signed if b.get("signature")), None),
     )
     result = ChatResult(model=str(data.get("model", "")), choices=[choice], usage=usage(data.get("usage")))
     return result, tuple(signed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, ToolCallDelta
+from unigate.core.results import ChoiceDelta, Seal, StreamEvent, StreamStart, ToolCallDelta
 from unigate.providers.anthropic.response import Blocks, matched_stop, stop_reason
 from unigate.providers.wire import arguments_text, int_or_zero
 
@@ -92,7 +92,8 @@ class EventDecoder:
             return [ChoiceDelta(0, reasoning=str(delta["thinking"]))] if delta.get("thinking") else []
         if kind == "signature_delta" and index in self._signed:
             self._signed[index]["signature"] += str(delta.get("signature", ""))
-            return []
+            # For a Messages API client, which sends the signed block back itself.
+            return [ChoiceDelta(0, seal=Seal("anthropic", str(delta["signature"])))] if delta.get("signature") else []
         if kind == "input_json_delta" and index in self._tool_index and delta.get("partial_json"):
             call = ToolCallDelta(self._tool_index[index], arguments=str(delta["partial_json"]))
             return [ChoiceDelta(0, tool_calls=(call,))]

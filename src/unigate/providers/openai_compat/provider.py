@@ -13,7 +13,9 @@ from contextlib import aclosing
 from typing import Any
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core import field_policy
 from unigate.core.chat import ChatRequest
+from unigate.core.chat import Dialect as ClientDialect
 from unigate.core.embeddings import EmbeddingRequest, EmbeddingResult
 from unigate.core.results import ChatResult, StreamEvent, Usage
 from unigate.errors import GatewayError, UnsupportedParameter
@@ -54,8 +56,25 @@ class OpenAICompatProvider:
     async def close(self) -> None:
         await self.upstream.close()
 
-    def check(self, request: ChatRequest, model: ModelSpec) -> None:
+    def _responses(self, request: ChatRequest, model: ModelSpec) -> bool:
+        """Whether ``request`` goes to the Responses API: the catalog says so, or a Responses
+        client sends OpenAI itself what only that API takes (Codex: ``client_metadata``, its
+        tools, its encrypted reasoning), which then reaches OpenAI as sent. Search models are
+        the exception: OpenAI serves them on Chat Completions only."""
         if model.upstream_api == "responses":
+            return True
+        ext = request.extensions
+        if not self.dialect.speaks_chat or ext is None or ext.dialect != "openai_responses":
+            return False
+        return "web_search_options" not in model.params and field_policy.wants_own_api(ext)
+
+    def speaks(self, request: ChatRequest, model: ModelSpec) -> ClientDialect | None:
+        if self._responses(request, model):
+            return "openai_responses"
+        return "openai_chat" if self.dialect.speaks_chat else None
+
+    def check(self, request: ChatRequest, model: ModelSpec) -> None:
+        if self._responses(request, model):
             self.responses.check(request)
         # Otherwise the upstream is the judge of what an OpenAI-wire request may contain.
         if request.web_search is not None and self.dialect.web_search is None:
@@ -82,7 +101,7 @@ class OpenAICompatProvider:
         return {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
 
     async def complete(self, request: ChatRequest, model: ModelSpec) -> ChatResult:
-        if model.upstream_api == "responses":
+        if self._responses(request, model):
             return await self.responses.complete(request, model)
         body = request_body(request, model, dialect=self.dialect, stream=False)
         if not self._searches_itself(request):
@@ -111,7 +130,7 @@ class OpenAICompatProvider:
                 chunks, request, model, provider=self.name, error_event=self._error_event, citations=citations
             )
 
-        if model.upstream_api == "responses":
+        if self._responses(request, model):
             events = self.responses.stream(request, model)
         else:
             body = request_body(request, model, dialect=self.dialect, stream=True)

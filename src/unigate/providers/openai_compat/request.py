@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core import field_policy
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
@@ -25,6 +26,7 @@ from unigate.core.chat import (
     ToolCall,
 )
 from unigate.providers.openai_compat.web_search import SearchStyle, search_body
+from unigate.providers.wire import capped
 
 __all__ = ["Dialect", "request_body"]
 
@@ -39,11 +41,16 @@ class Dialect:
     """OpenAI deprecated ``max_tokens`` (its o-series reject it); most compatibles know only it."""
     web_search: SearchStyle | None = None
     """How the upstream is asked to search the web (``web_search.py``); ``None``: it cannot."""
+    speaks_chat: bool = False
+    """Whether the upstream takes OpenAI's newest fields as OpenAI does (``core/field_policy.py``):
+    OpenAI only; the compatibles agree on the core fields and differ on new ones."""
 
     @staticmethod
     def of(provider: str) -> Dialect:
         if provider == "openai":
-            return Dialect(developer_role=True, max_tokens_field="max_completion_tokens", web_search="openai")
+            return Dialect(
+                developer_role=True, max_tokens_field="max_completion_tokens", web_search="openai", speaks_chat=True
+            )
         if provider == "perplexity":
             return Dialect(web_search="perplexity")
         if provider == "moonshot":
@@ -107,7 +114,7 @@ def request_body(request: ChatRequest, model: ModelSpec, *, dialect: Dialect, st
     }
     s = request.sampling
     optional: dict[str, Any] = {
-        dialect.max_tokens_field: request.max_tokens,
+        dialect.max_tokens_field: capped(request.max_tokens, model),
         "temperature": s.temperature,
         "top_p": s.top_p,
         "top_k": s.top_k,
@@ -146,6 +153,8 @@ def request_body(request: ChatRequest, model: ModelSpec, *, dialect: Dialect, st
     elif choice is not None:
         body["tool_choice"] = choice
     search_body(body, request, model, dialect.web_search)
+    if dialect.speaks_chat:
+        body.update(field_policy.forwarded(request.extensions, "openai_chat"))
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

@@ -5,7 +5,8 @@ https://platform.openai.com/docs/api-reference/responses/create
 The canonical conversation becomes ``input`` items: each message with its role (``input_text``,
 ``input_image`` and ``input_file`` parts), each tool call of an assistant turn a ``function_call``
 item and each tool result a ``function_call_output`` item. Only the fields the client set are sent,
-with three choices of ours:
+with three choices of ours (a Responses client's own body is sent as written, ``_as_sent``, with
+the first of them):
 
 * ``store: false``: the gateway keeps no conversation at OpenAI on its operator's account; so that
   a reasoning model still sees its earlier reasoning in a tool loop, its reasoning items are asked
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core import field_policy
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
@@ -35,6 +37,7 @@ from unigate.core.chat import (
 )
 from unigate.errors import InvalidRequest
 from unigate.providers.replay import ReplayCache
+from unigate.providers.wire import capped
 
 __all__ = ["REASONING_FEATURE", "Reasoning", "check_request", "request_body"]
 
@@ -105,10 +108,38 @@ def _items(m: Message, replay: ReplayCache[Reasoning]) -> list[dict[str, Any]]:
     return items
 
 
+def _as_sent(body: dict[str, Any], model: ModelSpec, *, stream: bool) -> dict[str, Any]:
+    """A Responses client's own body, with our model id, stream choice and ``store: false``.
+    Reasoning items without ``encrypted_content`` are left out: with nothing stored at OpenAI it
+    could only look them up by id and fail (they are another model's, or a stored answer's)."""
+    body["model"] = model.upstream_model
+    body["store"] = False
+    for ours in ("background", "previous_response_id"):
+        body.pop(ours, None)
+    if stream:
+        body["stream"] = True
+    else:
+        body.pop("stream", None)
+    if REASONING_FEATURE in model.features and "reasoning.encrypted_content" not in body.get("include", ()):
+        body["include"] = [*body.get("include", ()), "reasoning.encrypted_content"]
+    items = body.get("input")
+    if isinstance(items, list):
+        body["input"] = [i for i in items if not _unsealed(i)]
+    return body
+
+
+def _unsealed(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") == "reasoning" and not item.get("encrypted_content")
+
+
 def request_body(
     request: ChatRequest, model: ModelSpec, *, stream: bool, replay: ReplayCache[Reasoning]
 ) -> dict[str, Any]:
-    """The upstream's request: ``model.upstream_model`` and only the fields the client set."""
+    """The upstream's request: ``model.upstream_model`` and only the fields the client set; a
+    Responses client's body as sent (``field_policy.sendable``)."""
+    native = field_policy.sendable(request.extensions, "openai_responses") if request.extensions is not None else None
+    if native is not None:
+        return _as_sent(native, model, stream=stream)
     body: dict[str, Any] = {
         "model": model.upstream_model,
         "input": [item for m in request.messages for item in _items(m, replay)],
@@ -118,7 +149,7 @@ def request_body(
         body["include"] = ["reasoning.encrypted_content"]
     s = request.sampling
     optional: dict[str, Any] = {
-        "max_output_tokens": request.max_tokens,
+        "max_output_tokens": capped(request.max_tokens, model),
         "temperature": s.temperature,
         "top_p": s.top_p,
         "parallel_tool_calls": request.parallel_tool_calls,
@@ -149,6 +180,7 @@ def request_body(
         body["tool_choice"] = {"type": "function", "name": choice.name}
     elif choice is not None:
         body["tool_choice"] = choice
+    body.update(field_policy.forwarded(request.extensions, "openai_responses"))
     if stream:
         body["stream"] = True
     return body

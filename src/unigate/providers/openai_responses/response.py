@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from unigate.core.chat import ToolCall
-from unigate.core.results import ChatResult, Choice, FinishReason, Usage
+from unigate.core.results import ChatResult, Choice, FinishReason, Seal, Usage
 from unigate.errors import UpstreamError
 from unigate.providers.openai_responses.request import Reasoning
 from unigate.providers.wire import int_or_zero, tool_call
@@ -122,6 +122,7 @@ def parse_response(data: Any) -> tuple[ChatResult, Reasoning]:
         tool_calls=tuple(calls),
         reasoning=SUMMARY_SEPARATOR.join(summaries) or None,
         refusal="".join(refusals) or None,
+        seal=Seal("openai_responses", str(kept[0]["encrypted_content"])) if kept else None,
     )
     result = ChatResult(
         model=str(data.get("model") or ""), choices=[choice], usage=parse_usage(data.get("usage")) or Usage()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.core.results import ChoiceDelta, StreamEvent, StreamStart, ToolCallDelta, Usage
+from unigate.core.results import ChoiceDelta, Seal, StreamEvent, StreamStart, ToolCallDelta, Usage
 from unigate.providers.openai_responses.request import Reasoning
 from unigate.providers.openai_responses.response import (
     SUMMARY_SEPARATOR,
@@ -100,6 +100,8 @@ class EventDecoder:
             item = _object(data.get("item"))
             if item.get("type") == "reasoning" and (kept := reasoning_item(item)) is not None:
                 self._reasoning.append(kept)
+                # For a Responses client, which sends the item back itself (store: false).
+                return ChoiceDelta(0, seal=Seal("openai_responses", str(kept["encrypted_content"])))
             return None
         if kind in ENDS:
             self.finished = True

@@ -11,6 +11,7 @@ through it (``core/cache_flow.py``) when the operator has it on.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -33,7 +34,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     data = await read_json(request)
     ask = cache_ask_for(request, data)
     if is_anthropic_style(data):
-        chat = validate(MessagesRequest, data).to_canonical(require_max_tokens=False)
+        wire = validate(MessagesRequest, data)
+        # Not sendable as is: an OpenAI-style endpoint's body (stream_options, optional max_tokens).
+        extensions = replace(wire.extensions(data, request.headers), body=None)
+        chat = wire.to_canonical(require_max_tokens=False, extensions=extensions)
     else:
         chat = validate(ChatCompletionRequest, data).to_canonical()
     gateway, admission, cached = request.app[GATEWAY], admission_for(request), request.app.get(CACHE)

@@ -158,6 +158,8 @@ class ChunkRenderer:
         out = b""
         if self._held is not None:
             out, self._held = sse_event(self._held), None
+        if d.seal is not None and d == ChoiceDelta(d.index, seal=d.seal):
+            return out  # a seal alone: this API has no field for it
         body: dict[str, Any] = {}
         if d.index not in self._started:
             self._started.add(d.index)

@@ -3,8 +3,9 @@ request.
 
 Fields follow the seeds' schema (the service's docs, section "POST /v1/chat/completions:
 OpenAI-style request body"; the OpenAPI JSON at ``seeds/001_*.txt`` line 52) in the order the docs
-give them. Unknown fields are rejected with a 400 naming them, except a few
-that OpenAI clients send routinely and that do not change the result (``IGNORED_FIELDS``).
+give them. Unknown fields, and the hints OpenAI clients send routinely (``HINTS``), follow the field policy
+(``core/field_policy.py``): sent on to OpenAI itself, dropped or refused (a 400 naming them) for
+other models.
 
 Our extensions (``EXTENSIONS``): Anthropic's ``thinking``, ``stop_sequences`` and
 ``output_config``, which users of the ``openai`` SDK send for Claude models in ``extra_body``
@@ -33,6 +34,7 @@ from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
     ContentPart,
+    Extensions,
     FilePart,
     FunctionTool,
     ImagePart,
@@ -48,11 +50,14 @@ from unigate.core.chat import (
 )
 from unigate.errors import InvalidRequest
 
-__all__ = ["EXTENSIONS", "IGNORED_FIELDS", "ChatCompletionRequest"]
+__all__ = ["EXTENSIONS", "HINTS", "IGNORED_FIELDS", "ChatCompletionRequest"]
 
-IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier", "prediction", "safety_identifier"})
-"""Accepted and not forwarded to local models: identification and hints that leave the result
-unchanged. ``prediction`` is a latency hint: the output is the same with or without it."""
+HINTS = ("metadata", "store", "service_tier", "prediction", "safety_identifier")
+"""Typed here, and governed by the field policy like the members without a field: sent on to
+OpenAI or dropped (``core/field_policy.py``)."""
+
+IGNORED_FIELDS = frozenset({"user", *HINTS})
+"""Fields that do not ask the model for anything (``ChatRequest.requested`` leaves them out)."""
 
 EXTENSIONS = frozenset({"thinking", "stop_sequences", "output_config"})
 """Anthropic parameters read in OpenAI-style bodies (see the module docstring)."""
@@ -212,7 +217,8 @@ WireResponseFormat = Annotated[
 
 
 class ChatCompletionRequest(_Wire):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Members without a field here are the field policy's (``core/field_policy.py``), kept apart.
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
     model: str = Field(min_length=1)
     messages: list[WireMessage] = Field(min_length=1)
@@ -257,6 +263,13 @@ class ChatCompletionRequest(_Wire):
     prediction: dict[str, Any] | None = None
     safety_identifier: str | None = None
 
+    def extensions(self) -> Extensions | None:
+        """The members without a canonical field (unknown ones, and the accepted hints), for the
+        field policy: sent on to OpenAI itself, dropped or refused for other models."""
+        fields = dict(self.model_extra or {})
+        fields.update((name, getattr(self, name)) for name in HINTS if getattr(self, name) is not None)
+        return Extensions("openai_chat", fields) if fields else None
+
     def to_canonical(self) -> ChatRequest:
         """The canonical request; raises ``InvalidRequest`` naming the ``param`` on cross-field errors."""
         self._check_cross_fields()
@@ -264,13 +277,15 @@ class ChatCompletionRequest(_Wire):
         stops = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or self.stop_sequences or ())
         effort = reasoning_effort(self.thinking, self.output_config, max_tokens or DEFAULT_MAX_TOKENS)
         response_format = output_format(self.output_config) or _response_format(self.response_format)
-        requested = set(self.model_fields_set - IGNORED_FIELDS - EXTENSIONS - {"model", "messages", "stream"})
+        declared = self.model_fields_set & type(self).model_fields.keys()  # the extras are the policy's
+        requested = set(declared - IGNORED_FIELDS - EXTENSIONS - {"model", "messages", "stream"})
         # The extensions ask for what their OpenAI counterparts ask for.
         requested |= {"stop"} if self.stop_sequences else set()
         requested |= {"reasoning_effort"} if effort is not None else set()
         requested |= {"response_format"} if not isinstance(response_format, TextFormat) else set()
         functions = [t for t in self.tools or () if isinstance(t, Tool)]
         requested -= {"tools"} if not functions else set()  # $web_search alone asks for search, not tools
+        requested -= {"parallel_tool_calls"} if self.parallel_tool_calls else set()  # true: every model's default
         return ChatRequest(
             model=self.model,
             messages=tuple(_message(m) for m in self.messages),
@@ -289,6 +304,7 @@ class ChatCompletionRequest(_Wire):
             include_usage=bool(self.stream_options and self.stream_options.include_usage),
             user=self.user,
             requested=frozenset(requested),
+            extensions=self.extensions(),
         )
 
     @field_validator("logit_bias")

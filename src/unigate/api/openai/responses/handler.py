@@ -24,7 +24,7 @@ from unigate.accounts.scopes import RESPONSES as SCOPE
 from unigate.api.auth import require_key
 from unigate.api.context import GATEWAY, RESPONSES, STORE
 from unigate.api.openai.responses.render import ResponseStream, new_response_id, pending_response, response_object
-from unigate.api.openai.responses.schema import ResponsesRequest
+from unigate.api.openai.responses.schema import ResponsesRequest, split_input
 from unigate.api.openai.responses.stored import context_items, stored_object
 from unigate.api.ratelimit_headers import admission_for
 from unigate.api.requests import read_json, validate
@@ -41,13 +41,15 @@ log = logging.getLogger("unigate.api")
 
 async def responses(request: web.Request) -> web.StreamResponse:
     key = await require_key(request, request.app[STORE])
-    wire = validate(ResponsesRequest, await read_json(request))
+    body = await read_json(request)
+    known, set_apart = split_input(body)
+    wire = validate(ResponsesRequest, known)
     flow = request.app[RESPONSES]
     chain: list[StoredResponse] = []
     if wire.previous_response_id is not None:
         chain = await flow.chain(wire.previous_response_id, key, param="previous_response_id")
     context = context_items(chain)
-    chat = wire.to_canonical(context)
+    chat = wire.to_canonical(context, wire.extensions(body, set_apart))
     echo = wire.echo()
     response_id, created_at = new_response_id(), int(time.time())
     row = StoredResponse(

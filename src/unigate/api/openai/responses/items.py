@@ -33,6 +33,7 @@ __all__ = [
     "MessageItem",
     "ReasoningItem",
     "add_messages",
+    "is_known_item",
     "parse_items",
     "stored_item",
 ]
@@ -123,6 +124,12 @@ InputItem = Annotated[
 
 
 _ITEMS: TypeAdapter[list[InputItem]] = TypeAdapter(list[InputItem])
+_KNOWN_KINDS = frozenset({"message", "function_call", "function_call_output", "reasoning", "item_reference"})
+
+
+def is_known_item(item: Mapping[str, Any]) -> bool:
+    """Whether an input item is of a type read here (the others are the field policy's)."""
+    return _item_kind(item) in _KNOWN_KINDS
 
 
 def parse_items(raw: Sequence[Mapping[str, Any]]) -> list[InputItem]:

@@ -24,7 +24,7 @@ import orjson
 from unigate.api.meta import meta
 from unigate.api.streaming import sse_event
 from unigate.core.gateway import Charge
-from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, TokenLogprob, UrlCitation, Usage
+from unigate.core.results import ChatResult, ChoiceDelta, FinishReason, Seal, TokenLogprob, UrlCitation, Usage
 from unigate.errors import GatewayError
 from unigate.primitives.ids import hex_id
 
@@ -42,7 +42,7 @@ def _id(prefix: str) -> str:
 def _usage(u: Usage) -> dict[str, Any]:
     return {
         "input_tokens": u.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": 0},
+        "input_tokens_details": {"cached_tokens": u.cached_tokens, "cache_write_tokens": u.cache_write_tokens},
         "output_tokens": u.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
         "total_tokens": u.total(),
@@ -71,14 +71,22 @@ def _status(reason: FinishReason | None) -> tuple[str, dict[str, str] | None]:
     return "completed", None
 
 
-def _reasoning_item(item_id: str, text: str, status: str) -> dict[str, Any]:
-    return {
+def _reasoning_item(item_id: str, text: str, status: str, seal: Seal | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
         "type": "reasoning",
         "id": item_id,
         "summary": [],
         "content": [{"type": "reasoning_text", "text": text}],
         "status": status,
     }
+    if seal is not None and seal.dialect == "openai_responses":
+        # The client sends it back on the next turn (store: false), as it would to OpenAI.
+        item["encrypted_content"] = seal.value
+    return item
+
+
+def _sealed(seal: Seal | None) -> bool:
+    return seal is not None and seal.dialect == "openai_responses"
 
 
 def _text_part(text: str, logprobs: list[dict[str, Any]], cited: tuple[UrlCitation, ...] = ()) -> dict[str, Any]:
@@ -163,8 +171,8 @@ def response_object(
     """The ``response`` object of ``result`` (a new id, and now, unless given)."""
     choice = result.choices[0]
     output: list[dict[str, Any]] = []
-    if choice.reasoning:
-        output.append(_reasoning_item(_id("rs"), choice.reasoning, "completed"))
+    if choice.reasoning or _sealed(choice.seal):
+        output.append(_reasoning_item(_id("rs"), choice.reasoning or "", "completed", choice.seal))
     if choice.content or not choice.tool_calls:
         part = _text_part(choice.content or "", _logprobs(choice.logprobs), choice.annotations)
         output.append(_message_item(_id("msg"), [part], "completed"))
@@ -197,6 +205,7 @@ class _Open:
         self.logprobs: list[dict[str, Any]] = []
         self.cited: tuple[UrlCitation, ...] = ()
         self.call_index = -1
+        self.seal: Seal | None = None
 
 
 class ResponseStream:
@@ -259,7 +268,7 @@ class ResponseStream:
             done = _call_item(item.item_id, item.call_id, item.name, item.text, "completed")
             out = self._event("response.function_call_arguments.done", **ids, arguments=item.text)
         elif item.kind == "reasoning":
-            done = _reasoning_item(item.item_id, item.text, "completed")
+            done = _reasoning_item(item.item_id, item.text, "completed", item.seal)
             part = {"type": "reasoning_text", "text": item.text}
             out = self._event("response.reasoning_text.done", **ids, content_index=0, text=item.text)
             out += self._event("response.content_part.done", **ids, content_index=0, part=part)
@@ -275,8 +284,14 @@ class ResponseStream:
 
     def delta(self, d: ChoiceDelta) -> bytes:
         out = b""
+        if _sealed(d.seal):
+            # OpenAI seals a reasoning item when it ends: the one open, or one without summary.
+            if self._open is None or self._open.kind != "reasoning" or self._open.seal is not None:
+                out += self._begin("reasoning")
+            assert self._open is not None
+            self._open.seal = d.seal
         if d.reasoning:
-            if self._open is None or self._open.kind != "reasoning":
+            if self._open is None or self._open.kind != "reasoning" or self._open.seal is not None:
                 out += self._begin("reasoning")
             assert self._open is not None
             self._open.text += d.reasoning

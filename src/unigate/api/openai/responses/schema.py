@@ -8,8 +8,9 @@ not carried over from the previous response, as OpenAI's are not.
 
 ``store`` (default true), ``previous_response_id`` and ``background`` are the stored responses'
 (``core/response_flow.py``); ``conversation`` and ``prompt`` objects are refused with a 400 naming
-them. Only function tools exist here; the hosted tools (web search, file search, code
-interpreter, ...) are refused. The top level rejects unknown fields.
+them. Function tools are read; other tools, input items of other types and members without a
+field here are kept apart as ``Extensions`` with the body itself, for the field policy
+(``core/field_policy.py``): sent on as is to OpenAI, dropped or refused for other models.
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from unigate.api.openai.responses.items import InputItem, ItemReference, add_messages, parse_items, stored_item
+from unigate.api.openai.responses.items import (
+    InputItem,
+    ItemReference,
+    add_messages,
+    is_known_item,
+    parse_items,
+    stored_item,
+)
 from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
+    Extensions,
     FunctionTool,
     JsonObjectFormat,
     JsonSchemaFormat,
@@ -36,12 +45,26 @@ from unigate.core.chat import (
 )
 from unigate.errors import InvalidRequest, UnsupportedParameter
 
-__all__ = ["IGNORED_FIELDS", "ResponsesRequest"]
+__all__ = ["IGNORED_FIELDS", "ResponsesRequest", "split_input"]
 
 IGNORED_FIELDS = frozenset(
     {"metadata", "user", "safety_identifier", "prompt_cache_key", "service_tier", "truncation", "include"}
 )
 """Accepted without effect on the answer: identification, caching hints."""
+
+
+def split_input(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``body`` without the input items of types the canonical request has no place for (a
+    custom tool's call, a shell call, ...), and those items by path (``input[7]``) for the field
+    policy."""
+    items = body.get("input")
+    if not isinstance(items, list):
+        return body, {}
+    apart = {f"input[{i}]": it for i, it in enumerate(items) if isinstance(it, dict) and not is_known_item(it)}
+    if not apart:
+        return body, {}
+    kept = [it for i, it in enumerate(items) if f"input[{i}]" not in apart]
+    return {**body, "input": kept}, apart
 
 
 class _Wire(BaseModel):
@@ -93,6 +116,8 @@ class StreamOptionsParam(_Wire):
 
 
 class ResponsesRequest(_Wire):
+    # Members without a field here are the field policy's (``core/field_policy.py``), kept apart.
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     model: str = Field(min_length=1)
     input: str | list[InputItem]
     instructions: str | None = None
@@ -175,20 +200,37 @@ class ResponsesRequest(_Wire):
         """``input`` as a stored response keeps it (``items.stored_item``)."""
         return [stored_item(item) for item in self.resolved_input(context)]
 
+    def extensions(self, body: Mapping[str, Any], set_apart: Mapping[str, Any]) -> Extensions:
+        """What the canonical request has no field for: unknown members, tools other than
+        functions, the input items ``set_apart`` (``split_input``); and ``body`` to send on to
+        OpenAI as is, unless the gateway rewrites the input (a chain of stored responses)."""
+        fields: dict[str, Any] = dict(self.model_extra or {})
+        fields.update((f"tools[{i}]", t) for i, t in enumerate(self.tools or ()) if t.get("type") != "function")
+        fields.update(set_apart)
+        chained = self.previous_response_id is not None or any(
+            isinstance(item, ItemReference) for item in (self.input if isinstance(self.input, list) else ())
+        )
+        return Extensions("openai_responses", fields, {}, None if chained else body)
+
     def function_tools(self) -> list[FunctionToolParam]:
+        """The function tools, those of ``namespace`` tools included (Codex groups some so)."""
         out = []
         for i, tool in enumerate(self.tools or ()):
-            if tool.get("type") != "function":
-                raise UnsupportedParameter(
-                    f"Only function tools are supported here, not {tool.get('type')!r}.", param=f"tools[{i}].type"
-                )
-            try:
-                out.append(FunctionToolParam.model_validate(tool))
-            except ValueError as exc:
-                raise InvalidRequest(f"Invalid function tool: {exc}", param=f"tools[{i}]") from None
+            kind = tool.get("type")
+            inner = tool.get("tools") if kind == "namespace" else [tool] if kind == "function" else []
+            for j, member in enumerate(inner if isinstance(inner, list) else []):
+                param = f"tools[{i}]" if kind == "function" else f"tools[{i}].tools[{j}]"
+                if kind == "namespace" and not (isinstance(member, dict) and member.get("type") == "function"):
+                    continue  # other kinds inside a namespace: the field policy's, with the namespace
+                try:
+                    out.append(FunctionToolParam.model_validate(member))
+                except ValueError as exc:
+                    raise InvalidRequest(f"Invalid function tool: {exc}", param=param) from None
         return out
 
-    def to_canonical(self, context: Sequence[Mapping[str, Any]] = ()) -> ChatRequest:
+    def to_canonical(
+        self, context: Sequence[Mapping[str, Any]] = (), extensions: Extensions | None = None
+    ) -> ChatRequest:
         """The canonical request; ``context``: the stored items of the chain it continues."""
         self._refuse_stateful()
         tools = self.function_tools()
@@ -199,10 +241,10 @@ class ResponsesRequest(_Wire):
                 ("top_p", self.top_p),
                 ("tools", tools),
                 ("tool_choice", self.tool_choice),
-                ("parallel_tool_calls", self.parallel_tool_calls),
+                ("parallel_tool_calls", self.parallel_tool_calls is False or None),
             )
             if value is not None and value != []
-        }
+        }  # parallel tool calls are every model's default: true asks for nothing (Codex sends it)
         if self.top_logprobs:
             requested |= {"logprobs", "top_logprobs"}
         response_format = self._format()
@@ -226,6 +268,7 @@ class ResponsesRequest(_Wire):
             stream=self.stream,
             user=self.user or self.safety_identifier,
             requested=frozenset(requested),
+            extensions=extensions,
         )
 
     def _refuse_stateful(self) -> None:
