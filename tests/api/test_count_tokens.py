@@ -65,15 +65,43 @@ def test_a_claude_model_is_counted_by_anthropic(
     counted = client.messages.count_tokens(model=CLAUDE.id, messages=HELLO, system="You are a scientist.")
     assert counted.input_tokens == documented["input_tokens"]
     assert upstream.last.path == COUNT
-    assert upstream.last.body == {
-        "model": "claude-opus-4-6",
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello, world"}]}],
-        "system": "You are a scientist.",
-    }
+    # The client's own body, as sent, with the upstream's model id.
+    assert upstream.last.body == {"model": "claude-opus-4-6", "messages": HELLO, "system": "You are a scientist."}
     # Free: nothing reserved, settled or recorded.
     assert server.balance(account[1]) == before
     assert server.usage_rows(account[1]) == []
     assert server.open_reservations() == 0
+
+
+def test_a_messages_clients_newer_fields_and_betas_are_counted_too(
+    upstream: Emulator, server: Server, account: tuple[str, int]
+) -> None:
+    upstream.queue(json_reply({"input_tokens": 31}))
+    body = {
+        "model": CLAUDE.id,
+        "messages": HELLO,
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "max_tokens": 4096,
+        "stream": True,
+        "metadata": {"user_id": "u-1"},
+    }
+    beta = "context-management-2025-06-27"
+    r = httpx2.post(
+        f"{server.url}{COUNT}",
+        json=body,
+        headers={"x-api-key": account[0], "anthropic-version": "2023-06-01", "anthropic-beta": beta},
+        timeout=30,
+    )
+    assert r.json() == {"input_tokens": 31}, r.text
+    sent = upstream.last
+    assert sent.headers["anthropic-beta"] == beta
+    assert sent.body == {  # less what only creating a message takes
+        "model": "claude-opus-4-6",
+        "messages": HELLO,
+        "thinking": body["thinking"],
+        "context_management": body["context_management"],
+    }
 
 
 def test_other_models_answer_the_gateways_estimate(server: Server, account: tuple[str, int]) -> None:

@@ -32,7 +32,10 @@ REFUSAL = re.compile(
 
 
 def claude_code_request() -> ChatRequest:
-    return MessagesRequest.model_validate(claude_code_body("smollm2-135m")).to_canonical(require_max_tokens=True)
+    """As ``/v1/messages`` reads it (its fields without a canonical place kept aside)."""
+    body = claude_code_body("smollm2-135m")
+    wire = MessagesRequest.model_validate(body)
+    return wire.to_canonical(require_max_tokens=True, extensions=wire.extensions(body, {}))
 
 
 async def test_the_count_is_what_a_reply_reports(local: LocalProvider, spec: ModelSpec, ask: Ask) -> None:
