@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv and installs unigate into it (with the dev extras when given "dev").
-# The first run builds llama-cpp-python from source (about 6 minutes on 2 cores); pip caches
-# the wheel, so later installs on the same machine take seconds.
+# The first run builds llama-cpp-python from source (about 7 minutes on 2 cores) and keeps the
+# wheel, so later installs on the same machine take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
@@ -34,17 +34,38 @@ build_progress() {
   done
 }
 
-if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
-  echo "==> building llama-cpp-python (first time only: about 6 minutes on 2 cores; pip caches the wheel)"
-  : >.venv/llama-build.log
-  SECONDS=0
-  if ! .venv/bin/python -m pip install -v "llama-cpp-python==0.3.36" 2>&1 | build_progress \
-    || ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
-    tail -n 40 .venv/llama-build.log >&2
-    echo "building llama-cpp-python failed: the whole log is in .venv/llama-build.log" >&2
-    exit 1
-  fi
+# llama.cpp builds for the build machine's CPU by default (-march=native), and a virtual machine
+# may advertise instructions it traps (AMX here: "Illegal instruction" at the first token). So the
+# CPU features are named instead: AVX2, FMA and F16C on x86-64, what every machine of this kind
+# runs. The wheel is kept under a key of the version and these flags, outside pip's cache (which
+# keys a wheel by its source only, and would hand back a native build).
+llama_version="0.3.36"
+llama_flags=""
+if [ "$(uname -m)" = "x86_64" ]; then
+  llama_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 fi
+llama_key="$(printf '%s %s' "$llama_version" "$llama_flags" | sha256sum | cut -c1-16)"
+llama_wheels="${XDG_CACHE_HOME:-$HOME/.cache}/unigate/llama-wheels/$llama_key"
+if [ "$(cat .venv/llama-build-key 2>/dev/null)" != "$llama_key" ] || ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  if ! ls "$llama_wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "==> building llama-cpp-python (first time only: about 7 minutes on 2 cores; the wheel is kept in $llama_wheels)"
+    : >.venv/llama-build.log
+    SECONDS=0
+    mkdir -p "$llama_wheels"
+    if ! CMAKE_ARGS="$llama_flags" .venv/bin/python -m pip wheel -v --no-deps --no-cache-dir -w "$llama_wheels" \
+      "llama-cpp-python==$llama_version" 2>&1 | build_progress \
+      || ! ls "$llama_wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+      tail -n 40 .venv/llama-build.log >&2
+      echo "building llama-cpp-python failed: the whole log is in .venv/llama-build.log" >&2
+      exit 1
+    fi
+  fi
+  .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$llama_wheels"/llama_cpp_python-*.whl
+  .venv/bin/python -m pip install --quiet "$llama_wheels"/llama_cpp_python-*.whl 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import llama_cpp" || { echo "llama-cpp-python did not install" >&2; exit 1; }
+  echo "$llama_key" >.venv/llama-build-key
+fi
+echo "$llama_wheels" >.venv/llama-wheels  # for tests/cli/test_package_install.py's own pip install
 
 target="."
 [ "$extras" = "dev" ] && target=".[dev]"

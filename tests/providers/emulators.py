@@ -103,6 +103,10 @@ class Emulator:
     def last(self) -> Recorded:
         return self.requests[-1]
 
+    def reply_to(self, request: Recorded) -> Reply:
+        """The next queued reply; a subclass may answer by what ``request`` holds instead."""
+        return self.replies.popleft() if self.replies else json_reply({"error": "no reply queued"}, status=599)
+
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> str:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -120,16 +124,15 @@ class Emulator:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body: Any = orjson.loads(raw) if raw and request.content_type == "application/json" else raw
-        self.requests.append(
-            Recorded(
-                request.method,
-                request.path,
-                dict(request.query),
-                {k.lower(): v for k, v in request.headers.items()},
-                body,
-            )
+        recorded = Recorded(
+            request.method,
+            request.path,
+            dict(request.query),
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
         )
-        reply = self.replies.popleft() if self.replies else json_reply({"error": "no reply queued"}, status=599)
+        self.requests.append(recorded)
+        reply = self.reply_to(recorded)
         if reply.delay_s:
             try:
                 await asyncio.sleep(reply.delay_s)
@@ -231,8 +234,8 @@ def chat(*messages: Message | str, **options: Any) -> ChatRequest:
 class EmulatorThread:
     """An ``Emulator`` on its own event loop in a daemon thread."""
 
-    def __init__(self) -> None:
-        self.emulator = Emulator()
+    def __init__(self, emulator: Emulator | None = None) -> None:
+        self.emulator = emulator or Emulator()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 

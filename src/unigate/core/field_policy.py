@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, Dialect, Extensions
+from unigate.core.provider import Provider
 from unigate.errors import UnsupportedParameter
 from unigate.primitives.records import record
 
@@ -171,13 +173,15 @@ def rule_for(dialect: Dialect, name: str, value: Any = None) -> FieldRule:
     return UNKNOWN
 
 
-def check(request: ChatRequest, speaks: Dialect | None, model_id: str) -> None:
-    """Refuse, with a 400 naming it, the first field the policy refuses for a provider that speaks
-    ``speaks`` (``None``: no client dialect, like the embedded model)."""
+def check(request: ChatRequest, provider: Provider, model: ModelSpec) -> None:
+    """Refuse, with a 400 naming it, the first field the policy refuses for ``provider`` with
+    ``model``: for the dialect it ``speaks`` (a provider without ``speaks`` speaks none)."""
     ext = request.extensions
     if ext is None:
         return
-    same = speaks == ext.dialect
+    speaks = getattr(provider, "speaks", None)
+    same = speaks is not None and speaks(request, model) == ext.dialect
+    model_id = model.id
     for name, value in ext.fields.items():
         rule = rule_for(ext.dialect, name, value)
         if (rule.same if same else rule.other) != "refuse":

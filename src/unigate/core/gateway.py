@@ -168,8 +168,7 @@ class Gateway:
         provider = self.services.chat(spec.provider)
         if provider is None:
             raise UnsupportedParameter(f"The provider of {spec.id!r} is not configured.", param="model")
-        speaks = getattr(provider, "speaks", None)  # only providers with a client dialect define it
-        field_policy.check(request, speaks(request, spec) if speaks is not None else None, spec.id)
+        field_policy.check(request, provider, spec)
         provider.check(request, spec)
         return spec, provider
 
@@ -252,8 +251,7 @@ class Gateway:
 
     @tracing.traced("unigate.settle")
     async def settle(self, call: Call, credits: int, status: str, usage: Usage | None = None) -> Charge:
-        """Settle ``call`` to ``credits`` (at most what it reserved), once; see the module for what
-        happens when the store cannot take it."""
+        """Settle ``call`` to ``credits`` (at most what it reserved), once (the module: if the store fails)."""
         credits = min(credits, call.reservation.amount)
         usage = usage or Usage()
         latency_ms = int((time.monotonic() - call.started) * 1000)
@@ -297,8 +295,7 @@ class Gateway:
         return taken
 
     async def _settled(self, call: Call, run: Callable[[], Awaitable[R]]) -> tuple[R, Charge]:
-        """``run()``'s result and its charge, settled once whatever ends it: its reported usage,
-        the prompt estimate when cancelled, nothing when it failed."""
+        """``run()``'s result and its charge, settled once: its usage, the prompt if cancelled, 0 if failed."""
         try:
             result = await run()
         except asyncio.CancelledError:

@@ -9,10 +9,10 @@ music and 3D jobs), and its provider is configured (or embedded) and declares th
 wrong: clients list models to check a key, ``unigate doctor`` among them) and, if it has scopes,
 only the models those scopes can call are listed.
 
-With an ``anthropic-version`` header (what the ``anthropic`` SDKs and Claude Code send), the same
-lists come in Anthropic's shape, chat models only (what the Messages API calls) (``{"data": [{"type": "model", "id", "display_name",
-"created_at"}], "has_more", "first_id", "last_id"}``), one page holding them all, and a key may
-come in ``x-api-key``.
+With an ``anthropic-version`` header (what the ``anthropic`` SDKs and Claude Code send), the chat
+models (what the Messages API calls) come in Anthropic's shape (``{"data": [{"type": "model", "id",
+"display_name", "created_at"}], "has_more", "first_id", "last_id"}``), one page holding them all,
+and a key may come in ``x-api-key``.
 
 The list bodies depend only on the catalog and on what can be served, so each is rendered once
 per (catalog, servable set) and the bytes are reused: the catalog has ~640 models and

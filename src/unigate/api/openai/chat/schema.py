@@ -1,11 +1,10 @@
 """Wire schema of ``POST /v1/chat/completions`` (OpenAI style) and its translation to the canonical
-request.
+request; the messages, in ``messages.py``.
 
 Fields follow the seeds' schema (the service's docs, section "POST /v1/chat/completions:
 OpenAI-style request body"; the OpenAPI JSON at ``seeds/001_*.txt`` line 52) in the order the docs
-give them. Unknown fields, and the hints OpenAI clients send routinely (``HINTS``), follow the field policy
-(``core/field_policy.py``): sent on to OpenAI itself, dropped or refused (a 400 naming them) for
-other models.
+give them. Unknown fields and the hints clients send (``HINTS``) follow the field policy
+(``core/field_policy.py``): sent on to OpenAI itself, dropped or refused for other models.
 
 Our extensions (``EXTENSIONS``): Anthropic's ``thinking``, ``stop_sequences`` and
 ``output_config``, which users of the ``openai`` SDK send for Claude models in ``extra_body``
@@ -15,10 +14,9 @@ Our extensions (``EXTENSIONS``): Anthropic's ``thinking``, ``stop_sequences`` an
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, with_config
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from unigate.api.anthropic.schema import (
     DEFAULT_MAX_TOKENS,
@@ -27,25 +25,20 @@ from unigate.api.anthropic.schema import (
     output_format,
     reasoning_effort,
 )
+from unigate.api.openai.chat.messages import WireMessage, to_message
 from unigate.api.openai.chat.tools import Name as _Name
 from unigate.api.openai.chat.tools import Tool, ToolParam, WebSearchOptions, web_search
 from unigate.api.openai.sampling import check_logit_bias, to_sampling
 from unigate.api.requests import MAX_COUNT
 from unigate.core.chat import (
     ChatRequest,
-    ContentPart,
     Extensions,
-    FilePart,
     FunctionTool,
-    ImagePart,
     JsonObjectFormat,
     JsonSchemaFormat,
-    Message,
     NamedToolChoice,
     ResponseFormat,
     TextFormat,
-    TextPart,
-    ToolCall,
     ToolChoice,
 )
 from unigate.errors import InvalidRequest
@@ -53,8 +46,7 @@ from unigate.errors import InvalidRequest
 __all__ = ["EXTENSIONS", "HINTS", "IGNORED_FIELDS", "ChatCompletionRequest"]
 
 HINTS = ("metadata", "store", "service_tier", "prediction", "safety_identifier")
-"""Typed here, and governed by the field policy like the members without a field: sent on to
-OpenAI or dropped (``core/field_policy.py``)."""
+"""Typed here, and the field policy's like the members without a field."""
 
 IGNORED_FIELDS = frozenset({"user", *HINTS})
 """Fields that do not ask the model for anything (``ChatRequest.requested`` leaves them out)."""
@@ -65,111 +57,6 @@ EXTENSIONS = frozenset({"thinking", "stop_sequences", "output_config"})
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# ---- content parts and messages ----------------------------------------------------------------
-# Typed dicts, not models: a conversation's history is most of a request, and pydantic validates
-# a message into a dict faster than it builds a model instance. Unknown keys are rejected all the
-# same, and errors name the same ``param``.
-
-_DICT = ConfigDict(extra="forbid")
-
-
-@with_config(_DICT)
-class TextContent(TypedDict):
-    type: Literal["text"]
-    text: str
-
-
-@with_config(_DICT)
-class ImageURL(TypedDict):
-    url: Annotated[str, Field(min_length=1)]
-    """A URL or a ``data:image/...;base64,`` URI. JPG/JPEG, PNG, GIF and WEBP."""
-    detail: NotRequired[Literal["auto", "low", "high"] | None]
-
-
-@with_config(_DICT)
-class ImageContent(TypedDict):
-    type: Literal["image_url"]
-    image_url: ImageURL
-
-
-@with_config(_DICT)
-class FileData(TypedDict, total=False):
-    file_data: str | None
-    """The base64 encoded file data, used when passing the file to the model as a string."""
-    filename: str | None
-    file_id: str | None
-
-
-@with_config(_DICT)
-class FileContent(TypedDict):
-    type: Literal["file"]
-    file: FileData
-
-
-UserPart = Annotated[TextContent | ImageContent | FileContent, Field(discriminator="type")]
-
-
-@with_config(_DICT)
-class SystemMessage(TypedDict):
-    role: Literal["system"]
-    content: str | list[TextContent]
-    name: NotRequired[str | None]
-
-
-@with_config(_DICT)
-class DeveloperMessage(TypedDict):
-    role: Literal["developer"]
-    content: str | list[TextContent]
-    name: NotRequired[str | None]
-
-
-@with_config(_DICT)
-class UserMessage(TypedDict):
-    role: Literal["user"]
-    content: str | list[UserPart]
-    name: NotRequired[str | None]
-
-
-@with_config(_DICT)
-class FunctionCall(TypedDict):
-    name: str
-    arguments: str
-    """The arguments as JSON text, exactly as the model generated them."""
-
-
-@with_config(_DICT)
-class MessageToolCall(TypedDict):
-    id: str
-    type: Literal["function"]
-    function: FunctionCall
-
-
-@with_config(_DICT)
-class AssistantMessage(TypedDict):
-    """Content, tool calls or both (``ChatCompletionRequest._check_cross_fields``)."""
-
-    role: Literal["assistant"]
-    content: NotRequired[str | list[TextContent] | None]
-    name: NotRequired[str | None]
-    refusal: NotRequired[str | None]
-    annotations: NotRequired[list[Any] | None]  # a searched answer's, sent back as received; unread
-    tool_calls: NotRequired[list[MessageToolCall] | None]
-
-
-@with_config(_DICT)
-class ToolMessage(TypedDict):
-    role: Literal["tool"]
-    content: str | list[TextContent]
-    tool_call_id: str
-    name: NotRequired[str | None]  # the seeds' $web_search loop names the tool
-
-
-WireMessage = Annotated[
-    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
-    Field(discriminator="role"),
-]
 
 
 # ---- tools and formats -----------------------------------------------------------------------
@@ -217,8 +104,7 @@ WireResponseFormat = Annotated[
 
 
 class ChatCompletionRequest(_Wire):
-    # Members without a field here are the field policy's (``core/field_policy.py``), kept apart.
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)  # extras: the policy's
 
     model: str = Field(min_length=1)
     messages: list[WireMessage] = Field(min_length=1)
@@ -264,8 +150,7 @@ class ChatCompletionRequest(_Wire):
     safety_identifier: str | None = None
 
     def extensions(self) -> Extensions | None:
-        """The members without a canonical field (unknown ones, and the accepted hints), for the
-        field policy: sent on to OpenAI itself, dropped or refused for other models."""
+        """The members without a canonical field (the extras and ``HINTS``), for the field policy."""
         fields = dict(self.model_extra or {})
         fields.update((name, getattr(self, name)) for name in HINTS if getattr(self, name) is not None)
         return Extensions("openai_chat", fields) if fields else None
@@ -278,7 +163,7 @@ class ChatCompletionRequest(_Wire):
         effort = reasoning_effort(self.thinking, self.output_config, max_tokens or DEFAULT_MAX_TOKENS)
         response_format = output_format(self.output_config) or _response_format(self.response_format)
         declared = self.model_fields_set & type(self).model_fields.keys()  # the extras are the policy's
-        requested = set(declared - IGNORED_FIELDS - EXTENSIONS - {"model", "messages", "stream"})
+        requested = declared - IGNORED_FIELDS - EXTENSIONS - {"model", "messages", "stream"}
         # The extensions ask for what their OpenAI counterparts ask for.
         requested |= {"stop"} if self.stop_sequences else set()
         requested |= {"reasoning_effort"} if effort is not None else set()
@@ -288,7 +173,7 @@ class ChatCompletionRequest(_Wire):
         requested -= {"parallel_tool_calls"} if self.parallel_tool_calls else set()  # true: every model's default
         return ChatRequest(
             model=self.model,
-            messages=tuple(_message(m) for m in self.messages),
+            messages=tuple(to_message(m) for m in self.messages),
             max_tokens=max_tokens,
             n=self.n or 1,
             sampling=to_sampling(self, stops),
@@ -355,36 +240,6 @@ class ChatCompletionRequest(_Wire):
         for name, value, openai_value, openai_name in pairs:
             if value is not None and openai_value is not None:
                 raise InvalidRequest(f"Give {openai_name} or {name}, not both.", param=name)
-
-
-def _parts(content: str | list[TextContent] | list[UserPart] | None) -> tuple[ContentPart, ...]:
-    if content is None:
-        return ()
-    if isinstance(content, str):
-        return (TextPart(content),)
-    out: list[ContentPart] = []
-    for part in content:
-        if part["type"] == "text":
-            out.append(TextPart(part["text"]))
-        elif part["type"] == "image_url":
-            image = part["image_url"]
-            out.append(ImagePart(image["url"], image.get("detail")))
-        else:
-            file = part["file"]
-            out.append(FilePart(file.get("file_data"), file.get("filename"), file.get("file_id")))
-    return tuple(out)
-
-
-def _message(m: SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage) -> Message:
-    if m["role"] == "assistant":
-        calls = m.get("tool_calls")
-        tool_calls = (
-            tuple(ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls) if calls else ()
-        )
-        return Message("assistant", _parts(m.get("content")), name=m.get("name"), tool_calls=tool_calls)
-    if m["role"] == "tool":
-        return Message("tool", _parts(m["content"]), tool_call_id=m["tool_call_id"])
-    return Message(m["role"], _parts(m["content"]), name=m.get("name"))
 
 
 def _tool(t: Tool) -> FunctionTool:
