@@ -18,6 +18,7 @@ from aiohttp.typedefs import Middleware
 from unigate.accounts.services import AccountServices
 from unigate.accounts.store import Store
 from unigate.api.account_routes import add_account_routes
+from unigate.api.anthropic.count_tokens import count_tokens
 from unigate.api.anthropic.messages import messages
 from unigate.api.cache_ask import add_cache_headers
 from unigate.api.context import CACHE, GATEWAY, JOBS, KEYS, MEDIA, RESPONSES, SETTINGS, STORE
@@ -140,6 +141,8 @@ def create_app(
     app.router.add_post("/chat/completions", chat_completions)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
+    app.router.add_post("/messages/count_tokens", count_tokens)
     app.router.add_post("/v1/responses", responses)
     app.router.add_post("/responses", responses)
     add_stored_routes(app.router)

@@ -6,7 +6,8 @@ Every failure the API reports is one of these, rendered once (``api/errors.py``)
     GatewayError (500 api_error)
     ├── InvalidRequest (400 invalid_request_error)
     │   ├── UnsupportedParameter (400, code unsupported_parameter)
-    │   └── UnsupportedContent (400, code unsupported_content)
+    │   ├── UnsupportedContent (400, code unsupported_content)
+    │   └── ContextLengthExceeded (400, code context_length_exceeded)
     ├── AuthenticationError (401 authentication_error, code invalid_api_key)
     ├── PermissionDenied (403 permission_error)
     ├── InsufficientCredits (402 insufficient_quota, code insufficient_credits)
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "ContextLengthExceeded",
     "GatewayError",
     "InsufficientCredits",
     "InvalidRequest",
@@ -95,6 +97,13 @@ class UnsupportedContent(InvalidRequest):
     """A content part (image, file, ...) the target model cannot read."""
 
     code = "unsupported_content"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    """A prompt that does not fit the model's context (OpenAI's code): refused, never cut to fit.
+    The message names the sizes (the embedded model's, or the upstream's own words)."""
+
+    code = "context_length_exceeded"
 
 
 class AuthenticationError(GatewayError):

@@ -1,17 +1,18 @@
 """The chat capability: what a provider implements to serve the chat endpoints, local engines
 and remote APIs alike. Its registration declares it (``Modality.CHAT``, with the object in
-``Capabilities.chat``); the other modalities have protocols of their own (``embedder.py``)."""
+``Capabilities.chat``); the other modalities have protocols of their own (``embedder.py``).
+``TokenCounter`` is what a chat provider adds when it can count a prompt exactly."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest
 from unigate.core.results import ChatResult, StreamEvent
 
-__all__ = ["Provider"]
+__all__ = ["Provider", "TokenCounter"]
 
 
 class Provider(Protocol):
@@ -48,3 +49,14 @@ class Provider(Protocol):
 
     def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncIterator[StreamEvent]:
         """Yield one ``StreamStart``, the ``ChoiceDelta``s as they are generated, then ``Usage``."""
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A chat provider that knows a prompt's exact size: its own tokenizer (the embedded model),
+    or its upstream's counting endpoint (Anthropic's). Asked by ``/v1/messages/count_tokens``
+    (``token_count.py``); any other provider is answered with ``estimate_prompt_tokens``."""
+
+    async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int | None:
+        """The prompt tokens ``model`` would read for ``request``, or ``None`` when they cannot
+        be counted exactly here (the estimate answers then)."""

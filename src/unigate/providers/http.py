@@ -10,7 +10,9 @@ How an upstream failure reaches our client (the status is ours, the message says
 =========================  ==========================================================
 upstream answer            our error
 =========================  ==========================================================
-400, 422                   ``InvalidRequest`` 400 with the upstream message and param
+400, 422                   ``InvalidRequest`` 400 with the upstream message and param;
+                           ``ContextLengthExceeded`` (code ``context_length_exceeded``)
+                           when the parser says the prompt does not fit the context
 401, 403, bad key          ``UpstreamError`` 502 ``upstream_auth_failed``: *our* key is
                            wrong, so never a 401/403 to the client; names the setting
 404                        ``UpstreamError`` 502 ``upstream_not_found`` (our catalog
@@ -39,6 +41,7 @@ from typing import Any
 import orjson
 
 from unigate.errors import (
+    ContextLengthExceeded,
     GatewayError,
     InvalidRequest,
     Overloaded,
@@ -74,6 +77,9 @@ class UpstreamFailure:
     200 stream), else ``None``."""
     retry_after: str | None = None
     """Seconds, from the body (Gemini's ``RetryInfo``) when no ``Retry-After`` header came."""
+    context_exceeded: bool = False
+    """The upstream says the prompt does not fit the model's context (in its own words, which
+    name the sizes): our 400 then carries OpenAI's code, ``context_length_exceeded``."""
 
 
 ErrorParser = Callable[[bytes], UpstreamFailure]
@@ -107,9 +113,10 @@ def failure_error(
             code="upstream_auth_failed",
         )
     if status in (400, 422):
-        return InvalidRequest(
-            f"The {name} provider rejected the request: {detail}", param=failure.param, code="upstream_invalid_request"
-        )
+        message = f"The {name} provider rejected the request: {detail}"
+        if failure.context_exceeded:
+            return ContextLengthExceeded(message, param=failure.param or "messages")
+        return InvalidRequest(message, param=failure.param, code="upstream_invalid_request")
     if status == 404:
         return UpstreamError(
             f"The {name} provider does not know this model or endpoint: {detail}", code="upstream_not_found"

@@ -45,7 +45,7 @@ from typing import cast
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, Dialect, FilePart, ImagePart
-from unigate.core.provider import Provider
+from unigate.core.provider import Provider, TokenCounter
 from unigate.core.results import (
     ChatResult,
     ChoiceDelta,
@@ -260,6 +260,11 @@ class Router:
     def speaks(self, request: ChatRequest, model: ModelSpec) -> Dialect | None:
         speaks = getattr(self.deployments[0].provider, "speaks", None)
         return speaks(request, model) if speaks is not None else None
+
+    async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int | None:
+        """The first deployment's exact count, when its adapter can count (``TokenCounter``)."""
+        provider = self.deployments[0].provider
+        return await provider.count_tokens(request, model) if isinstance(provider, TokenCounter) else None
 
     def _plan(self, request: ChatRequest, model: ModelSpec) -> _Plan:
         return _Plan(self.routes, model, self.routes.candidates(request, model))

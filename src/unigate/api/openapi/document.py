@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from unigate.api.anthropic.errors import is_anthropic_path
 from unigate.api.openapi.operations import JSON, OPERATIONS, SSE, Operation
 from unigate.api.openapi.page import docs_page
 from unigate.api.openapi.schemas import components, ref
@@ -19,7 +20,6 @@ from unigate.api.openapi.schemas import components, ref
 __all__ = ["UndescribedRoute", "add_reference_routes", "build_document", "openapi_json", "routes_of"]
 
 _PARAM = re.compile(r"{([^}:]+)}")
-_ANTHROPIC = frozenset({"/v1/messages", "/messages"})
 
 
 class UndescribedRoute(LookupError):
@@ -46,7 +46,7 @@ def _operation(method: str, path: str) -> Operation:
 
 
 def _error(path: str) -> dict[str, Any]:
-    schema = ref("AnthropicError" if path in _ANTHROPIC else "Error")
+    schema = ref("AnthropicError" if is_anthropic_path(path) else "Error")
     return {"description": "An error (errors.py).", "content": {JSON: {"schema": schema}}}
 
 

@@ -75,6 +75,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/v1/messages"): Operation(
         "Create a message (Anthropic Messages API)", "chat", "Message", body="MessagesRequest", streams=True
     ),
+    ("POST", "/v1/messages/count_tokens"): Operation(
+        "Count a message's input tokens (Anthropic Messages API)",
+        "chat",
+        "MessageTokensCount",
+        body="MessagesRequest",
+        description=(
+            "A Messages request without max_tokens. Exact for Claude models (Anthropic's count) and the embedded "
+            "model (its tokenizer); for other models the gateway's estimate, an upper bound. Free: nothing is "
+            "charged; one request against the key's requests-per-minute limit."
+        ),
+    ),
     ("POST", "/v1/embeddings"): Operation("Create embeddings", "embeddings", "EmbeddingList", body="EmbeddingsRequest"),
     ("GET", "/v1/models"): Operation(
         "List the models (OpenAI's shape)",

@@ -140,6 +140,11 @@ _ANSWERS: dict[str, dict[str, Any]] = {
             "usage": _OBJECT,
         },
     },
+    "MessageTokensCount": {
+        "type": "object",
+        "required": ["input_tokens"],
+        "properties": {"input_tokens": {"type": "integer", "minimum": 0}},
+    },
     "Response": {
         "type": "object",
         "required": ["id", "object", "status"],

@@ -3,8 +3,9 @@
 https://docs.anthropic.com/en/api/messages, https://docs.anthropic.com/en/api/messages-streaming
 
 ``request.py`` builds the Messages request and refuses what Claude cannot honour, ``response.py``
-reads a ``message`` and ``stream.py`` a stream of events, ``errors.py`` reads error bodies, and
-``provider.py`` is the adapter that keeps signed thinking blocks between the turns of a tool loop.
+reads a ``message`` and ``stream.py`` a stream of events, ``errors.py`` reads error bodies,
+``count.py`` asks the counting endpoint, and ``provider.py`` is the adapter that keeps signed
+thinking blocks between the turns of a tool loop.
 """
 
 from unigate.providers.anthropic.errors import ERROR_STATUS, parse_error

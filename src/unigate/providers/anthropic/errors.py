@@ -1,14 +1,22 @@
 """Anthropic's error bodies, ``{"type": "error", "error": {"type", "message"}}``, whether they come
-with an HTTP status or as an ``error`` event inside a 200 stream."""
+with an HTTP status or as an ``error`` event inside a 200 stream.
+
+A prompt too long for the model's context is an ``invalid_request_error`` whose message names
+the sizes: "prompt is too long: 200251 tokens > 200000 maximum", or, when the prompt fits but not
+with ``max_tokens``, "input length and `max_tokens` exceed context limit: 143653 + 64000 >
+200000, ...". Both are reported with OpenAI's code, ``context_length_exceeded``.
+"""
 
 from __future__ import annotations
+
+import re
 
 import orjson
 
 from unigate.providers.http import UpstreamFailure
 from unigate.providers.wire import text_failure
 
-__all__ = ["ERROR_STATUS", "parse_error"]
+__all__ = ["CONTEXT_EXCEEDED", "ERROR_STATUS", "parse_error"]
 
 ERROR_STATUS: dict[str, int] = {
     "invalid_request_error": 400,
@@ -26,6 +34,12 @@ ERROR_STATUS: dict[str, int] = {
 came as an HTTP status or as an ``error`` event inside a 200 stream."""
 
 
+CONTEXT_EXCEEDED = re.compile(
+    r"^prompt is too long: \d+ tokens > \d+ maximum|^input length and `max_tokens` exceed context limit: "
+)
+"""Anthropic's messages for a request that does not fit the model's context (see the module)."""
+
+
 def parse_error(body: bytes) -> UpstreamFailure:
     """``{"type": "error", "error": {"type", "message"}}``."""
     try:
@@ -36,4 +50,6 @@ def parse_error(body: bytes) -> UpstreamFailure:
     if not isinstance(error, dict):
         return UpstreamFailure(None)
     kind = str(error.get("type", ""))
-    return UpstreamFailure(message=error.get("message"), status=ERROR_STATUS.get(kind))
+    message = error.get("message")
+    too_long = kind == "invalid_request_error" and isinstance(message, str) and bool(CONTEXT_EXCEEDED.match(message))
+    return UpstreamFailure(message=message, status=ERROR_STATUS.get(kind), context_exceeded=too_long)

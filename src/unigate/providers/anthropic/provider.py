@@ -16,6 +16,7 @@ from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, Dialect
 from unigate.core.results import ChatResult, StreamEvent
 from unigate.errors import UpstreamError
+from unigate.providers.anthropic.count import count_tokens
 from unigate.providers.anthropic.errors import parse_error
 from unigate.providers.anthropic.request import request_body
 from unigate.providers.anthropic.response import Blocks, parse_message, usage
@@ -59,6 +60,11 @@ class AnthropicProvider:
 
     def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
         return prompt_tokens_upper_bound(request)
+
+    async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int | None:
+        """Anthropic's own count of the request ``complete`` would send (``count.py``)."""
+        url = f"{self.config.base_url}/v1/messages/count_tokens"
+        return await count_tokens(self.upstream, url, self._headers(request), request, model, replay=self.replay)
 
     def _url(self) -> str:
         return f"{self.config.base_url}/v1/messages"

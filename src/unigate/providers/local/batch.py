@@ -35,8 +35,9 @@ import numpy as np
 import numpy.typing as npt
 
 from unigate.core.results import TokenLogprob
-from unigate.errors import GatewayError, InvalidRequest, UpstreamError
+from unigate.errors import GatewayError, UpstreamError
 from unigate.providers.local.closing import Closer
+from unigate.providers.local.context import context_exceeded, context_limit
 from unigate.providers.local.jobs import ChoiceEnd, Job, TextChunk, WorkerEngine
 from unigate.providers.local.sampling import RowSampler, TextStream, sampler_chain, token_logprob
 
@@ -163,27 +164,16 @@ class BatchWorker:
         llama_cpp.llama_free(self._ctx)
 
     def _prepare(self, job: Job) -> _Run | None:
-        """Tokenize ``job``'s prompt and check it fits its context (else the job fails here)."""
+        """``job``'s run, its prompt checked against its context once more (the provider refused
+        what does not fit before queueing it: ``context.py``; else the job fails here)."""
         gen, engine = job.generation, self._engine
-        bos = engine.bos_token
-        try:
-            tokens: list[int] = self._llama.tokenize(
-                gen.prompt.encode("utf-8"), add_bos=not (bos and gen.prompt.startswith(bos)), special=True
-            )
-            n_ctx = min(engine.n_ctx, gen.context_limit or engine.n_ctx)
-            if len(tokens) >= n_ctx:
-                raise InvalidRequest(
-                    f"This model's maximum context length is {n_ctx} tokens, but the messages take "
-                    f"{len(tokens)} and leave no room for a reply.",
-                    param="messages",
-                    code="context_length_exceeded",
-                )
-        except GatewayError as exc:
-            job.post(exc)
+        n_ctx = context_limit(engine.n_ctx, gen.context_limit)
+        if len(gen.tokens) >= n_ctx:
+            job.post(context_exceeded(n_ctx, len(gen.tokens)))
             engine.job_done(job)
             return None
-        room = n_ctx - len(tokens)
-        return _Run(job, tokens, room if gen.max_tokens is None else min(gen.max_tokens, room))
+        room = n_ctx - len(gen.tokens)
+        return _Run(job, list(gen.tokens), room if gen.max_tokens is None else min(gen.max_tokens, room))
 
     def _admit(self, run: _Run, free: list[_Slot]) -> None:
         """Give ``run`` the free sequence whose cached prompt it shares most of."""

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ctypes
 import importlib.metadata
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,8 @@ class LocalEngine:
         self._running: set[Job] = set()
         self._free = 0
         """Sequences of running workers that no job holds (guarded by ``_cond``)."""
+        self._tokenizing = 0
+        """Threads tokenizing with the model now (guarded by ``_cond``)."""
         self.closing = False
         self._llama: Any = None
         self._threads: list[threading.Thread] = []
@@ -196,8 +200,10 @@ class LocalEngine:
         for thread in self._threads:
             thread.join(timeout)
             stuck = stuck or thread.is_alive()
-        if stuck:  # freeing the model under a live decode would crash the process
-            logger.warning("local model worker did not stop within %ss; not freeing the model", timeout)
+        with self._cond:
+            stuck = not self._cond.wait_for(lambda: self._tokenizing == 0, timeout) or stuck
+        if stuck:  # freeing the model under a live decode or tokenization would crash the process
+            logger.warning("local model work did not stop within %ss; not freeing the model", timeout)
         elif self._llama is not None:
             self._llama.close()
         self._threads, self._llama = [], None
@@ -270,9 +276,35 @@ class LocalEngine:
             self._grammars[grammar] = bool(sampler)
         return self._grammars[grammar]
 
+    @contextlib.contextmanager
+    def _tokenizer(self) -> Iterator[Any]:
+        """The loaded model, to tokenize with (that reads only the vocabulary, safe beside the
+        workers' decoding, in any thread); ``shutdown`` frees it only once no one tokenizes."""
+        with self._cond:
+            if self._llama is None or self.closing:
+                raise UpstreamError("The local model is not running.")
+            llama = self._llama
+            self._tokenizing += 1
+        try:
+            yield llama
+        finally:
+            with self._cond:
+                self._tokenizing -= 1
+                self._cond.notify_all()
+
+    def prompt_tokens(self, prompt: str) -> tuple[int, ...]:
+        """The token ids of a rendered prompt as a worker evaluates them: its special tokens read
+        as such, a BOS first unless the template wrote one. Slow for the event loop on a long
+        prompt (about 1 MB/s): run it in a thread (``context.py``)."""
+        bos = self.bos_token
+        add_bos = not (bos and prompt.startswith(bos))
+        with self._tokenizer() as llama:
+            return tuple(llama.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True))
+
     def count_tokens(self, text: str) -> int:
-        """How many tokens ``text`` takes on its own (tokenizing reads only the vocabulary)."""
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        """How many tokens ``text`` takes on its own."""
+        with self._tokenizer() as llama:
+            return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def piece(self, token: int, *, special: bool = False) -> bytes:
         """The bytes of one token (control tokens are empty unless ``special``)."""

@@ -53,7 +53,9 @@ class SamplerSettings:
 class Generation:
     """One job: ``n`` completions of a rendered prompt."""
 
-    prompt: str
+    tokens: tuple[int, ...]
+    """The prompt's token ids, as ``LocalEngine.prompt_tokens`` gives them (counted, and checked
+    against the context, before the job is queued: ``context.py``)."""
     n: int = 1
     max_tokens: int | None = None
     """Per choice; ``None`` means up to the end of the context."""
@@ -150,7 +152,6 @@ class WorkerEngine(Protocol):
     n_vocab: int
     vocab: Any
     """llama.cpp's vocabulary of the loaded model."""
-    bos_token: str
 
     def next_job(self, *, wait: bool) -> Job | None: ...
 

@@ -7,6 +7,10 @@ agree.
 
 A legacy completion's ``raw_prompt`` is continued as it is, without the chat template.
 
+The prompt is counted exactly before it is queued, and refused when it does not fit the context;
+a reply whose ``max_tokens`` reaches past it ends there (``context.py``). ``count_tokens`` gives
+the same count to ``/v1/messages/count_tokens``.
+
 Tool choice: ``required`` and a named function are enforced by a grammar; ``auto`` describes the
 tools in the system prompt and generates freely, returning a call only when the whole reply is
 one well-formed call (with a JSON ``response_format`` the grammar allows the content or a call).
@@ -25,11 +29,12 @@ from unigate.core.chat import ChatRequest, NamedToolChoice
 from unigate.core.results import ChatResult, ChoiceDelta, StreamEvent, StreamStart, Usage
 from unigate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
 from unigate.providers.local.closing import shortest_value
+from unigate.providers.local.context import context_exceeded, context_limit
 from unigate.providers.local.engine import LocalEngine
 from unigate.providers.local.grammar import SchemaNotSupported, grammar_for
 from unigate.providers.local.jobs import Generation, PromptReady, SamplerSettings, TextChunk
 from unigate.providers.local.outputs import Collected, output_for
-from unigate.providers.local.prompt import CHATML_TEMPLATE, ChatTemplate, prompt_messages
+from unigate.providers.local.prompt import CHATML_TEMPLATE, ChatTemplate, prompt_messages, tool_instructions
 from unigate.providers.local.schemas import SCHEMA_PARAM, content_schema, parameters, tool_schemas, validator
 
 __all__ = ["LocalProvider"]
@@ -124,11 +129,31 @@ class LocalProvider:
             usage=usage,
         )
 
-    async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncGenerator[StreamEvent, None]:
+    async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
+        """The prompt's exact size: what a reply to ``request`` reports as its prompt tokens."""
+        return len(await asyncio.to_thread(self._prompt_tokens, request))
+
+    def _prompt_tokens(self, request: ChatRequest) -> tuple[int, ...]:
+        """The prompt rendered and tokenized (in a thread: both are slow on a long prompt)."""
         if self._template is None:
             raise UpstreamError("The local model is not running.")
+        raw = request.raw_prompt
+        return self._engine.prompt_tokens(self._template.render_request(request) if raw is None else raw)
+
+    async def _measured(self, request: ChatRequest, model: ModelSpec) -> tuple[int, ...]:
+        """The prompt's token ids, once they are known to fit the context (``context.py``)."""
+        tokens = await asyncio.to_thread(self._prompt_tokens, request)
+        limit = context_limit(self._engine.n_ctx, model.context_length)
+        if len(tokens) < limit:
+            return tokens
+        raw = request.raw_prompt is not None
+        shown = None if raw else tool_instructions(request.tools, request.effective_tool_choice())
+        tools = 0 if shown is None else await asyncio.to_thread(self._engine.count_tokens, shown)
+        raise context_exceeded(limit, len(tokens), tools=min(tools, len(tokens)), raw=raw)
+
+    async def stream(self, request: ChatRequest, model: ModelSpec) -> AsyncGenerator[StreamEvent, None]:
         generation = Generation(
-            prompt=self._template.render_request(request) if request.raw_prompt is None else request.raw_prompt,
+            tokens=await self._measured(request, model),
             n=request.n,
             max_tokens=_max_tokens(request, model),
             context_limit=model.context_length,

@@ -17,6 +17,7 @@ sequences (vLLM also puts stop token ids there, other servers other words); else
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import numpy as np
@@ -166,9 +167,16 @@ def parse_completion(data: Any, *, stops: tuple[str, ...] = ()) -> ChatResult:
     )
 
 
+CONTEXT_EXCEEDED = re.compile(r"maximum context length is \d+ tokens")
+"""The start of OpenAI's message for a prompt that does not fit the context, which compatibles
+send under other codes: vLLM (``"code": 400``), DeepSeek (``invalid_request_error``)."""
+
+
 def parse_error(body: bytes) -> UpstreamFailure:
     """OpenAI's ``{"error": {"message", "type", "param", "code"}}`` and the variants compatibles
-    send: ``{"error": "text"}``, ``{"message": ...}`` (vLLM), ``{"detail": ...}`` (FastAPI)."""
+    send: ``{"error": "text"}``, ``{"message": ...}`` (vLLM), ``{"detail": ...}`` (FastAPI). A
+    prompt too long for the context (OpenAI's code ``context_length_exceeded``, or its message)
+    keeps that code."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -183,10 +191,12 @@ def parse_error(body: bytes) -> UpstreamFailure:
     message = error.get("message") or error.get("detail")
     code = error.get("code")
     param = error.get("param")
+    text = str(message) if message is not None else None
     return UpstreamFailure(
-        message=str(message) if message is not None else None,
+        message=text,
         param=param if isinstance(param, str) else None,
         status=code if isinstance(code, int) and 400 <= code <= 599 else None,
+        context_exceeded=code == "context_length_exceeded" or bool(text and CONTEXT_EXCEEDED.search(text)),
     )
 
 
