@@ -6,6 +6,7 @@ Recorded payloads: ``fixtures/openai_responses/`` (its ``README.md`` gives their
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -27,7 +28,7 @@ from unigate.core.chat import (
     ToolCall,
 )
 from unigate.core.results import ChoiceDelta, MoreBuffered, StreamEvent, StreamStart, Usage
-from unigate.errors import InvalidRequest, RateLimited, UpstreamError
+from unigate.errors import ContextLengthExceeded, InvalidRequest, RateLimited, UpstreamError
 from unigate.providers.openai_compat import OpenAICompatProvider
 from unigate.providers.openai_responses import EventDecoder
 from unigate.providers.transport.base import Request
@@ -317,3 +318,20 @@ async def test_a_configured_model_can_name_the_responses_api() -> None:
     await streamed(provider, chat("Hi"), spec)
     assert transport.requests[0].url == f"{BASE}/responses"
     assert "include" not in sent(transport)  # not a reasoning model
+
+
+async def test_a_context_refusal_in_the_stream_is_a_400_naming_the_sizes() -> None:
+    """The recorded rate-limit stream with OpenAI's context error in its place (its documented code
+    and message): a 400 ``context_length_exceeded`` keeping the sizes, not a 502."""
+    said = (
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens. "
+        "Please reduce the length of the messages."
+    )
+    text = fixture("openai_responses/stream_rate_limited.sse").decode()
+    text = re.sub(
+        r'"code":"rate_limit_exceeded","message":"[^"]*"', f'"code":"context_length_exceeded","message":"{said}"', text
+    )
+    provider, _ = await make(MockResponse.sse(text.encode()))
+    with pytest.raises(ContextLengthExceeded, match="130412 tokens") as raised:
+        await streamed(provider, chat("Hi"))
+    assert (raised.value.status, raised.value.code) == (400, "context_length_exceeded")

@@ -28,7 +28,7 @@ from unigate.providers.sse import marked
 
 __all__ = ["ResponsesApi"]
 
-STREAM_ERROR_STATUS = {"rate_limit_exceeded": 429}
+STREAM_ERROR_STATUS = {"rate_limit_exceeded": 429, "context_length_exceeded": 400}
 """The HTTP status that an error ``code`` in a 200 stream stands for; any other code is 502."""
 
 
