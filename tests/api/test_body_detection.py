@@ -225,7 +225,8 @@ def post(server: Server, key: str, body: dict[str, Any]) -> httpx2.Response:
 
 def test_openai_sdk_body_with_thinking_and_tools_is_read_as_openai(server: Server) -> None:
     """What ``extra_body={"thinking": ...}`` sends: read with the OpenAI schema, so the tools are
-    OpenAI's and the thinking budget asks for reasoning, which the fake model does not have."""
+    OpenAI's and ``stop_sequences`` applies; the thinking budget, which the fake model cannot use,
+    is dropped (the field policy), while OpenAI's own ``reasoning_effort`` is refused."""
     key, _ = server.new_key(credits=10**9)
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
     body = {
@@ -237,11 +238,12 @@ def test_openai_sdk_body_with_thinking_and_tools_is_read_as_openai(server: Serve
         "stop_sequences": ["three"],
     }
     r = post(server, key, body)
-    assert r.status_code == 400, r.text
-    assert (r.json()["error"]["code"], r.json()["error"]["param"]) == ("unsupported_parameter", "reasoning_effort")
-    r = post(server, key, {**body, "thinking": {"type": "disabled"}})
     assert r.status_code == 200, r.text
     assert r.json()["choices"][0]["message"]["content"] == "one two"
+    asked = {k: v for k, v in body.items() if k != "thinking"} | {"reasoning_effort": "high"}
+    r = post(server, key, asked)
+    assert r.status_code == 400, r.text
+    assert (r.json()["error"]["code"], r.json()["error"]["param"]) == ("unsupported_parameter", "reasoning_effort")
 
 
 def test_a_content_block_whose_type_is_a_list_is_a_400(server: Server) -> None:

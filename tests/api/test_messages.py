@@ -228,17 +228,6 @@ def test_missing_and_wrong_keys_are_anthropic_401s(server: Server) -> None:
             "temperature",
         ),
         ({"model": FAKE, "max_tokens": 5, "messages": USER, "wat": 1}, 400, "invalid_request_error", "wat"),
-        (
-            {
-                "model": FAKE,
-                "max_tokens": 2000,
-                "messages": USER,
-                "thinking": {"type": "enabled", "budget_tokens": 1024},
-            },
-            400,
-            "invalid_request_error",
-            "thinking",
-        ),
         ({"model": "nope/nothing", "max_tokens": 5, "messages": USER}, 404, "not_found_error", "nope"),
         (
             {"model": FAKE, "max_tokens": 5, "messages": [{"role": "user", "content": "OVERLOADED"}]},
@@ -386,7 +375,7 @@ def test_translation_of_system_images_documents_and_tools() -> None:
 def test_thinking_maps_to_reasoning_effort(thinking: dict[str, Any], effort: str | None) -> None:
     request = canonical(messages=USER, thinking=thinking)
     assert request.reasoning_effort == effort
-    assert ("reasoning_effort" in request.requested) == (effort is not None)
+    assert "reasoning_effort" not in request.requested  # asked of every model: dropped where none reasons
 
 
 def test_thinking_budget_must_stay_below_max_tokens() -> None:
@@ -435,3 +424,11 @@ def test_anthropic_style_body_on_chat_completions(server: Server, key: str) -> N
     r = httpx2.post(f"{server.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "unsupported_content"  # read as an image part, OpenAI-shaped error
+
+
+def test_thinking_asked_of_a_model_without_reasoning_is_dropped(server: Server, key: str) -> None:
+    """Claude Code asks every model for thinking: one that cannot think answers without it."""
+    body = {"model": FAKE, "max_tokens": 2000, "messages": USER, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    r = httpx2.post(f"{server.url}/v1/messages", json=body, headers={"x-api-key": key})
+    assert r.status_code == 200, r.text
+    assert [b["type"] for b in r.json()["content"]] == ["text"]

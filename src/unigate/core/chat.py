@@ -220,6 +220,14 @@ class ChatRequest:
     raw text (the local model) continues it verbatim, without a chat template; every other one
     reads ``messages``, where the prompt is one user message."""
 
+    def effort_for(self, params: frozenset[str]) -> Literal["low", "medium", "high"] | None:
+        """The reasoning effort to send a model that takes ``params``: one that ``thinking`` asked
+        of every model (``requested`` lacks it; Claude Code asks so) is not sent to a model without
+        reasoning, which answers as it would anyway; an asked one the gateway refused before."""
+        if "reasoning_effort" in params or "reasoning_effort" in self.requested:
+            return self.reasoning_effort
+        return None
+
     def effective_tool_choice(self) -> ToolChoice:
         if self.tool_choice is not None:
             return self.tool_choice

@@ -69,7 +69,9 @@ _ANTHROPIC_SERVER_TOOLS = "tools[] server tools billed per use (web_search_*, co
 
 POLICY: dict[Dialect, dict[str, FieldRule]] = {
     "anthropic": {
-        "thinking": FieldRule("forward", "translate", "Becomes reasoning_effort by the budget's share of max_tokens."),
+        "thinking": FieldRule(
+            "forward", "translate", "Becomes reasoning_effort (its share of max_tokens); dropped without reasoning."
+        ),
         "output_config": FieldRule("forward", "translate", "effort and format become reasoning_effort and a schema."),
         "metadata": FieldRule("forward", "translate", "metadata.user_id becomes the end-user id (user)."),
         "context_management": FieldRule(
@@ -126,7 +128,9 @@ POLICY: dict[Dialect, dict[str, FieldRule]] = {
         ),
     },
     "openai_chat": {
-        "thinking": FieldRule("translate", "translate", "Becomes reasoning_effort, as on the Messages API."),
+        "thinking": FieldRule(
+            "translate", "translate", "Becomes reasoning_effort, as on the Messages API; dropped without reasoning."
+        ),
         "user": FieldRule("forward", "translate", "The end-user id."),
         "prompt_cache_key": FieldRule("forward", "drop", "A prompt-caching hint: the answer is the same."),
         "safety_identifier": FieldRule("forward", "drop", "An abuse-monitoring id: the answer is the same."),

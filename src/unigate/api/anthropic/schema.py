@@ -10,8 +10,9 @@ Translation, in order: ``system`` becomes the first message, then each turn's me
 (``blocks.py``). ``thinking: {type: "enabled", budget_tokens}`` becomes ``reasoning_effort`` by
 the budget's share of ``max_tokens`` (up to 35 %: low, up to 65 %: medium, above: high; the
 inverse of what ``providers/anthropic/request.py`` sends to Claude); ``adaptive`` takes
-``output_config.effort`` (default medium). A model without reasoning answers 400 naming
-``thinking``. ``output_config.format`` (structured output) becomes a JSON-schema response format.
+``output_config.effort`` (default medium). For a model without reasoning it is dropped: it
+says how much to think, not what to answer (Claude Code asks every model for it).
+``output_config.format`` (structured output) becomes a JSON-schema response format.
 ``cache_control`` marks are read as hints. Members without a canonical field (``context_management``,
 ``container``, the API's own tool types, ...) and the ``anthropic-beta`` header are kept apart as
 ``Extensions`` with the body itself, for the field policy (``core/field_policy.py``): sent on as is
@@ -238,9 +239,7 @@ class MessagesRequest(Wire):
             )
             if value
         }
-        effort = reasoning_effort(self.thinking, self.output_config, max_tokens)
-        if effort is not None:
-            requested.add("reasoning_effort")
+        effort = reasoning_effort(self.thinking, self.output_config, max_tokens)  # not asked for: see the module
         response_format: ResponseFormat = output_format(self.output_config) or TextFormat()
         if not isinstance(response_format, TextFormat):
             requested.add("response_format")

@@ -71,7 +71,7 @@ def thinking_budget(effort: str, max_tokens: int) -> int:
     return min(max(MIN_THINKING_BUDGET, int(max_tokens * THINKING_SHARE[effort])), max_tokens - 1)
 
 
-def _refuse_unsupported(request: ChatRequest) -> None:
+def _refuse_unsupported(request: ChatRequest, effort: str | None) -> None:
     s = request.sampling
     unsupported = {
         "n": request.n != 1,
@@ -89,7 +89,7 @@ def _refuse_unsupported(request: ChatRequest) -> None:
             raise UnsupportedParameter(f"Anthropic models do not support {param}.", param=param)
     if s.temperature is not None and s.temperature > 1:
         raise InvalidRequest("temperature must be between 0 and 1 on Anthropic models.", param="temperature")
-    if request.reasoning_effort is None:
+    if effort is None:
         return
     if s.temperature is not None and s.temperature != 1:
         raise UnsupportedParameter("temperature cannot be changed together with reasoning_effort.", param="temperature")
@@ -236,15 +236,16 @@ def request_body(
     native = field_policy.sendable(request.extensions, "anthropic") if request.extensions is not None else None
     if native is not None:
         return _as_sent(native, model, stream=stream)
-    _refuse_unsupported(request)
+    effort = request.effort_for(model.params)
+    _refuse_unsupported(request, effort)
     max_tokens = request.max_tokens or model.max_output or DEFAULT_MAX_TOKENS
-    thinking = request.reasoning_effort is not None
+    thinking = effort is not None
     conv = _conversation(request.messages, replay if replay is not None else ReplayCache(), thinking=thinking)
     body: dict[str, Any] = {"model": model.upstream_model, "max_tokens": max_tokens, "messages": conv.turns}
     if conv.system:
         body["system"] = "\n\n".join(conv.system)
-    if request.reasoning_effort is not None:
-        budget = thinking_budget(request.reasoning_effort, max_tokens)
+    if effort is not None:
+        budget = thinking_budget(effort, max_tokens)
         if conv.open_loop_signed is not False:
             body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     s = request.sampling

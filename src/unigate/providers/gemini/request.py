@@ -161,7 +161,7 @@ def _generation_config(request: ChatRequest, model: ModelSpec) -> dict[str, Any]
         config["responseMimeType"] = "application/json"
     if isinstance(fmt, JsonSchemaFormat) and fmt.schema is not None:
         config["responseJsonSchema"] = fmt.schema
-    effort = request.reasoning_effort
+    effort = request.effort_for(model.params)
     if effort is not None:
         level: dict[str, Any] = (
             {"thinkingBudget": THINKING_BUDGETS[effort]} if _legacy(model) else {"thinkingLevel": effort}

@@ -128,7 +128,7 @@ def request_body(request: ChatRequest, model: ModelSpec, *, dialect: Dialect, st
         "n": request.n if request.n != 1 else None,
         "logprobs": True if request.logprobs else None,
         "top_logprobs": request.top_logprobs,
-        "reasoning_effort": request.reasoning_effort,
+        "reasoning_effort": request.effort_for(model.params),
         "parallel_tool_calls": request.parallel_tool_calls,
         "user": request.user,
     }

@@ -156,8 +156,8 @@ def request_body(
         "user": request.user,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
-    if request.reasoning_effort is not None:
-        body["reasoning"] = {"effort": request.reasoning_effort}
+    if (effort := request.effort_for(model.params)) is not None:
+        body["reasoning"] = {"effort": effort}
     fmt = request.response_format
     if isinstance(fmt, JsonObjectFormat):
         body["text"] = {"format": {"type": "json_object"}}

@@ -166,7 +166,6 @@ class ChatCompletionRequest(_Wire):
         requested = declared - IGNORED_FIELDS - EXTENSIONS - {"model", "messages", "stream"}
         # The extensions ask for what their OpenAI counterparts ask for.
         requested |= {"stop"} if self.stop_sequences else set()
-        requested |= {"reasoning_effort"} if effort is not None else set()
         requested |= {"response_format"} if not isinstance(response_format, TextFormat) else set()
         functions = [t for t in self.tools or () if isinstance(t, Tool)]
         requested -= {"tools"} if not functions else set()  # $web_search alone asks for search, not tools
