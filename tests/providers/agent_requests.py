@@ -8,8 +8,7 @@ from tests.providers.emulators import fixture_json
 
 
 def claude_code_body(model: str) -> dict[str, Any]:
-    """Claude Code's first request (27 KB of system prompt, 12 tools, ``max_tokens: 32000``) for
-    ``model``, as recorded less ``thinking``: a model without reasoning refuses it first, naming
-    it, before the prompt's size is looked at."""
+    """Claude Code's first request (27 KB of system prompt, 12 tools, ``max_tokens: 32000``,
+    extended thinking asked, which a model without reasoning drops) for ``model``, as recorded."""
     body: dict[str, Any] = fixture_json("agents/claude_code_first_request.json")["body"]
-    return {**{k: v for k, v in body.items() if k != "thinking"}, "model": model}
+    return {**body, "model": model}
