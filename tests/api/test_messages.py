@@ -228,6 +228,12 @@ def test_missing_and_wrong_keys_are_anthropic_401s(server: Server) -> None:
             "temperature",
         ),
         ({"model": FAKE, "max_tokens": 5, "messages": USER, "wat": 1}, 400, "invalid_request_error", "wat"),
+        (
+            {"model": FAKE, "max_tokens": 5, "messages": USER, "tools": [{"name": "a b", "input_schema": {}}]},
+            400,
+            "invalid_request_error",
+            "'tools[0].name'",
+        ),
         ({"model": "nope/nothing", "max_tokens": 5, "messages": USER}, 404, "not_found_error", "nope"),
         (
             {"model": FAKE, "max_tokens": 5, "messages": [{"role": "user", "content": "OVERLOADED"}]},

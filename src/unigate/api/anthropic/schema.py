@@ -209,7 +209,9 @@ class MessagesRequest(Wire):
             try:
                 out.append(Tool.model_validate(tool))
             except ValidationError as exc:
-                raise InvalidRequest(f"Invalid tool: {exc.errors()[0]['msg']}", param=f"tools[{i}]") from None
+                error = exc.errors(include_url=False)[0]
+                param = f"tools[{i}]" + "".join(f".{step}" for step in error["loc"])
+                raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}.", param=param) from None
         return out
 
     def extensions(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> Extensions:
