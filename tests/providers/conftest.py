@@ -4,19 +4,21 @@ once per session."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.providers.emulators import Emulator
+from tests.providers.emulators import Emulator, provider_config
 from unigate.catalog.spec import ModelSpec, Price
 from unigate.core.chat import ChatRequest, Message, Sampling, TextPart
+from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.local import LocalProvider, default_model_path
 
 Ask = Callable[..., ChatRequest]
+MakeAnthropic = Callable[[], Awaitable[AnthropicProvider]]
 
 
 @pytest.fixture
@@ -26,6 +28,22 @@ async def upstream() -> AsyncIterator[Emulator]:
     await emulator.start()
     yield emulator
     await emulator.close()
+
+
+@pytest.fixture
+async def make_anthropic(upstream: Emulator) -> AsyncIterator[MakeAnthropic]:
+    """Started Anthropic adapters on ``upstream``, closed when the test ends."""
+    made: list[AnthropicProvider] = []
+
+    async def factory() -> AnthropicProvider:
+        provider = AnthropicProvider(provider_config("anthropic", upstream.url))
+        await provider.start()
+        made.append(provider)
+        return provider
+
+    yield factory
+    for provider in made:
+        await provider.close()
 
 
 def run_blocking(coroutine: Any) -> None:

@@ -5,11 +5,12 @@ result, field by field."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
 
+from tests.providers.conftest import MakeAnthropic
 from tests.providers.emulators import (
     UPSTREAM_KEY,
     Emulator,
@@ -19,7 +20,6 @@ from tests.providers.emulators import (
     fixture_json,
     json_reply,
     model_spec,
-    provider_config,
     sse_reply,
     user,
 )
@@ -48,28 +48,12 @@ from unigate.errors import (
 from unigate.providers.anthropic import AnthropicProvider
 from unigate.providers.estimate import estimated_usage
 
-Make = Callable[[], Awaitable[AnthropicProvider]]
 SONNET = model_spec("anthropic", "claude-sonnet-4-5", max_output=8192)
 WEATHER = FunctionTool(
     "get_weather",
     "Get the current weather in a given location",
     {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
 )
-
-
-@pytest.fixture
-async def make(upstream: Emulator) -> AsyncIterator[Make]:
-    made: list[AnthropicProvider] = []
-
-    async def factory() -> AnthropicProvider:
-        provider = AnthropicProvider(provider_config("anthropic", upstream.url))
-        await provider.start()
-        made.append(provider)
-        return provider
-
-    yield factory
-    for provider in made:
-        await provider.close()
 
 
 async def events_of(provider: AnthropicProvider, request: ChatRequest, spec: ModelSpec) -> list[StreamEvent]:
@@ -85,9 +69,9 @@ async def drain(stream: AsyncIterator[StreamEvent], into: list[StreamEvent]) -> 
 # ---- non-streamed --------------------------------------------------------------------------------
 
 
-async def test_plain_message_request_and_result(upstream: Emulator, make: Make) -> None:
+async def test_plain_message_request_and_result(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(json_reply(fixture_json("anthropic/message.json")))
-    provider = await make()
+    provider = await make_anthropic()
     request = chat(
         Message("system", (TextPart("You are Claude."),)),
         Message("developer", (TextPart("Be brief."),)),
@@ -125,18 +109,18 @@ async def test_plain_message_request_and_result(upstream: Emulator, make: Make) 
     assert result.usage == Usage(prompt_tokens=2095, completion_tokens=503)
 
 
-async def test_cache_reads_count_as_prompt_and_cached_tokens(upstream: Emulator, make: Make) -> None:
+async def test_cache_reads_count_as_prompt_and_cached_tokens(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(json_reply(fixture_json("anthropic/message_cache_read.json")))
-    provider = await make()
+    provider = await make_anthropic()
     result = await provider.complete(chat("What are the themes?", max_tokens=393), SONNET)
     assert upstream.last.body["max_tokens"] == 393
     assert result.choices[0].finish_reason == "length"  # stop_reason max_tokens
     assert result.usage == Usage(prompt_tokens=21 + 188086, completion_tokens=393, cached_tokens=188086)
 
 
-async def test_tools_and_tool_results(upstream: Emulator, make: Make) -> None:
+async def test_tools_and_tool_results(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(json_reply(fixture_json("anthropic/message_tool_use.json")))
-    provider = await make()
+    provider = await make_anthropic()
     request = chat(
         "What is the weather like in San Francisco and Boston?",
         Message(
@@ -201,16 +185,18 @@ async def test_tools_and_tool_results(upstream: Emulator, make: Make) -> None:
     ("choice", "expected"),
     [("auto", {"type": "auto"}), ("none", {"type": "none"}), (None, None)],
 )
-async def test_tool_choice_mapping(upstream: Emulator, make: Make, choice: str | None, expected: object) -> None:
+async def test_tool_choice_mapping(
+    upstream: Emulator, make_anthropic: MakeAnthropic, choice: str | None, expected: object
+) -> None:
     upstream.queue(json_reply(fixture_json("anthropic/message.json")))
-    provider = await make()
+    provider = await make_anthropic()
     await provider.complete(chat("hi", tools=(WEATHER,), tool_choice=choice), SONNET)
     assert upstream.last.body.get("tool_choice") == expected
 
 
-async def test_images_and_documents(upstream: Emulator, make: Make) -> None:
+async def test_images_and_documents(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(json_reply(fixture_json("anthropic/message.json")))
-    provider = await make()
+    provider = await make_anthropic()
     text_file = base64.b64encode(b"Plain notes.").decode()
     request = chat(
         user(
@@ -245,8 +231,8 @@ async def test_images_and_documents(upstream: Emulator, make: Make) -> None:
     ]
 
 
-async def test_what_anthropic_cannot_honour_is_refused_in_check(make: Make) -> None:
-    provider = await make()
+async def test_what_anthropic_cannot_honour_is_refused_in_check(make_anthropic: MakeAnthropic) -> None:
+    provider = await make_anthropic()
     cases: list[tuple[ChatRequest, type[GatewayError], str]] = [
         (chat("hi", n=2), UnsupportedParameter, "n"),
         (chat("hi", logprobs=True), UnsupportedParameter, "logprobs"),
@@ -286,19 +272,19 @@ async def test_what_anthropic_cannot_honour_is_refused_in_check(make: Make) -> N
     ],
 )
 async def test_reasoning_effort_becomes_a_thinking_budget(
-    upstream: Emulator, make: Make, effort: str, max_tokens: int | None, budget: int
+    upstream: Emulator, make_anthropic: MakeAnthropic, effort: str, max_tokens: int | None, budget: int
 ) -> None:
     upstream.queue(json_reply(fixture_json("anthropic/message.json")))
-    provider = await make()
+    provider = await make_anthropic()
     await provider.complete(chat("Hello", reasoning_effort=effort, max_tokens=max_tokens), SONNET)
     assert upstream.last.body["thinking"] == {"type": "enabled", "budget_tokens": budget}
     assert upstream.last.body["max_tokens"] == (max_tokens or 8192)
 
 
-async def test_signed_thinking_is_replayed_in_the_tool_loop(upstream: Emulator, make: Make) -> None:
+async def test_signed_thinking_is_replayed_in_the_tool_loop(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     thinking = fixture_json("anthropic/message_thinking_tool_use.json")
     upstream.queue(json_reply(thinking), json_reply(fixture_json("anthropic/message.json")))
-    provider = await make()
+    provider = await make_anthropic()
     first = await provider.complete(chat("Weather in Paris?", tools=(WEATHER,), reasoning_effort="medium"), SONNET)
     (choice,) = first.choices
     assert choice.reasoning == thinking["content"][0]["thinking"]
@@ -327,7 +313,7 @@ async def test_signed_thinking_is_replayed_in_the_tool_loop(upstream: Emulator, 
 
     # Another process does not have the blocks: the loop goes on without extended thinking.
     upstream.queue(json_reply(fixture_json("anthropic/message.json")))
-    stranger = await make()
+    stranger = await make_anthropic()
     await stranger.complete(follow_up, SONNET)
     assert "thinking" not in upstream.last.body
     assert [b["type"] for b in upstream.last.body["messages"][1]["content"]] == ["text", "tool_use"]
@@ -336,9 +322,9 @@ async def test_signed_thinking_is_replayed_in_the_tool_loop(upstream: Emulator, 
 # ---- streamed ------------------------------------------------------------------------------------
 
 
-async def test_basic_stream(upstream: Emulator, make: Make) -> None:
+async def test_basic_stream(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(sse_reply(fixture("anthropic/stream_basic.sse")))
-    provider = await make()
+    provider = await make_anthropic()
     events = await events_of(provider, chat("Hello", max_tokens=256), SONNET)
     assert upstream.last.body == {
         "model": "claude-sonnet-4-5",
@@ -356,9 +342,9 @@ async def test_basic_stream(upstream: Emulator, make: Make) -> None:
 
 
 @pytest.mark.parametrize("piece", [None, 13])
-async def test_tool_use_stream(upstream: Emulator, make: Make, piece: int | None) -> None:
+async def test_tool_use_stream(upstream: Emulator, make_anthropic: MakeAnthropic, piece: int | None) -> None:
     upstream.queue(sse_reply(fixture("anthropic/stream_tool_use.sse"), piece=piece))
-    provider = await make()
+    provider = await make_anthropic()
     events = await events_of(provider, chat("What is the weather like in San Francisco?", tools=(WEATHER,)), SONNET)
     got = deltas(events)
     assert "".join(d.content or "" for d in got) == "Okay, let's check the weather for San Francisco, CA:"
@@ -370,9 +356,9 @@ async def test_tool_use_stream(upstream: Emulator, make: Make, piece: int | None
     assert events[-1] == Usage(prompt_tokens=472, completion_tokens=89)
 
 
-async def test_thinking_stream(upstream: Emulator, make: Make) -> None:
+async def test_thinking_stream(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(sse_reply(fixture("anthropic/stream_thinking.sse"), piece=5))
-    provider = await make()
+    provider = await make_anthropic()
     request = chat("GCD of 1071 and 462?", reasoning_effort="high", max_tokens=20000)
     events = await events_of(provider, request, SONNET)
     got = deltas(events)
@@ -387,7 +373,7 @@ async def test_thinking_stream(upstream: Emulator, make: Make) -> None:
     assert generated > 0
 
 
-async def test_an_error_event_mid_stream_raises(upstream: Emulator, make: Make) -> None:
+async def test_an_error_event_mid_stream_raises(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     events = fixture("anthropic/stream_basic.sse").split(b"\n\n")
     broken = b"\n\n".join(
         [
@@ -396,7 +382,7 @@ async def test_an_error_event_mid_stream_raises(upstream: Emulator, make: Make) 
         ]
     )
     upstream.queue(sse_reply(broken + b"\n\n"))
-    provider = await make()
+    provider = await make_anthropic()
     received: list[StreamEvent] = []
     with pytest.raises(Overloaded, match="Overloaded"):
         await drain(provider.stream(chat("Hello"), SONNET), received)
@@ -406,7 +392,7 @@ async def test_an_error_event_mid_stream_raises(upstream: Emulator, make: Make) 
 # ---- upstream errors -----------------------------------------------------------------------------
 
 
-async def test_upstream_errors_become_typed_errors(upstream: Emulator, make: Make) -> None:
+async def test_upstream_errors_become_typed_errors(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(
         json_reply(fixture_json("anthropic/error_overloaded.json"), status=529),
         json_reply(fixture_json("anthropic/error_authentication.json"), status=401),
@@ -414,7 +400,7 @@ async def test_upstream_errors_become_typed_errors(upstream: Emulator, make: Mak
         json_reply(fixture_json("anthropic/error_rate_limit.json"), status=429, headers={"retry-after": "13"}),
         json_reply(fixture_json("anthropic/error_api.json"), status=500),
     )
-    provider = await make()
+    provider = await make_anthropic()
     with pytest.raises(Overloaded) as busy:
         await provider.complete(chat("hi"), SONNET)
     assert (busy.value.status, busy.value.code) == (503, "upstream_overloaded")

@@ -5,10 +5,9 @@ the answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-
 import pytest
 
+from tests.providers.conftest import MakeAnthropic
 from tests.providers.emulators import (
     UPSTREAM_KEY,
     Emulator,
@@ -16,16 +15,14 @@ from tests.providers.emulators import (
     fixture_json,
     json_reply,
     model_spec,
-    provider_config,
 )
 from unigate.core.chat import FunctionTool, Message, Sampling, TextPart
 from unigate.core.provider import TokenCounter
 from unigate.errors import InvalidRequest, UpstreamError
-from unigate.providers.anthropic import AnthropicProvider, request_body
+from unigate.providers.anthropic import request_body
 from unigate.providers.anthropic.count import CREATE_ONLY
 from unigate.providers.router import Routes
 
-Make = Callable[[], Awaitable[AnthropicProvider]]
 OPUS = model_spec("anthropic", "claude-opus-4-6", max_output=8192)
 WEATHER = FunctionTool(
     "get_weather",
@@ -34,24 +31,11 @@ WEATHER = FunctionTool(
 )
 
 
-@pytest.fixture
-async def make(upstream: Emulator) -> AsyncIterator[Make]:
-    made: list[AnthropicProvider] = []
-
-    async def factory() -> AnthropicProvider:
-        provider = AnthropicProvider(provider_config("anthropic", upstream.url))
-        await provider.start()
-        made.append(provider)
-        return provider
-
-    yield factory
-    for provider in made:
-        await provider.close()
-
-
-async def test_the_documented_example_is_counted_by_anthropic(upstream: Emulator, make: Make) -> None:
+async def test_the_documented_example_is_counted_by_anthropic(
+    upstream: Emulator, make_anthropic: MakeAnthropic
+) -> None:
     upstream.queue(json_reply(fixture_json("anthropic/count_tokens.json")))
-    provider = await make()
+    provider = await make_anthropic()
     assert isinstance(provider, TokenCounter)
     assert (
         await provider.count_tokens(chat("Hello, world"), OPUS)
@@ -67,9 +51,11 @@ async def test_the_documented_example_is_counted_by_anthropic(upstream: Emulator
     }
 
 
-async def test_the_body_is_the_messages_request_less_what_only_creation_takes(upstream: Emulator, make: Make) -> None:
+async def test_the_body_is_the_messages_request_less_what_only_creation_takes(
+    upstream: Emulator, make_anthropic: MakeAnthropic
+) -> None:
     upstream.queue(json_reply({"input_tokens": 403}))
-    provider = await make()
+    provider = await make_anthropic()
     request = chat(
         Message("system", (TextPart("You are a scientist."),)),
         "What's the weather like in San Francisco?",
@@ -90,21 +76,21 @@ async def test_the_body_is_the_messages_request_less_what_only_creation_takes(up
 
 
 async def test_an_upstream_without_the_endpoint_leaves_the_count_to_the_estimate(
-    upstream: Emulator, make: Make
+    upstream: Emulator, make_anthropic: MakeAnthropic
 ) -> None:
     upstream.queue(
         json_reply({"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}, status=404)
     )
-    assert await (await make()).count_tokens(chat("Hello"), OPUS) is None
+    assert await (await make_anthropic()).count_tokens(chat("Hello"), OPUS) is None
 
 
-async def test_refusals_and_odd_answers_are_errors(upstream: Emulator, make: Make) -> None:
+async def test_refusals_and_odd_answers_are_errors(upstream: Emulator, make_anthropic: MakeAnthropic) -> None:
     upstream.queue(
         json_reply(fixture_json("anthropic/error_invalid_request.json"), status=400),
         json_reply({"tokens": 12}),
         json_reply({"input_tokens": True}),
     )
-    provider = await make()
+    provider = await make_anthropic()
     with pytest.raises(InvalidRequest) as refused:
         await provider.count_tokens(chat("Hello"), OPUS)
     assert "maximum allowed number of output tokens" in refused.value.message
@@ -114,8 +100,10 @@ async def test_refusals_and_odd_answers_are_errors(upstream: Emulator, make: Mak
         assert "input_tokens" in odd.value.message
 
 
-async def test_the_router_counts_through_its_first_deployment(upstream: Emulator, make: Make) -> None:
+async def test_the_router_counts_through_its_first_deployment(
+    upstream: Emulator, make_anthropic: MakeAnthropic
+) -> None:
     upstream.queue(json_reply({"input_tokens": 14}))
-    router = Routes().router("anthropic", [await make()])
+    router = Routes().router("anthropic", [await make_anthropic()])
     assert await router.count_tokens(chat("Hello, Claude"), OPUS) == 14
     assert upstream.last.path == "/v1/messages/count_tokens"

@@ -4,7 +4,7 @@ per inbound API (``docs/field-policy.md`` shows the same table).
 Clients send the fields of the newest API versions (coding agents first: Claude Code's
 ``context_management`` and ``anthropic-beta`` betas, Codex's ``client_metadata``), and a strict
 gateway that refuses them breaks them. A provider that speaks the client's dialect
-(``Provider.speaks``) gets such a field as sent (forward); for any other provider it is
+(``core/provider.py``'s ``DialectSpeaker``) gets such a field as sent (forward); for any other provider it is
 translated where a translation exists (the inbound schema did it), dropped where dropping cannot
 change the answer, and refused with a 400 naming it where dropping would silently change it. A
 field this table does not know is forwarded to a same-dialect provider (new API versions keep
@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, Dialect, Extensions
-from unigate.core.provider import Provider
+from unigate.core.provider import DialectSpeaker, Provider
 from unigate.errors import UnsupportedParameter
 from unigate.primitives.records import record
 
@@ -34,6 +34,7 @@ __all__ = [
     "POLICY",
     "FieldRule",
     "Rule",
+    "as_written",
     "check",
     "forwarded",
     "rule_for",
@@ -179,13 +180,11 @@ def rule_for(dialect: Dialect, name: str, value: Any = None) -> FieldRule:
 
 def check(request: ChatRequest, provider: Provider, model: ModelSpec) -> None:
     """Refuse, with a 400 naming it, the first field the policy refuses for ``provider`` with
-    ``model``: for the dialect it ``speaks`` (a provider without ``speaks`` speaks none)."""
+    ``model``: for the dialect it speaks (``DialectSpeaker``; none when it is not one)."""
     ext = request.extensions
     if ext is None:
         return
-    speaks = getattr(provider, "speaks", None)
-    same = speaks is not None and speaks(request, model) == ext.dialect
-    model_id = model.id
+    same = isinstance(provider, DialectSpeaker) and provider.speaks(request, model) == ext.dialect
     for name, value in ext.fields.items():
         rule = rule_for(ext.dialect, name, value)
         if (rule.same if same else rule.other) != "refuse":
@@ -197,7 +196,7 @@ def check(request: ChatRequest, provider: Provider, model: ModelSpec) -> None:
         else:
             message = (
                 f"{name} is supported only by models served through {DIALECT_NAMES[ext.dialect]}, and "
-                f"{model_id!r} is not: {rule.why}"
+                f"{model.id!r} is not: {rule.why}"
             )
         raise UnsupportedParameter(message, param=name)
 
@@ -219,10 +218,15 @@ def forwarded(ext: Extensions | None, dialect: Dialect) -> dict[str, Any]:
     }
 
 
-def sendable(ext: Extensions, dialect: Dialect) -> dict[str, Any] | None:
+def as_written(ext: Extensions | None, dialect: Dialect) -> bool:
+    """Whether a provider speaking ``dialect`` sends the client's own body (``sendable``)."""
+    return ext is not None and ext.body is not None and ext.dialect == dialect
+
+
+def sendable(ext: Extensions | None, dialect: Dialect) -> dict[str, Any] | None:
     """The client's whole body without what the policy drops even for ``dialect`` (tools and
     top-level members), for a provider that sends it on; ``None`` when there is none to send."""
-    if ext.body is None or ext.dialect != dialect:
+    if ext is None or ext.body is None or not as_written(ext, dialect):
         return None
     body = {k: v for k, v in ext.body.items() if rule_for(dialect, k, v).same != "drop"}
     tools = body.get("tools")

@@ -1,7 +1,8 @@
 """The chat capability: what a provider implements to serve the chat endpoints, local engines
 and remote APIs alike. Its registration declares it (``Modality.CHAT``, with the object in
 ``Capabilities.chat``); the other modalities have protocols of their own (``embedder.py``).
-``TokenCounter`` is what a chat provider adds when it can count a prompt exactly."""
+``TokenCounter`` is what a chat provider adds when it can count a prompt exactly, ``DialectSpeaker``
+when its upstream speaks a client API."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
 from unigate.catalog.spec import ModelSpec
-from unigate.core.chat import ChatRequest
+from unigate.core.chat import ChatRequest, Dialect
 from unigate.core.results import ChatResult, StreamEvent
 
-__all__ = ["Provider", "TokenCounter"]
+__all__ = ["DialectSpeaker", "Provider", "TokenCounter"]
 
 
 class Provider(Protocol):
@@ -25,9 +26,7 @@ class Provider(Protocol):
     that awaits ``complete`` or iterates ``stream`` (or closing the iterator) must stop the
     upstream work promptly.
 
-    A provider whose upstream speaks a client API also defines ``speaks(request, model) ->
-    Dialect | None``; the gateway applies the field policy with it (``core/field_policy.py``),
-    and the provider sends that dialect's extensions on. Without it, a provider speaks none.
+    A provider whose upstream speaks a client API is also a ``DialectSpeaker``.
     """
 
     name: str
@@ -60,3 +59,14 @@ class TokenCounter(Protocol):
     async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int | None:
         """The prompt tokens ``model`` would read for ``request``, or ``None`` when they cannot
         be counted exactly here (the estimate answers then)."""
+
+
+@runtime_checkable
+class DialectSpeaker(Protocol):
+    """A chat provider whose upstream speaks a client API (Anthropic's Messages, OpenAI's Chat
+    Completions or Responses): a client of that API has its extensions sent on as written, any
+    other client's are translated, dropped or refused (``field_policy.py``). A provider that is
+    not one speaks none."""
+
+    def speaks(self, request: ChatRequest, model: ModelSpec) -> Dialect | None:
+        """The client API this upstream speaks for ``request`` on ``model``, if any."""

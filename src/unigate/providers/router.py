@@ -45,7 +45,7 @@ from typing import cast
 
 from unigate.catalog.spec import ModelSpec
 from unigate.core.chat import ChatRequest, Dialect, FilePart, ImagePart
-from unigate.core.provider import Provider, TokenCounter
+from unigate.core.provider import DialectSpeaker, Provider, TokenCounter
 from unigate.core.results import (
     ChatResult,
     ChoiceDelta,
@@ -258,8 +258,8 @@ class Router:
         return self.deployments[0].provider.estimate_prompt_tokens(request, model)
 
     def speaks(self, request: ChatRequest, model: ModelSpec) -> Dialect | None:
-        speaks = getattr(self.deployments[0].provider, "speaks", None)
-        return speaks(request, model) if speaks is not None else None
+        first = self.deployments[0].provider
+        return first.speaks(request, model) if isinstance(first, DialectSpeaker) else None
 
     async def count_tokens(self, request: ChatRequest, model: ModelSpec) -> int | None:
         """The first deployment's exact count, when its adapter can count (``TokenCounter``)."""

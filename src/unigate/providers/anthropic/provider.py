@@ -13,6 +13,7 @@ from contextlib import aclosing
 import orjson
 
 from unigate.catalog.spec import ModelSpec
+from unigate.core import field_policy
 from unigate.core.chat import ChatRequest, Dialect
 from unigate.core.results import ChatResult, StreamEvent
 from unigate.errors import UpstreamError
@@ -56,7 +57,8 @@ class AnthropicProvider:
         return "anthropic"
 
     def check(self, request: ChatRequest, model: ModelSpec) -> None:
-        request_body(request, model, stream=request.stream, replay=self.replay)
+        if not field_policy.as_written(request.extensions, "anthropic"):  # a client's own body is Claude's to judge
+            request_body(request, model, stream=request.stream, replay=self.replay)
 
     def estimate_prompt_tokens(self, request: ChatRequest, model: ModelSpec) -> int:
         return prompt_tokens_upper_bound(request)

@@ -233,7 +233,7 @@ def request_body(
 ) -> dict[str, Any]:
     """The Messages API request; raises what Anthropic cannot honour (see the module docstring).
     A Messages API client's body goes as sent (``field_policy.sendable``)."""
-    native = field_policy.sendable(request.extensions, "anthropic") if request.extensions is not None else None
+    native = field_policy.sendable(request.extensions, "anthropic")
     if native is not None:
         return _as_sent(native, model, stream=stream)
     effort = request.effort_for(model.params)

@@ -13,9 +13,9 @@ ever cut to make it fit.
   refuse every agent.
 
 The count is the token ids the worker evaluates: the rendered prompt, tokenized with its special
-tokens, a BOS first unless the template wrote one. It runs in a thread: llama.cpp tokenizes about
-1 MB/s on one core (the 85 KB first request of Claude Code: about 75 ms), too slow for the event
-loop, and the ids go to the worker with the job, which does not tokenize again. The refusal comes
+tokens, a BOS first unless the template wrote one. It runs in a thread, since tokenizing an
+agent's long prompt would stall the event loop, and the ids go to the worker with the job, which
+does not tokenize again. The refusal comes
 before the job is queued, so before any generation; the gateway has reserved credits by then
 (its checks run before, on the event loop) and settles the request at zero.
 """

@@ -294,8 +294,8 @@ class LocalEngine:
 
     def prompt_tokens(self, prompt: str) -> tuple[int, ...]:
         """The token ids of a rendered prompt as a worker evaluates them: its special tokens read
-        as such, a BOS first unless the template wrote one. Slow for the event loop on a long
-        prompt (about 1 MB/s): run it in a thread (``context.py``)."""
+        as such, a BOS first unless the template wrote one. Too slow for the event loop on a long
+        prompt: run it in a thread (``context.py``)."""
         bos = self.bos_token
         add_bos = not (bos and prompt.startswith(bos))
         with self._tokenizer() as llama:

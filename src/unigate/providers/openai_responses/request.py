@@ -137,7 +137,7 @@ def request_body(
 ) -> dict[str, Any]:
     """The upstream's request: ``model.upstream_model`` and only the fields the client set; a
     Responses client's body as sent (``field_policy.sendable``)."""
-    native = field_policy.sendable(request.extensions, "openai_responses") if request.extensions is not None else None
+    native = field_policy.sendable(request.extensions, "openai_responses")
     if native is not None:
         return _as_sent(native, model, stream=stream)
     body: dict[str, Any] = {
